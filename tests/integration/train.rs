@@ -1,0 +1,172 @@
+//! The training core: exact stop, determinism, α-independence of the unfitted gradient,
+//! divergence, activation normalisation.
+
+use sgdnoise::datasets::{Pool, RunData};
+use sgdnoise::nn::{train, Activation, ArchKind, ArchSpec, Dtype, Status, TrainConfig, Trainer};
+use tch::{Device, Kind, Tensor};
+
+use crate::support::data_paths;
+
+fn config(kind: ArchKind, depth: usize, width: usize, alpha: f64, t: f64, batch: usize, seed: u64) -> TrainConfig {
+    TrainConfig {
+        arch: ArchSpec { kind, depth, width, act: Activation::Relu },
+        alpha,
+        temperature: t,
+        batch,
+        seed,
+        max_steps: 200_000,
+        max_wall: Some(120.0),
+        dtype: Dtype::F32,
+        device: Device::Cpu,
+        trajectory: true,
+    }
+}
+
+fn mnist(p: usize, seed: u64) -> RunData {
+    let pool =
+        Pool::load(&sgdnoise::datasets::DataSpec::MnistParity, &data_paths()).expect("MNIST (run scripts/setup.sh)");
+    RunData::from_pool(&pool, p, 2048, seed, 0).unwrap()
+}
+
+#[test]
+fn stop_is_the_first_step_of_zero_training_loss() {
+    tch::set_num_threads(1);
+    let data = mnist(128, 3);
+    let c = config(ArchKind::Fc, 2, 32, 32768.0, 0.0625, 8, 3);
+    let done = train(&c, &data).unwrap();
+    assert_eq!(done.status, Status::Converged, "{done:?}");
+    assert_eq!(done.train_loss, 0.0);
+    assert_eq!(done.unfitted, 0);
+    assert!(done.steps > 10);
+    assert_eq!(done.t_star, Some(done.steps as f64 * c.dt()));
+    // The same run stopped one step earlier has not fitted every point.
+    let before = train(&TrainConfig { max_steps: done.steps - 1, ..c.clone() }, &data).unwrap();
+    assert_eq!(before.status, Status::StepLimit);
+    assert!(before.train_loss > 0.0 && before.unfitted > 0, "{before:?}");
+    assert_eq!(before.t_star, None);
+    // Stopped by the step limit exactly at t*: the run is converged there.
+    let at = train(&TrainConfig { max_steps: done.steps, ..c.clone() }, &data).unwrap();
+    assert_eq!((at.status, at.steps, at.train_loss), (Status::Converged, done.steps, 0.0));
+    // Few full-set passes were needed to find the stop.
+    assert!(done.full_checks < done.steps / 4, "{} checks for {} steps", done.full_checks, done.steps);
+}
+
+#[test]
+fn same_seed_same_record_other_seed_other_training_set() {
+    tch::set_num_threads(1);
+    let c = config(ArchKind::Fc, 2, 32, 32768.0, 0.0625, 8, 5);
+    let a = train(&c, &mnist(128, 5)).unwrap();
+    let b = train(&c, &mnist(128, 5)).unwrap();
+    assert_eq!(
+        (a.status, a.steps, a.t_star, a.train_err, a.test_err),
+        (b.status, b.steps, b.t_star, b.train_err, b.test_err)
+    );
+    assert_eq!(a.rel_dw, b.rel_dw);
+    let d5 = mnist(128, 5);
+    let d6 = mnist(128, 6);
+    assert_ne!(d5.train_indices, d6.train_indices);
+    let overlap = d5.train_indices.iter().filter(|i| d6.train_indices.contains(i)).count();
+    assert!(overlap < 20, "training sets of seeds 5 and 6 share {overlap} of 128 points");
+    // The test set is fixed by the test seed: no training point is in it.
+    let pool = Pool::load(&sgdnoise::datasets::DataSpec::MnistParity, &data_paths()).unwrap();
+    let (test, _) = pool.split(2048, 0).unwrap();
+    assert!(d5.train_indices.iter().all(|i| !test.contains(i)));
+}
+
+#[test]
+fn unfitted_gradient_does_not_depend_on_alpha() {
+    tch::set_num_threads(1);
+    let data = mnist(64, 1);
+    let grads = |alpha: f64| -> Vec<Tensor> {
+        let c = config(ArchKind::Fc, 3, 16, alpha, 0.01, 64, 1);
+        let net = sgdnoise::nn::Net::new(c.arch, &data.sample_shape).unwrap();
+        let w0 = net.init(1, Kind::Float, Device::Cpu);
+        let w: Vec<Tensor> = w0.iter().map(|t| t.copy().set_requires_grad(true)).collect();
+        let x = Tensor::from_slice(&data.x_train).reshape([64, 1, 28, 28]);
+        let y = Tensor::from_slice(&data.y_train);
+        let f0 = tch::no_grad(|| net.forward(&w0, &x));
+        // Move the weights a little so f ≠ 0 but every point is still unfitted (α·y·f < 1).
+        tch::no_grad(|| {
+            for t in &w {
+                let _ = t.shallow_clone().g_add_(&(t.randn_like() * 1e-3));
+            }
+        });
+        let f = net.forward(&w, &x) - &f0;
+        let margin_max = f64::try_from((&f * &y * alpha).max()).unwrap();
+        assert!(margin_max < 1.0, "alpha {alpha}: some point is fitted (max margin {margin_max})");
+        let loss = (1.0f64 - &f * &y * alpha).relu().mean(None::<Kind>) / alpha;
+        Tensor::run_backward(&[&loss], &w, false, false)
+    };
+    tch::manual_seed(0);
+    let g1 = grads(1.0);
+    tch::manual_seed(0);
+    let g2 = grads(100.0);
+    for (a, b) in g1.iter().zip(&g2) {
+        let diff = f64::try_from((a - b).abs().max()).unwrap();
+        let scale = f64::try_from(a.abs().max()).unwrap();
+        assert!(diff <= 1e-6 * scale.max(1e-12), "gradient changes with alpha: {diff} vs {scale}");
+    }
+}
+
+#[test]
+fn a_diverging_run_is_marked_diverged() {
+    tch::set_num_threads(1);
+    let data = mnist(256, 0);
+    let c = config(ArchKind::Fc, 5, 64, 32768.0, 64.0, 16, 0);
+    let r = train(&c, &data).unwrap();
+    assert_eq!(r.status, Status::Diverged, "{:?} after {} steps", r.status, r.steps);
+    assert_eq!(r.t_star, None);
+}
+
+#[test]
+fn normalised_activations_have_unit_second_moment() {
+    tch::manual_seed(7);
+    let z = Tensor::randn([2_000_000], (Kind::Double, Device::Cpu));
+    for act in [Activation::Relu, Activation::Gelu] {
+        let m = f64::try_from(act.apply(&z).square().mean(None::<Kind>)).unwrap();
+        assert!((m - 1.0).abs() < 3e-3, "{}: E[φ²] = {m}", act.name());
+    }
+}
+
+#[test]
+fn perceptron_reports_w1_and_w_perp() {
+    tch::set_num_threads(1);
+    let data = RunData::depleted(1.0, 16, 256, 4096, 2, 0).unwrap();
+    let c = config(ArchKind::Linear, 0, 1, 32768.0, 0.125, 2, 2);
+    let r = train(&c, &data).unwrap();
+    assert_eq!(r.status, Status::Converged, "{r:?}");
+    let (w1, wp) = (r.w1.unwrap(), r.w_perp.unwrap());
+    assert!(w1 > 0.0, "the weights must grow along the teacher: w1 = {w1}");
+    assert!(((w1 * w1 + wp * wp).sqrt() - r.dw_norm).abs() < 1e-6 * r.dw_norm);
+    assert!(r.test_err < 0.2, "test error {}", r.test_err);
+    // dt = T·B for the perceptron (h = 1).
+    assert_eq!(r.dt, 0.25);
+}
+
+#[test]
+fn mnas_trains_on_images() {
+    tch::set_num_threads(2);
+    let data = mnist(32, 0);
+    let mut c = config(ArchKind::Mnas, 0, 2, 32768.0, 0.01, 8, 0);
+    c.max_steps = 3;
+    let r = train(&c, &data).unwrap();
+    assert_eq!(r.steps, 3);
+    assert!(r.rel_dw > 0.0 && r.rel_dw.is_finite());
+    assert_eq!(r.layers.len(), 3 + 4 * 3 + 3);
+    let trainer = Trainer::new(&c, &data).unwrap();
+    assert_eq!(trainer.train_stats().loss, 1.0 / 32768.0, "f = 0 at init: every point has loss 1/α");
+}
+
+#[test]
+fn float64_runs_and_agrees_with_float32() {
+    tch::set_num_threads(1);
+    let data = RunData::depleted(0.0, 8, 128, 1024, 4, 0).unwrap();
+    let c32 = config(ArchKind::Linear, 0, 1, 32768.0, 0.125, 2, 4);
+    let c64 = TrainConfig { dtype: Dtype::F64, ..c32.clone() };
+    let a = train(&c32, &data).unwrap();
+    let b = train(&c64, &data).unwrap();
+    assert_eq!(a.status, Status::Converged);
+    assert_eq!(b.status, Status::Converged);
+    let rel = (a.rel_dw - b.rel_dw).abs() / b.rel_dw;
+    assert!(rel < 0.05, "f32 and f64 runs differ: {} vs {}", a.rel_dw, b.rel_dw);
+}
