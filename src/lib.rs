@@ -1,11 +1,17 @@
 //! sgdnoise: reproduce, end to end and incrementally, how SGD noise acts in the lazy and
 //! feature-learning regimes of deep nets (Sclocchi, Geiger & Wyart, ICML 2023).
 //!
-//! Data flows one way: datasets → training runs on libtorch (`nn`) → records; the command line
-//! (`cli`) drives it.
+//! Data flows one way: pipeline file → validated spec (`pipeline`) → instances, keys and plan
+//! (`engine`) → dispatcher → stage kinds (`stages`, on `datasets` and `nn`) → store + provenance
+//! (`provenance`) → analysis (`analysis`). The command line (`cli`) drives it.
 
+pub mod analysis;
 pub mod cli;
 pub mod datasets;
+pub mod engine;
 pub mod nn;
+pub mod pipeline;
+pub mod provenance;
 pub mod rng;
 pub mod run;
+pub mod stages;

@@ -1,8 +1,16 @@
 //! The command line: parse arguments into a validated configuration and call library code.
 //! Errors print as `error: …` then `caused by: …`; invalid input exits 2, a failed run 1.
 
+mod cache;
 mod doctor;
+mod exec;
+mod gc;
+mod plan;
+mod results;
+mod run;
 mod train;
+mod verify;
+mod why;
 
 use std::process::ExitCode;
 
@@ -29,6 +37,20 @@ struct Cli {
 enum Command {
     /// One training run, no pipeline; prints its record.
     Train(Box<train::TrainArgs>),
+    /// Run a pipeline: execute what is not fresh, record everything.
+    Run(run::RunArgs),
+    /// Dry run: which instances are fresh and which will run, and why.
+    Plan(plan::PlanArgs),
+    /// One row per instance of a stage: parameters and outputs.
+    Results(results::ResultsArgs),
+    /// The provenance chain of an instance, output or report item.
+    Why(why::WhyArgs),
+    /// Remove objects no record references.
+    Gc(gc::GcArgs),
+    /// Rehash the store; optionally re-execute cached instances and compare.
+    Verify(verify::VerifyArgs),
+    /// Execute one planned instance by key (used by `run` and cluster executors).
+    Exec(exec::ExecArgs),
     /// libtorch version, devices, threads and datasets.
     Doctor(doctor::DoctorArgs),
 }
@@ -37,6 +59,13 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => train::run(*args),
+        Command::Run(args) => run::run(args),
+        Command::Plan(args) => plan::run(args),
+        Command::Results(args) => results::run(args),
+        Command::Why(args) => why::run(args),
+        Command::Gc(args) => gc::run(args),
+        Command::Verify(args) => verify::run(args),
+        Command::Exec(args) => exec::run(args),
         Command::Doctor(args) => doctor::run(args),
     };
     match result {

@@ -4,6 +4,7 @@
 pub mod cifar;
 pub mod depleted;
 pub mod idx;
+pub mod prepared;
 pub mod sources;
 pub mod task;
 

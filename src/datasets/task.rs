@@ -80,8 +80,8 @@ pub struct Pool {
     pub labels: Vec<f32>,
     /// The raw files read, with their sha256: what the pool's provenance reaches.
     pub sources: Vec<(PathBuf, String)>,
-    mean: f32,
-    std: f32,
+    pub(crate) mean: f32,
+    pub(crate) std: f32,
 }
 
 impl Pool {

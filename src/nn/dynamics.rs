@@ -379,7 +379,7 @@ impl<'a> Trainer<'a> {
             steps_per_s: if wall_s > 0.0 { steps as f64 / wall_s } else { 0.0 },
             full_checks: checks,
             check_wall_s: check_wall,
-            params: self.net.param_count(),
+            n_params: self.net.param_count(),
         }
     }
 }

@@ -60,5 +60,5 @@ pub struct RunRecord {
     pub full_checks: u64,
     pub check_wall_s: f64,
     /// Trainable scalars.
-    pub params: i64,
+    pub n_params: i64,
 }

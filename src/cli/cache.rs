@@ -1,0 +1,43 @@
+//! What the pipeline commands share: the cache folder, its store and database, and the
+//! environment that enters keys.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::cli::InvalidInput;
+use crate::datasets::DataPaths;
+use crate::engine::plan::PlanEnv;
+use crate::engine::store::Store;
+use crate::nn::runtime;
+use crate::pipeline::{self, Pipeline};
+use crate::provenance::Db;
+
+/// `--cache`, else `SGDNOISE_CACHE`, else `./cache`.
+pub(crate) fn cache_dir(flag: Option<&Path>) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("SGDNOISE_CACHE").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("cache"))
+}
+
+pub(crate) fn open(cache: &Path) -> anyhow::Result<(Store, Db)> {
+    let store = Store::open(cache).with_context(|| format!("opening the store in {}", cache.display()))?;
+    let db = Db::open(&cache.join("provenance.sqlite"))?;
+    Ok((store, db))
+}
+
+/// Loads a pipeline; an invalid one is an `InvalidInput`.
+pub(crate) fn load_pipeline(file: &Path) -> anyhow::Result<Pipeline> {
+    pipeline::load(file).map_err(|e| anyhow::Error::new(InvalidInput(e.to_string())))
+}
+
+/// The key environment for `device` (`auto`, `cpu`, `cuda`, `cuda:N`).
+pub(crate) fn plan_env(device: &str) -> anyhow::Result<(PlanEnv, String)> {
+    let dev = runtime::parse_device(device).map_err(InvalidInput)?;
+    let env = PlanEnv {
+        libtorch: runtime::libtorch_version_full(),
+        device_class: runtime::device_class(dev).to_owned(),
+        data: DataPaths::from_env(),
+    };
+    Ok((env, runtime::device_name(dev)))
+}

@@ -1,0 +1,56 @@
+//! `sgdnoise gc [--dry-run]`: remove objects no record references, stale temporary and job files.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::cache;
+use crate::engine::lock;
+
+#[derive(Debug, Args)]
+pub(crate) struct GcArgs {
+    /// Say what would be removed, remove nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[arg(long)]
+    cache: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: GcArgs) -> anyhow::Result<ExitCode> {
+    let cache_dir = cache::cache_dir(args.cache.as_deref());
+    let _lock = lock::acquire(&cache_dir)?;
+    let (store, db) = cache::open(&cache_dir)?;
+    let live: BTreeSet<String> = db.records()?.into_values().flat_map(|r| r.outputs.into_values()).collect();
+    let (mut count, mut bytes) = (0usize, 0u64);
+    for hash in store.list() {
+        if live.contains(&hash) {
+            continue;
+        }
+        count += 1;
+        if args.dry_run {
+            bytes += std::fs::metadata(store.path(&hash)).map(|m| m.len()).unwrap_or(0);
+            println!("{:>12} {hash}", "Would remove");
+        } else {
+            bytes += store.remove(&hash)?;
+        }
+    }
+    let mut stale = store.stale_tmp();
+    if let Ok(rd) = std::fs::read_dir(store.root().join("jobs")) {
+        stale.extend(rd.flatten().map(|e| e.path()));
+    }
+    if !args.dry_run {
+        for f in &stale {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+    println!(
+        "{:>12} {count} unreferenced object(s), {:.1} MB; {} stale temporary file(s); {} object(s) kept",
+        if args.dry_run { "Would remove" } else { "Removed" },
+        bytes as f64 / 1e6,
+        stale.len(),
+        live.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,63 @@
+//! `sgdnoise plan PIPELINE [--explain]`: a dry run: which instances are fresh, which will run
+//! and why. Nothing is executed.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::cache;
+use crate::engine::plan::{Planner, Status};
+
+#[derive(Debug, Args)]
+pub(crate) struct PlanArgs {
+    pipeline: PathBuf,
+    /// Say why each instance runs.
+    #[arg(long)]
+    explain: bool,
+    /// Print a JSON list of instances.
+    #[arg(long)]
+    json: bool,
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    #[arg(long)]
+    cache: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let pipeline = cache::load_pipeline(&args.pipeline)?;
+    let cache_dir = cache::cache_dir(args.cache.as_deref());
+    let (store, db) = cache::open(&cache_dir)?;
+    let (env, _) = cache::plan_env(&args.device)?;
+    let planner = Planner::new(&pipeline, &db, &store, env)?;
+    let plan = planner.plan();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&planner.to_json(&plan))?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut fresh_total = 0;
+    let mut run_total = 0;
+    for &si in &pipeline.order {
+        let stage = &pipeline.stages[si];
+        let fresh = plan[si].iter().filter(|p| p.status == Status::Fresh).count();
+        let run = plan[si].len() - fresh;
+        fresh_total += fresh;
+        run_total += run;
+        println!("{:>12} {} ({}): {} fresh, {} to run", "Stage", stage.name, stage.kind.name(), fresh, run);
+        if args.explain {
+            for p in plan[si].iter().filter(|p| p.status == Status::Run) {
+                let reasons: Vec<String> = p.reasons.iter().map(ToString::to_string).collect();
+                println!("{:>12} {}: {}", "Run", stage.instances[p.index].id, reasons.join("; "));
+            }
+        }
+    }
+    println!(
+        "{:>12} {}: {} instances, {} fresh, {} to run",
+        "Plan",
+        pipeline.name,
+        fresh_total + run_total,
+        fresh_total,
+        run_total
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,86 @@
+//! `sgdnoise run PIPELINE`: execute what is not fresh, record everything.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::cache;
+use crate::engine::lock;
+use crate::engine::plan::Planner;
+use crate::engine::progress::human;
+use crate::engine::scheduler::{self, RunOptions, CANCEL};
+use crate::nn::runtime;
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The pipeline file.
+    pipeline: PathBuf,
+    /// Worker slots (concurrent instances).
+    #[arg(long, short = 'j', default_value_t = 1)]
+    jobs: usize,
+    /// auto, cpu, cuda or cuda:N (the device class enters keys; the index does not).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// libtorch intra-op threads per job (default: cores / jobs).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Go on with independent instances after a failure.
+    #[arg(long)]
+    keep_going: bool,
+    /// Print one JSON summary object.
+    #[arg(long)]
+    json: bool,
+    /// The cache folder (default: $SGDNOISE_CACHE or ./cache).
+    #[arg(long)]
+    cache: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let pipeline = cache::load_pipeline(&args.pipeline)?;
+    let cache_dir = cache::cache_dir(args.cache.as_deref());
+    let _lock = lock::acquire(&cache_dir)?;
+    let (store, mut db) = cache::open(&cache_dir)?;
+    for stale in store.stale_tmp() {
+        let _ = std::fs::remove_file(stale);
+    }
+    let (env, device) = cache::plan_env(&args.device)?;
+    let planner = Planner::new(&pipeline, &db, &store, env)?;
+    let jobs = args.jobs.max(1);
+    let opts = RunOptions {
+        jobs,
+        device,
+        keep_going: args.keep_going,
+        threads: args.threads.unwrap_or_else(|| runtime::default_threads(jobs)),
+        quiet: args.json,
+        exe: std::env::current_exe()?,
+        cache: std::fs::canonicalize(&cache_dir)?,
+    };
+    let _ = ctrlc::set_handler(|| CANCEL.store(true, std::sync::atomic::Ordering::SeqCst));
+    let summary = scheduler::run(&planner, &mut db, &opts);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        eprintln!(
+            "{:>12} {}: {} executed, {} cached, {} failed{}{} in {}",
+            if summary.failed + summary.cancelled > 0 { "Stopped" } else { "Finished" },
+            pipeline.name,
+            summary.executed,
+            summary.cached,
+            summary.failed,
+            if summary.cancelled > 0 { format!(", {} cancelled", summary.cancelled) } else { String::new() },
+            if summary.skipped > 0 { format!(", {} skipped", summary.skipped) } else { String::new() },
+            human(summary.wall_s)
+        );
+        for o in summary.instances.iter().filter(|o| o.status == "failed") {
+            eprintln!("{:>12} {}: {}", "error", o.id, o.error.as_deref().unwrap_or(""));
+        }
+    }
+    Ok(if summary.cancelled > 0 {
+        ExitCode::from(130)
+    } else if summary.failed > 0 {
+        ExitCode::from(super::EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,278 @@
+//! Planning: compute each instance's key from its parameters and its upstream outputs, compare it
+//! with the records, and say for each instance whether it is fresh or will run, and why.
+//!
+//! A key needs the upstream output hashes, so it is known only once every instance of the needed
+//! stages is done: `plan` (a dry run) reports downstream instances of a stage that will run as
+//! "upstream X will run"; `run` computes their keys when the upstream stage completes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::key::{KeyInputs, StageKey, TorchKey, KEY_SALT};
+use super::reason::{explain, RerunReason};
+use super::store::Store;
+use crate::datasets::DataPaths;
+use crate::pipeline::Pipeline;
+use crate::provenance::{Db, RecordRow};
+use crate::stages::params;
+use crate::stages::registry::Input;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("stage {stage}: {message}")]
+    Stage { stage: String, message: String },
+    #[error(transparent)]
+    Db(#[from] crate::provenance::db::DbError),
+}
+
+/// What the key depends on beyond the pipeline.
+#[derive(Debug, Clone)]
+pub struct PlanEnv {
+    /// libtorch version with its build tag.
+    pub libtorch: String,
+    /// `cpu` or `cuda`.
+    pub device_class: String,
+    pub data: DataPaths,
+}
+
+/// A finished (or fresh) upstream instance.
+#[derive(Debug, Clone)]
+pub struct Done {
+    pub input: Input,
+    pub output_hash: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Fresh,
+    Run,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedInstance {
+    pub stage: usize,
+    pub index: usize,
+    pub key: Option<String>,
+    pub key_inputs: Option<KeyInputs>,
+    pub status: Status,
+    pub reasons: Vec<RerunReason>,
+    pub record: Option<RecordRow>,
+}
+
+/// Records and the latest keys, loaded once.
+pub struct Planner<'a> {
+    pub pipeline: &'a Pipeline,
+    pub store: &'a Store,
+    pub env: PlanEnv,
+    records: HashMap<String, RecordRow>,
+    latest: HashMap<(String, String), (String, Value)>,
+    failures: HashMap<String, String>,
+    file_hashes: HashMap<String, String>,
+}
+
+impl<'a> Planner<'a> {
+    pub fn new(pipeline: &'a Pipeline, db: &Db, store: &'a Store, env: PlanEnv) -> Result<Self, PlanError> {
+        let mut planner = Planner {
+            pipeline,
+            store,
+            env,
+            records: db.records()?,
+            latest: db.latest(&pipeline.name)?,
+            failures: db.failures()?,
+            file_hashes: HashMap::new(),
+        };
+        planner.hash_external_files(db)?;
+        Ok(planner)
+    }
+
+    /// Hashes the raw files instances read (cached by size and mtime in the database).
+    fn hash_external_files(&mut self, db: &Db) -> Result<(), PlanError> {
+        for stage in &self.pipeline.stages {
+            for inst in &stage.instances {
+                let files = stage
+                    .kind
+                    .external_files(&inst.params, &self.env.data)
+                    .map_err(|e| PlanError::Stage { stage: stage.name.clone(), message: e.to_string() })?;
+                for f in files {
+                    let key = f.display().to_string();
+                    if self.file_hashes.contains_key(&key) {
+                        continue;
+                    }
+                    let sha =
+                        file_sha256(db, &f).map_err(|m| PlanError::Stage { stage: stage.name.clone(), message: m })?;
+                    self.file_hashes.insert(key, sha);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The key of instance `index` of `stage`, given every instance of the stages it needs.
+    pub fn key_for(&self, stage: usize, index: usize, upstream: &[Done]) -> (String, KeyInputs) {
+        let s = &self.pipeline.stages[stage];
+        let inst = &s.instances[index];
+        let mut inputs: Vec<String> = upstream.iter().map(|d| d.output_hash.clone()).collect();
+        inputs.sort();
+        inputs.dedup();
+        let input_stages: BTreeMap<String, String> =
+            upstream.iter().map(|d| (d.output_hash.clone(), d.input.stage.clone())).collect();
+        let mut external = Vec::new();
+        let mut external_paths = BTreeMap::new();
+        for f in s.kind.external_files(&inst.params, &self.env.data).unwrap_or_default() {
+            let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let sha = self.file_hashes.get(&f.display().to_string()).cloned().unwrap_or_default();
+            external_paths.insert(name.clone(), f.display().to_string());
+            external.push((name, sha));
+        }
+        external.sort();
+        let key = StageKey {
+            salt: KEY_SALT.to_owned(),
+            kind: s.kind.name().to_owned(),
+            kind_version: s.kind.version(),
+            params: params::keyed(s.kind.params(), &inst.params),
+            inputs,
+            external,
+            torch: s
+                .kind
+                .uses_torch()
+                .then(|| TorchKey { libtorch: self.env.libtorch.clone(), device_class: self.env.device_class.clone() }),
+            determinism: BTreeMap::new(),
+        };
+        let hash = key.hash();
+        (hash, KeyInputs { key, input_stages, external_paths })
+    }
+
+    /// Fresh or run, with reasons.
+    pub fn classify(&self, stage: usize, index: usize, key: &str, key_inputs: &KeyInputs) -> PlannedInstance {
+        let s = &self.pipeline.stages[stage];
+        let id = &s.instances[index].id;
+        let mut planned = PlannedInstance {
+            stage,
+            index,
+            key: Some(key.to_owned()),
+            key_inputs: Some(key_inputs.clone()),
+            status: Status::Run,
+            reasons: Vec::new(),
+            record: None,
+        };
+        if let Some(rec) = self.records.get(key) {
+            if rec.outputs.values().all(|h| self.store.contains(h)) {
+                planned.status = Status::Fresh;
+                planned.record = Some(rec.clone());
+                return planned;
+            }
+            planned.reasons.push(RerunReason::OutputsMissing);
+            return planned;
+        }
+        if let Some(err) = self.failures.get(key) {
+            planned.reasons.push(RerunReason::PreviousFailed { error: first_line(err) });
+            return planned;
+        }
+        match self.latest.get(&(s.name.clone(), id.clone())) {
+            Some((_, old)) => match serde_json::from_value::<KeyInputs>(old.clone()) {
+                Ok(old) => planned.reasons = explain(&old, key_inputs),
+                Err(_) => planned.reasons.push(RerunReason::KeyFormatChanged),
+            },
+            None => planned.reasons.push(RerunReason::NewInstance),
+        }
+        planned
+    }
+
+    /// A dry run of the whole pipeline.
+    pub fn plan(&self) -> Vec<Vec<PlannedInstance>> {
+        let stages = &self.pipeline.stages;
+        let mut out: Vec<Vec<PlannedInstance>> = stages.iter().map(|_| Vec::new()).collect();
+        let mut done: Vec<Option<Vec<Done>>> = vec![None; stages.len()];
+        for &si in &self.pipeline.order {
+            let stage = &stages[si];
+            let blocked = stage.needs.iter().find(|&&n| done[n].is_none()).map(|&n| stages[n].name.clone());
+            if let Some(up) = blocked {
+                out[si] = (0..stage.instances.len())
+                    .map(|i| PlannedInstance {
+                        stage: si,
+                        index: i,
+                        key: None,
+                        key_inputs: None,
+                        status: Status::Run,
+                        reasons: vec![RerunReason::UpstreamWillRun { stage: up.clone() }],
+                        record: None,
+                    })
+                    .collect();
+                continue;
+            }
+            let upstream: Vec<Done> = stage.needs.iter().flat_map(|&n| done[n].clone().unwrap_or_default()).collect();
+            let planned: Vec<PlannedInstance> = (0..stage.instances.len())
+                .map(|i| {
+                    let (key, ki) = self.key_for(si, i, &upstream);
+                    self.classify(si, i, &key, &ki)
+                })
+                .collect();
+            if planned.iter().all(|p| p.status == Status::Fresh) {
+                done[si] = Some(planned.iter().map(|p| self.done_of(p)).collect());
+            }
+            out[si] = planned;
+        }
+        out
+    }
+
+    /// The downstream view of a fresh instance.
+    pub fn done_of(&self, p: &PlannedInstance) -> Done {
+        let s = &self.pipeline.stages[p.stage];
+        let inst = &s.instances[p.index];
+        let rec = p.record.as_ref().expect("fresh instances have a record");
+        Done {
+            input: Input {
+                stage: s.name.clone(),
+                kind: s.kind.name().to_owned(),
+                instance: inst.id.clone(),
+                key: rec.key.clone(),
+                params: inst.params.clone(),
+                outputs: rec.outputs.clone(),
+            },
+            output_hash: rec.output_hash.clone(),
+        }
+    }
+
+    /// The plan as `plan --json` prints it.
+    pub fn to_json(&self, plan: &[Vec<PlannedInstance>]) -> Value {
+        let mut items = Vec::new();
+        for &si in &self.pipeline.order {
+            let s = &self.pipeline.stages[si];
+            for p in &plan[si] {
+                let inst = &s.instances[p.index];
+                items.push(json!({
+                    "stage": s.name,
+                    "kind": s.kind.name(),
+                    "id": inst.id,
+                    "params": inst.params,
+                    "status": p.status,
+                    "key": p.key,
+                    "reasons": p.reasons.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                }));
+            }
+        }
+        Value::Array(items)
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").chars().take(200).collect()
+}
+
+/// sha256 of a file, cached in the database by path, size and mtime.
+pub fn file_sha256(db: &Db, path: &Path) -> Result<String, String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (size, mtime) = (meta.len() as i64, meta.mtime() * 1_000_000_000 + meta.mtime_nsec());
+    let key = path.display().to_string();
+    if let Some(sha) = db.cached_file_hash(&key, size, mtime) {
+        return Ok(sha);
+    }
+    let sha = crate::datasets::sources::sha256_file(path).map_err(|e| e.to_string())?;
+    db.store_file_hash(&key, size, mtime, &sha);
+    Ok(sha)
+}

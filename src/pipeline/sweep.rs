@@ -1,0 +1,189 @@
+//! Sweeps: a stage expanded over a grid (product), a zip (axes in lockstep) or an explicit list,
+//! in a stable order (axes in file order, the first outermost), each point with a stable id.
+//!
+//! Axis values are a YAML list or a compact range, both ends inclusive like the paper's
+//! "T = 2^−13…2^2": `"2^-13..2^2"` (powers of two, exponent step 1, or `by 0.5`), `"0..4"`
+//! (integers, step 1 or `by k`). `..` and `…` are both accepted.
+
+use serde_json::Value;
+
+use crate::stages::params::parse_number;
+
+/// An ordered axis: name and values.
+pub type Axis = (String, Vec<Value>);
+
+/// The most points one axis or one sweep may have.
+pub const MAX_POINTS: usize = 1_000_000;
+
+/// Expands a compact range or returns `None` when `text` is not a range.
+pub fn parse_range(text: &str) -> Option<Result<Vec<Value>, String>> {
+    let t = text.trim();
+    let (range, step) = match t.split_once(" by ") {
+        Some((r, s)) => (r.trim(), Some(s.trim())),
+        None => (t, None),
+    };
+    let (a, b) = range.split_once("..").or_else(|| range.split_once('…'))?;
+    let (a, b) = (a.trim(), b.trim());
+    Some(expand(a, b, step))
+}
+
+fn expand(a: &str, b: &str, step: Option<&str>) -> Result<Vec<Value>, String> {
+    let powers = a.starts_with("2^") || b.starts_with("2^");
+    if powers {
+        let exp = |s: &str| -> Result<f64, String> {
+            s.strip_prefix("2^")
+                .and_then(|e| e.trim().parse::<f64>().ok())
+                .ok_or_else(|| format!("`{s}` is not a power of two like 2^-3"))
+        };
+        let (ea, eb) = (exp(a)?, exp(b)?);
+        let step: f64 = match step {
+            None => 1.0,
+            Some(s) => s.parse().map_err(|_| format!("step `{s}` is not a number"))?,
+        };
+        if step.is_nan() || step <= 0.0 {
+            return Err("step must be positive".into());
+        }
+        if ea > eb {
+            return Err(format!("empty range: 2^{ea} is above 2^{eb}"));
+        }
+        let n = ((eb - ea) / step + 1e-9).floor() as usize + 1;
+        if n > MAX_POINTS {
+            return Err(format!("{n} values is too many"));
+        }
+        return Ok((0..n).map(|i| Value::from(2f64.powf(ea + step * i as f64))).collect());
+    }
+    let int = |s: &str| -> Result<i64, String> { s.parse::<i64>().map_err(|_| format!("`{s}` is not an integer")) };
+    let (ia, ib) = (int(a)?, int(b)?);
+    let step = match step {
+        None => 1,
+        Some(s) => int(s)?,
+    };
+    if step <= 0 {
+        return Err("step must be positive".into());
+    }
+    if ia > ib {
+        return Err(format!("empty range: {ia} is above {ib}"));
+    }
+    let n = ((ib - ia) / step) as usize + 1;
+    if n > MAX_POINTS {
+        return Err(format!("{n} values is too many"));
+    }
+    Ok((0..n).map(|i| Value::from(ia + step * i as i64)).collect())
+}
+
+/// A single scalar value as written: numbers stay numbers, `2^k` becomes a number.
+pub fn scalar(v: &Value) -> Value {
+    match v {
+        Value::String(s) if s.trim().starts_with("2^") => parse_number(s).map(Value::from).unwrap_or_else(|| v.clone()),
+        other => other.clone(),
+    }
+}
+
+/// The values of one axis from its YAML form; errors are messages for the axis.
+pub fn axis_values(v: &Value) -> Result<Vec<Value>, String> {
+    let values = match v {
+        Value::Array(items) => {
+            let mut out = Vec::new();
+            for item in items {
+                match item {
+                    Value::Array(_) | Value::Object(_) => return Err("axis values must be scalars".into()),
+                    Value::String(s) => match parse_range(s) {
+                        Some(r) => out.extend(r?),
+                        None => out.push(scalar(item)),
+                    },
+                    _ => out.push(item.clone()),
+                }
+            }
+            out
+        }
+        Value::String(s) => match parse_range(s) {
+            Some(r) => r?,
+            None => vec![scalar(v)],
+        },
+        Value::Object(_) => return Err("an axis is a list or a range, not a mapping".into()),
+        Value::Null => return Err("empty sweep axis".into()),
+        other => vec![other.clone()],
+    };
+    if values.is_empty() {
+        return Err("empty sweep axis".into());
+    }
+    Ok(values)
+}
+
+/// Product of axes, first axis outermost.
+pub fn grid(axes: &[Axis]) -> Result<Vec<Vec<(String, Value)>>, String> {
+    let total = axes.iter().try_fold(1usize, |acc, (_, v)| acc.checked_mul(v.len()).filter(|&n| n <= MAX_POINTS));
+    let total = total.ok_or_else(|| format!("the grid has more than {MAX_POINTS} points"))?;
+    let mut out = Vec::with_capacity(total);
+    let mut idx = vec![0usize; axes.len()];
+    for _ in 0..total {
+        out.push(axes.iter().zip(&idx).map(|((n, v), &i)| (n.clone(), v[i].clone())).collect());
+        for d in (0..axes.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < axes[d].1.len() {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    Ok(out)
+}
+
+/// Axes in lockstep; all must have the same length.
+pub fn zip(axes: &[Axis]) -> Result<Vec<Vec<(String, Value)>>, String> {
+    let Some(first) = axes.first() else { return Ok(vec![Vec::new()]) };
+    for (name, values) in axes {
+        if values.len() != first.1.len() {
+            return Err(format!(
+                "zip axes differ in length: {} has {}, {name} has {}",
+                first.0,
+                first.1.len(),
+                values.len()
+            ));
+        }
+    }
+    Ok((0..first.1.len()).map(|i| axes.iter().map(|(n, v)| (n.clone(), v[i].clone())).collect()).collect())
+}
+
+/// `train[P=256,T=0.25,seed=0]`: the stage name and the swept values in axis order.
+pub fn instance_id(stage: &str, point: &[(String, Value)]) -> String {
+    if point.is_empty() {
+        return stage.to_owned();
+    }
+    let parts: Vec<String> = point
+        .iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => format!("{k}={s}"),
+            other => format!("{k}={other}"),
+        })
+        .collect();
+    format!("{stage}[{}]", parts.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(axis_values(&json!("0..4")).unwrap(), vec![json!(0), json!(1), json!(2), json!(3), json!(4)]);
+        assert_eq!(axis_values(&json!("2^-2..2^1")).unwrap(), vec![json!(0.25), json!(0.5), json!(1.0), json!(2.0)]);
+        assert_eq!(axis_values(&json!("1024…4096 by 1024")).unwrap().len(), 4);
+        assert_eq!(axis_values(&json!("2^0..2^1 by 0.5")).unwrap().len(), 3);
+        assert_eq!(axis_values(&json!([1, "2^3", "5..6"])).unwrap(), vec![json!(1), json!(8.0), json!(5), json!(6)]);
+        assert_eq!(axis_values(&json!([])).unwrap_err(), "empty sweep axis");
+        assert_eq!(axis_values(&json!("4..1")).unwrap_err(), "empty range: 4 is above 1");
+        assert_eq!(axis_values(&json!("a..b")).unwrap_err(), "`a` is not an integer");
+        assert!(axis_values(&json!("0..99999999")).unwrap_err().contains("too many"));
+    }
+
+    #[test]
+    fn grid_order_and_ids() {
+        let axes = vec![("P".to_owned(), vec![json!(1), json!(2)]), ("seed".to_owned(), vec![json!(0), json!(1)])];
+        let pts = grid(&axes).unwrap();
+        let ids: Vec<String> = pts.iter().map(|p| instance_id("train", p)).collect();
+        assert_eq!(ids, vec!["train[P=1,seed=0]", "train[P=1,seed=1]", "train[P=2,seed=0]", "train[P=2,seed=1]"]);
+        assert!(zip(&[("a".into(), vec![json!(1)]), ("b".into(), vec![json!(1), json!(2)])]).is_err());
+    }
+}

@@ -1,0 +1,353 @@
+//! Access to the provenance database. Writers are the dispatcher (one per cache, under the run
+//! lock) and `gc`; readers (`plan`, `why`, `results`) may run at the same time thanks to WAL.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+
+use super::schema::MIGRATIONS;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("provenance database {path}: {source}")]
+    Sql { path: PathBuf, source: rusqlite::Error },
+    #[error(
+        "provenance database {path} has schema version {found}, newer than this sgdnoise ({known}); upgrade sgdnoise"
+    )]
+    TooNew { path: PathBuf, found: i64, known: i64 },
+}
+
+/// A finished or failed execution.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionRow {
+    pub id: i64,
+    pub key: String,
+    pub pipeline: String,
+    pub stage: String,
+    pub instance: String,
+    pub kind: String,
+    pub kind_version: u32,
+    pub key_inputs: Value,
+    pub params: Value,
+    pub inputs: Value,
+    pub outputs: Option<BTreeMap<String, String>>,
+    pub output_hash: Option<String>,
+    pub metrics: Value,
+    pub env: Value,
+    pub host: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_s: Option<f64>,
+    pub status: String,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordRow {
+    pub key: String,
+    pub output_hash: String,
+    pub outputs: BTreeMap<String, String>,
+    pub execution_id: i64,
+}
+
+pub struct Db {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Db {
+    pub fn open(path: &Path) -> Result<Db, DbError> {
+        let sql = |source| DbError::Sql { path: path.to_owned(), source };
+        let conn = Connection::open(path).map_err(sql)?;
+        conn.busy_timeout(Duration::from_secs(30)).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
+        let mut db = Db { conn, path: path.to_owned() };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> DbError + '_ {
+        move |source| DbError::Sql { path: self.path.clone(), source }
+    }
+
+    fn migrate(&mut self) -> Result<(), DbError> {
+        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(self.err())?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(DbError::TooNew { path: self.path.clone(), found: version, known });
+        }
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let path = self.path.clone();
+            let tx = self.conn.transaction().map_err(|source| DbError::Sql { path: path.clone(), source })?;
+            tx.execute_batch(m).map_err(|source| DbError::Sql { path: path.clone(), source })?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(|source| DbError::Sql { path: path.clone(), source })?;
+            tx.commit().map_err(|source| DbError::Sql { path, source })?;
+        }
+        Ok(())
+    }
+
+    pub fn schema_version(&self) -> i64 {
+        self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap_or(0)
+    }
+
+    /// Every record, by key (one query: planning 10,000 instances stays fast).
+    pub fn records(&self) -> Result<HashMap<String, RecordRow>, DbError> {
+        let mut stmt =
+            self.conn.prepare("SELECT key, output_hash, outputs, execution_id FROM records").map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                let outputs: String = r.get(2)?;
+                Ok(RecordRow {
+                    key: r.get(0)?,
+                    output_hash: r.get(1)?,
+                    outputs: serde_json::from_str(&outputs).unwrap_or_default(),
+                    execution_id: r.get(3)?,
+                })
+            })
+            .map_err(self.err())?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let row = row.map_err(self.err())?;
+            out.insert(row.key.clone(), row);
+        }
+        Ok(out)
+    }
+
+    /// The key inputs of the latest execution of each instance id of a pipeline.
+    pub fn latest(&self, pipeline: &str) -> Result<HashMap<(String, String), (String, Value)>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT stage, instance, key, key_inputs FROM latest WHERE pipeline = ?1")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([pipeline], |r| {
+                let ki: String = r.get(3)?;
+                Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, serde_json::from_str(&ki).unwrap_or(Value::Null))))
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// The error of the last failed execution of each key that has no record.
+    pub fn failures(&self) -> Result<HashMap<String, String>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, error FROM executions WHERE status = 'failed' AND key NOT IN (SELECT key FROM records) ORDER BY id")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get::<_, Option<String>>(1)?.unwrap_or_default())))
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// Records a successful execution: the execution row, the record and the instance's latest
+    /// key, in one transaction.
+    pub fn commit_success(&mut self, row: &ExecutionRow) -> Result<i64, DbError> {
+        let path = self.path.clone();
+        let e = |source| DbError::Sql { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(e)?;
+        let id = insert_execution(&tx, row).map_err(e)?;
+        let outputs = serde_json::to_string(&row.outputs).expect("outputs serialise");
+        tx.execute(
+            "INSERT OR REPLACE INTO records (key, output_hash, outputs, execution_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![row.key, row.output_hash, outputs, id, row.finished_at],
+        )
+        .map_err(e)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO latest (pipeline, stage, instance, key, key_inputs) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![row.pipeline, row.stage, row.instance, row.key, row.key_inputs.to_string()],
+        )
+        .map_err(e)?;
+        tx.commit().map_err(e)?;
+        Ok(id)
+    }
+
+    /// Records a failed or cancelled execution (no record).
+    pub fn record_failure(&mut self, row: &ExecutionRow) -> Result<i64, DbError> {
+        insert_execution(&self.conn, row).map_err(self.err())
+    }
+
+    /// Notes the key of a fresh instance (a renamed stage or another pipeline reusing a record),
+    /// so the next change is explained against it.
+    pub fn touch_latest(
+        &mut self,
+        pipeline: &str,
+        stage: &str,
+        instance: &str,
+        key: &str,
+        key_inputs: &Value,
+    ) -> Result<(), DbError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO latest (pipeline, stage, instance, key, key_inputs) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![pipeline, stage, instance, key, key_inputs.to_string()],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Many `touch_latest` in one transaction.
+    pub fn touch_latest_many(
+        &mut self,
+        pipeline: &str,
+        rows: &[(String, String, String, Value)],
+    ) -> Result<(), DbError> {
+        let path = self.path.clone();
+        let e = |source| DbError::Sql { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(e)?;
+        {
+            let mut stmt = tx
+                .prepare("INSERT OR REPLACE INTO latest (pipeline, stage, instance, key, key_inputs) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .map_err(e)?;
+            for (stage, instance, key, ki) in rows {
+                stmt.execute(params![pipeline, stage, instance, key, ki.to_string()]).map_err(e)?;
+            }
+        }
+        tx.commit().map_err(e)
+    }
+
+    pub fn execution(&self, id: i64) -> Result<Option<ExecutionRow>, DbError> {
+        self.conn
+            .query_row(&format!("{SELECT_EXEC} WHERE id = ?1"), [id], read_execution)
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// The execution that produced the record of `key`.
+    pub fn execution_for_key(&self, key: &str) -> Result<Option<ExecutionRow>, DbError> {
+        self.conn
+            .query_row(
+                &format!("{SELECT_EXEC} WHERE id = (SELECT execution_id FROM records WHERE key = ?1)"),
+                [key],
+                read_execution,
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Keys whose record starts with `prefix` (keys) or whose outputs contain an object or output
+    /// hash starting with it.
+    pub fn find_keys(&self, prefix: &str) -> Result<Vec<String>, DbError> {
+        let like = format!("{prefix}%");
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key FROM records WHERE key LIKE ?1 OR output_hash LIKE ?1 OR outputs LIKE ?2 ORDER BY key")
+            .map_err(self.err())?;
+        let rows = stmt.query_map(params![like, format!("%\"{prefix}%")], |r| r.get(0)).map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// The record key of an instance id (`stage[params]`) in the latest table.
+    pub fn key_of_instance(&self, instance: &str) -> Result<Vec<(String, String)>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT pipeline, key FROM latest WHERE instance = ?1 ORDER BY pipeline")
+            .map_err(self.err())?;
+        let rows = stmt.query_map([instance], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    pub fn delete_record(&mut self, key: &str) -> Result<(), DbError> {
+        self.conn.execute("DELETE FROM records WHERE key = ?1", [key]).map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Mean duration of successful executions per kind, for ETAs.
+    pub fn mean_durations(&self) -> Result<HashMap<String, f64>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT kind, AVG(duration_s) FROM executions WHERE status = 'ok' GROUP BY kind")
+            .map_err(self.err())?;
+        let rows =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, Option<f64>>(1)?.unwrap_or(0.0)))).map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// Cached sha256 of a file, valid while its size and mtime are unchanged.
+    pub fn cached_file_hash(&self, path: &str, size: i64, mtime_ns: i64) -> Option<String> {
+        self.conn
+            .query_row(
+                "SELECT sha256 FROM file_hashes WHERE path = ?1 AND size = ?2 AND mtime_ns = ?3",
+                params![path, size, mtime_ns],
+                |r| r.get(0),
+            )
+            .optional()
+            .ok()
+            .flatten()
+    }
+
+    pub fn store_file_hash(&self, path: &str, size: i64, mtime_ns: i64, sha: &str) {
+        let _ = self.conn.execute(
+            "INSERT OR REPLACE INTO file_hashes (path, size, mtime_ns, sha256) VALUES (?1, ?2, ?3, ?4)",
+            params![path, size, mtime_ns, sha],
+        );
+    }
+}
+
+const SELECT_EXEC: &str =
+    "SELECT id, key, pipeline, stage, instance, kind, kind_version, key_inputs, params, inputs, outputs, \
+     output_hash, metrics, env, host, started_at, finished_at, duration_s, status, error FROM executions";
+
+fn read_execution(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExecutionRow> {
+    let json = |i: usize| -> rusqlite::Result<Value> {
+        Ok(r.get::<_, Option<String>>(i)?.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or(Value::Null))
+    };
+    Ok(ExecutionRow {
+        id: r.get(0)?,
+        key: r.get(1)?,
+        pipeline: r.get(2)?,
+        stage: r.get(3)?,
+        instance: r.get(4)?,
+        kind: r.get(5)?,
+        kind_version: r.get(6)?,
+        key_inputs: json(7)?,
+        params: json(8)?,
+        inputs: json(9)?,
+        outputs: r.get::<_, Option<String>>(10)?.and_then(|s| serde_json::from_str(&s).ok()),
+        output_hash: r.get(11)?,
+        metrics: json(12)?,
+        env: json(13)?,
+        host: r.get(14)?,
+        started_at: r.get(15)?,
+        finished_at: r.get(16)?,
+        duration_s: r.get(17)?,
+        status: r.get(18)?,
+        error: r.get(19)?,
+    })
+}
+
+fn insert_execution(conn: &Connection, row: &ExecutionRow) -> rusqlite::Result<i64> {
+    conn.execute(
+        "INSERT INTO executions (key, pipeline, stage, instance, kind, kind_version, key_inputs, params, inputs, outputs, \
+         output_hash, metrics, env, host, started_at, finished_at, duration_s, status, error) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+        params![
+            row.key,
+            row.pipeline,
+            row.stage,
+            row.instance,
+            row.kind,
+            row.kind_version,
+            row.key_inputs.to_string(),
+            row.params.to_string(),
+            row.inputs.to_string(),
+            row.outputs.as_ref().map(|o| serde_json::to_string(o).expect("outputs serialise")),
+            row.output_hash,
+            row.metrics.to_string(),
+            row.env.to_string(),
+            row.host,
+            row.started_at,
+            row.finished_at,
+            row.duration_s,
+            row.status,
+            row.error,
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}

@@ -1,0 +1,90 @@
+//! `collect`: the table of the runs of upstream train instances (parameters, observables,
+//! status, key) as `runs.json` and `runs.csv`: the input of the analysis stages and of
+//! `sgdnoise results`. Rows are sorted by parameters so the table does not depend on stage
+//! names or execution order.
+
+use serde_json::{Map, Value};
+
+use super::params::{ParamDef, Params};
+use super::registry::{ExecContext, ExecOutput, Job, StageError, StageKind};
+
+pub struct Collect;
+
+/// Columns left out of the CSV (nested values).
+const NESTED: &[&str] = &["layers", "trajectory", "data_sha256"];
+
+impl StageKind for Collect {
+    fn name(&self) -> &'static str {
+        "collect"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn params(&self) -> &'static [ParamDef] {
+        &[]
+    }
+
+    fn check(&self, _params: &Params, upstream: &[(&str, &Params)]) -> Result<(), (String, String)> {
+        if upstream.iter().all(|(k, _)| *k != "train") {
+            return Err(("needs".into(), "collect needs at least one train stage".into()));
+        }
+        Ok(())
+    }
+
+    fn execute(&self, ctx: &ExecContext, job: &Job) -> Result<ExecOutput, StageError> {
+        let mut rows: Vec<Map<String, Value>> = Vec::new();
+        for input in job.inputs.iter().filter(|i| i.kind == "train") {
+            let hash =
+                input.outputs.get("record.json").ok_or_else(|| StageError::new("train input has no record.json"))?;
+            let bytes = ctx.store.get(hash).map_err(|e| StageError(e.to_string()))?;
+            let Value::Object(mut row) =
+                serde_json::from_slice(&bytes).map_err(|e| StageError(format!("object {hash}: {e}")))?
+            else {
+                return Err(StageError(format!("object {hash}: not a JSON object")));
+            };
+            row.insert("key".into(), Value::String(input.key.clone()));
+            rows.push(row);
+        }
+        rows.sort_by_key(|r| {
+            let mut params = r.clone();
+            params.retain(|k, _| !NESTED.contains(&k.as_str()));
+            crate::engine::key::canonical_json(&Value::Object(params))
+        });
+        let mut out = ExecOutput::default();
+        out.outputs.insert("runs.csv".into(), to_csv(&rows).into_bytes());
+        out.outputs.insert("runs.json".into(), serde_json::to_vec_pretty(&rows).expect("serialise rows"));
+        out.metrics = serde_json::json!({ "runs": rows.len() });
+        Ok(out)
+    }
+}
+
+/// The rows as CSV: the union of scalar columns, in first-seen order.
+pub fn to_csv(rows: &[Map<String, Value>]) -> String {
+    let mut columns: Vec<String> = Vec::new();
+    for row in rows {
+        for (k, v) in row {
+            if !NESTED.contains(&k.as_str()) && !v.is_array() && !v.is_object() && !columns.contains(k) {
+                columns.push(k.clone());
+            }
+        }
+    }
+    let mut out = columns.join(",");
+    out.push('\n');
+    for row in rows {
+        let cells: Vec<String> = columns.iter().map(|c| csv_cell(row.get(c))).collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+fn csv_cell(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) if s.contains([',', '"', '\n']) => format!("\"{}\"", s.replace('"', "\"\"")),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}

@@ -1,0 +1,127 @@
+//! The stage-kind registry: what a kind declares (parameters, version, whether it uses
+//! libtorch, whether it runs in its own process) and the one function it implements.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::params::{ParamDef, Params};
+use crate::datasets::DataPaths;
+use crate::engine::store::Store;
+
+/// One upstream instance as a job sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Input {
+    pub stage: String,
+    pub kind: String,
+    pub instance: String,
+    pub key: String,
+    pub params: Params,
+    /// Output name → object hash.
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// Everything needed to execute one instance; written to `cache/jobs/KEY.json` for
+/// `sgdnoise exec --key KEY`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub key: String,
+    pub stage: String,
+    pub instance: String,
+    pub kind: String,
+    pub params: Params,
+    pub inputs: Vec<Input>,
+    /// libtorch intra-op threads for this job.
+    pub threads: usize,
+    /// `cpu`, `cuda`, `cuda:N`.
+    pub device: String,
+}
+
+/// Where a job runs and what it may use.
+pub struct ExecContext<'a> {
+    pub store: &'a Store,
+    pub data: DataPaths,
+}
+
+/// What an execution produced: named output files (content-addressed once stored) and
+/// metrics that are recorded in provenance but are not part of the output (wall time, rates).
+#[derive(Debug, Default)]
+pub struct ExecOutput {
+    pub outputs: BTreeMap<String, Vec<u8>>,
+    pub metrics: Value,
+}
+
+/// An error while executing a stage, with the context that led to it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StageError(pub String);
+
+impl StageError {
+    pub fn new(msg: impl Into<String>) -> Self {
+        StageError(msg.into())
+    }
+}
+
+impl From<anyhow::Error> for StageError {
+    fn from(e: anyhow::Error) -> Self {
+        StageError(format!("{e:#}"))
+    }
+}
+
+/// A file outside the store that an instance reads (its content hash enters the key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalFile {
+    pub path: String,
+    pub sha256: String,
+}
+
+pub trait StageKind: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Bump when the implementation changes what it outputs.
+    fn version(&self) -> u32;
+    fn params(&self) -> &'static [ParamDef];
+    /// The libtorch version and device class enter the key.
+    fn uses_torch(&self) -> bool {
+        false
+    }
+    /// Run in a child process (`sgdnoise exec`), not in the dispatcher's process.
+    fn isolated(&self) -> bool {
+        false
+    }
+    /// Checks the resolved parameters against the upstream instances, before anything runs.
+    /// The error is `(parameter, message)`.
+    fn check(&self, _params: &Params, _upstream: &[(&str, &Params)]) -> Result<(), (String, String)> {
+        Ok(())
+    }
+    /// Raw files read outside the store (hashed into the key).
+    fn external_files(&self, _params: &Params, _data: &DataPaths) -> Result<Vec<std::path::PathBuf>, StageError> {
+        Ok(Vec::new())
+    }
+    fn execute(&self, ctx: &ExecContext, job: &Job) -> Result<ExecOutput, StageError>;
+}
+
+pub fn registry() -> &'static [&'static dyn StageKind] {
+    &[&super::dataset::Dataset, &super::train::Train, &super::collect::Collect, &super::fit::Fit]
+}
+
+pub fn find(name: &str) -> Option<&'static dyn StageKind> {
+    registry().iter().copied().find(|k| k.name() == name)
+}
+
+pub fn kind_names() -> Vec<&'static str> {
+    registry().iter().map(|k| k.name()).collect()
+}
+
+/// Reads a JSON parameter as the given type (for stage implementations).
+pub fn param_f64(p: &Params, name: &str) -> Option<f64> {
+    p.get(name).and_then(Value::as_f64)
+}
+
+pub fn param_i64(p: &Params, name: &str) -> Option<i64> {
+    p.get(name).and_then(Value::as_i64)
+}
+
+pub fn param_str<'a>(p: &'a Params, name: &str) -> Option<&'a str> {
+    p.get(name).and_then(Value::as_str)
+}
