@@ -303,7 +303,11 @@ pub fn parse(file: &Path, text: &str) -> Result<Pipeline, PipelineError> {
                 } else if param == "needs" {
                     format!("{path}.needs")
                 } else if inst.point.iter().any(|(k, _)| *k == param) {
-                    format!("{path}.sweep")
+                    ["grid", "zip"]
+                        .iter()
+                        .map(|w| format!("{path}.sweep.{w}.{param}"))
+                        .find(|p| ctx.tree.value_pos(p).is_some())
+                        .unwrap_or_else(|| format!("{path}.sweep"))
                 } else {
                     format!("{path}.params.{param}")
                 };
@@ -487,16 +491,26 @@ fn typed<'de, T: Deserialize<'de>, D: serde::Deserializer<'de, Error = E>, E: fm
                 if inner == "." {
                     String::new()
                 } else {
-                    inner
+                    inner.clone()
                 }
             }
             (false, true) => prefix.to_owned(),
             (false, false) => format!("{prefix}.{inner}"),
         };
         let mut message = e.inner().to_string();
-        // serde_yaml appends its own location; ours is more precise.
+        // serde_yaml appends its own location (ours is more precise) and may prefix the path.
         if let Some(i) = message.find(" at line ") {
             message.truncate(i);
+        }
+        let last = path.rsplit('.').next().unwrap_or("");
+        for prefix in [format!("{inner}: "), format!("{last}: ")] {
+            if !last.is_empty() && message.starts_with(&prefix) {
+                message = message[prefix.len()..].to_owned();
+            }
+        }
+        if path.is_empty() {
+            // A missing top-level field: point at the start of the file.
+            return PipelineError { file: ctx.file.to_owned(), pos: Some(Pos { line: 1, col: 1 }), path, message };
         }
         ctx.at(&path, message)
     })

@@ -17,6 +17,9 @@ const PARAMS: &[ParamDef] = &[
 
 fn spec(params: &Params) -> Result<DataSpec, (String, String)> {
     let name = param_str(params, "data").unwrap_or_default();
+    if name == "depleted" {
+        return Err(("data".into(), "depleted data is synthetic: it needs no dataset stage".into()));
+    }
     let spec = DataSpec::parse(name, None, None).map_err(|e| ("data".to_owned(), e.to_string()))?;
     if !spec.is_image() {
         return Err(("data".into(), "the dataset stage prepares image tasks; depleted data needs none".into()));

@@ -3,5 +3,7 @@
 
 mod cli;
 mod datasets;
+mod engine;
+mod pipeline;
 mod support;
 mod train;

@@ -1,0 +1,305 @@
+//! The engine end to end, on real (tiny) training runs: caching, incremental sweeps, reasons,
+//! renames, crashes, concurrency, provenance.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{binary, repo, sgdnoise};
+
+fn fixture(name: &str) -> PathBuf {
+    repo().join("tests/integration/fixtures").join(name)
+}
+
+fn run_json(pipeline: &Path, cache: &Path, extra: &[&str]) -> Value {
+    let mut args = vec!["run", pipeline.to_str().unwrap(), "--cache", cache.to_str().unwrap(), "--json"];
+    args.extend_from_slice(extra);
+    let out = sgdnoise(&args);
+    assert!(out.status.success(), "run failed: {}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn plan_json(pipeline: &Path, cache: &Path) -> Vec<Value> {
+    let out = sgdnoise(&["plan", pipeline.to_str().unwrap(), "--cache", cache.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().clone()
+}
+
+fn counts(v: &Value) -> (u64, u64, u64) {
+    (v["executed"].as_u64().unwrap(), v["cached"].as_u64().unwrap(), v["failed"].as_u64().unwrap())
+}
+
+/// A copy of a fixture with text replaced, in `dir`.
+fn edited(dir: &Path, name: &str, from: &str, to: &str) -> PathBuf {
+    let text = std::fs::read_to_string(fixture(name)).unwrap();
+    assert!(text.contains(from), "{from} not in {name}");
+    let path = dir.join(name);
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+    path
+}
+
+/// The output hash of each instance (by stage and id) after a run.
+fn outputs(pipeline: &Path, cache: &Path) -> Vec<(String, String, String)> {
+    plan_json(pipeline, cache)
+        .iter()
+        .map(|i| {
+            assert_eq!(i["status"], "fresh", "{i}");
+            (i["stage"].as_str().unwrap().to_owned(), i["id"].as_str().unwrap().to_owned(), i["key"].as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn second_run_executes_nothing() {
+    let cache = tempfile::tempdir().unwrap();
+    let p = fixture("tiny.yaml");
+    assert_eq!(counts(&run_json(&p, cache.path(), &["-j", "2"])), (10, 0, 0));
+    assert_eq!(counts(&run_json(&p, cache.path(), &[])), (0, 10, 0));
+}
+
+#[test]
+fn adding_seeds_runs_only_the_new_instances_and_the_aggregates() {
+    let cache = tempfile::tempdir().unwrap();
+    let edits = tempfile::tempdir().unwrap();
+    run_json(&fixture("tiny.yaml"), cache.path(), &[]);
+    let more = edited(edits.path(), "tiny.yaml", r#"seed: "0..1""#, r#"seed: "0..2""#);
+    let plan = plan_json(&more, cache.path());
+    let to_run: Vec<(String, Vec<String>)> = plan
+        .iter()
+        .filter(|i| i["status"] == "run")
+        .map(|i| (i["id"].as_str().unwrap().to_owned(), i["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect()))
+        .collect();
+    assert_eq!(
+        to_run,
+        vec![
+            ("train[P=32,T=0.125,seed=2]".to_owned(), vec!["new instance".to_owned()]),
+            ("train[P=32,T=0.25,seed=2]".to_owned(), vec!["new instance".to_owned()]),
+            ("train[P=64,T=0.125,seed=2]".to_owned(), vec!["new instance".to_owned()]),
+            ("train[P=64,T=0.25,seed=2]".to_owned(), vec!["new instance".to_owned()]),
+            ("runs".to_owned(), vec!["upstream train will run".to_owned()]),
+            ("weights".to_owned(), vec!["upstream runs will run".to_owned()]),
+        ]
+    );
+    assert_eq!(counts(&run_json(&more, cache.path(), &[])), (6, 8, 0));
+    // Sizes too: one more P runs its 6 seeds' worth and the aggregates again.
+    let sizes = edited(edits.path(), "tiny.yaml", "P: [32, 64]", "P: [32, 64, 128]");
+    assert_eq!(counts(&run_json(&sizes, cache.path(), &[])), (4 + 2, 8, 0));
+}
+
+#[test]
+fn changing_a_param_reruns_only_what_it_touches_and_renaming_reruns_nothing() {
+    let cache = tempfile::tempdir().unwrap();
+    let edits = tempfile::tempdir().unwrap();
+    let p = fixture("two-trains.yaml");
+    assert_eq!(counts(&run_json(&p, cache.path(), &[])), (5, 0, 0));
+    let text = std::fs::read_to_string(&p).unwrap();
+    let changed = edits.path().join("two-trains.yaml");
+    // chi of train_b only (its line is the second occurrence).
+    let idx = text.rfind("chi: 1").unwrap();
+    std::fs::write(&changed, format!("{}chi: 3{}", &text[..idx], &text[idx + 6..])).unwrap();
+    let plan = plan_json(&changed, cache.path());
+    let reasons: Vec<String> = plan
+        .iter()
+        .filter(|i| i["status"] == "run")
+        .map(|i| format!("{}: {}", i["id"].as_str().unwrap(), i["reasons"][0].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec!["train_b[P=16]: param chi changed 1.0 → 3.0", "train_b[P=32]: param chi changed 1.0 → 3.0", "runs: upstream train_b will run"]
+    );
+    assert_eq!(counts(&run_json(&changed, cache.path(), &[])), (3, 2, 0));
+    // The collect stage now explains itself against its previous inputs.
+    let renamed = edits.path().join("renamed.yaml");
+    let text = std::fs::read_to_string(&changed).unwrap().replace("train_a", "first").replace("runs", "table");
+    std::fs::write(&renamed, text).unwrap();
+    assert!(plan_json(&renamed, cache.path()).iter().all(|i| i["status"] == "fresh"));
+    assert_eq!(counts(&run_json(&renamed, cache.path(), &[])), (0, 5, 0));
+}
+
+#[test]
+fn killed_runs_resume_to_the_same_results() {
+    let p = fixture("kill.yaml");
+    let reference = tempfile::tempdir().unwrap();
+    run_json(&p, reference.path(), &["-j", "2", "--threads", "1"]);
+    let expected = outputs(&p, reference.path());
+
+    let cache = tempfile::tempdir().unwrap();
+    let mut rng = sgdnoise::rng::Rng::stream(7, sgdnoise::rng::Stream::Batches);
+    for _ in 0..4 {
+        let mut child = Command::new(binary())
+            .args(["run", p.to_str().unwrap(), "--cache", cache.path().to_str().unwrap(), "-j", "2", "--threads", "1", "--json"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(150 + rng.below(900)));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+    }
+    let last = run_json(&p, cache.path(), &["-j", "2", "--threads", "1"]);
+    assert_eq!(last["failed"], 0);
+    assert_eq!(outputs(&p, cache.path()), expected, "resumed results differ from an uninterrupted run");
+    let verify = sgdnoise(&["verify", "--cache", cache.path().to_str().unwrap()]);
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+    let text = String::from_utf8_lossy(&verify.stdout);
+    assert!(text.contains(": 0 problem(s), 0 stale temporary file(s)"), "{text}");
+}
+
+#[test]
+fn why_lists_every_training_run_behind_a_fit() {
+    let cache = tempfile::tempdir().unwrap();
+    run_json(&fixture("tiny.yaml"), cache.path(), &[]);
+    let out = sgdnoise(&["why", "weights", "--cache", cache.path().to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let chain = v["chain"].as_array().unwrap();
+    assert_eq!(chain[0]["kind"], "fit");
+    let trains: Vec<&Value> = chain.iter().filter(|c| c["kind"] == "train").collect();
+    assert_eq!(trains.len(), 8);
+    let mut seeds: Vec<i64> = trains.iter().map(|t| t["params"]["seed"].as_i64().unwrap()).collect();
+    seeds.sort();
+    assert_eq!(seeds, vec![0, 0, 0, 0, 1, 1, 1, 1]);
+    for t in &trains {
+        assert_eq!(t["key"].as_str().unwrap().len(), 64);
+        assert!(t["libtorch_version"].as_str().unwrap().starts_with("2.11.0"), "{t}");
+        assert_eq!(t["sgdnoise_version"], env!("CARGO_PKG_VERSION"));
+    }
+    // The fit's output object resolves to the same chain, and the text lists each run.
+    let fit_hash = chain[0]["outputs"]["fit.json"].as_str().unwrap();
+    let text = sgdnoise(&["why", &fit_hash[..10], "--cache", cache.path().to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("← 8 train instances"), "{text}");
+    assert!(text.contains("train[P=64,T=0.25,seed=1] key "), "{text}");
+}
+
+#[test]
+fn a_second_run_on_the_same_cache_is_refused_clearly() {
+    let cache = tempfile::tempdir().unwrap();
+    let mut first = Command::new(binary())
+        .args(["run", fixture("kill.yaml").to_str().unwrap(), "--cache", cache.path().to_str().unwrap(), "--json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let second = sgdnoise(&["run", fixture("kill.yaml").to_str().unwrap(), "--cache", cache.path().to_str().unwrap()]);
+    let _ = first.kill();
+    let _ = first.wait();
+    assert_eq!(second.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.starts_with(&format!("error: another sgdnoise process (pid {}) is using the cache {}", first.id(), cache.path().display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_failed_stage_stops_the_run_and_keep_going_runs_the_rest() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // A fit over a variable that never varies is singular: that stage fails at execution.
+    let p = dir.path().join("fail.yaml");
+    std::fs::write(
+        &p,
+        "name: fail\nstages:\n  train:\n    kind: train\n    params: { data: depleted, chi: 1, dim: 8, arch: linear, alpha: 32768, batch: 2, T: 0.25, test_size: 256 }\n    sweep: { grid: { P: [16, 32] } }\n  bad: { kind: fit, needs: [train], params: { y: rel_dw, law: \"dim^a\" } }\n  after: { kind: collect, needs: [train, bad] }\n  good: { kind: fit, needs: [train], params: { y: rel_dw, law: \"P^g\", bootstrap: 10 } }\n",
+    )
+    .unwrap();
+    let out = sgdnoise(&["run", p.to_str().unwrap(), "--cache", cache.path().to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["executed"].as_u64(), v["failed"].as_u64()), (Some(2), Some(1)));
+    let bad = v["instances"].as_array().unwrap().iter().find(|i| i["id"] == "bad").unwrap();
+    assert_eq!(bad["error"], "fit of rel_dw ~ dim^a: the design is singular: the variables do not vary independently");
+    let out = sgdnoise(&["run", p.to_str().unwrap(), "--cache", cache.path().to_str().unwrap(), "--json", "--keep-going"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let status = |id: &str| v["instances"].as_array().unwrap().iter().find(|i| i["id"] == id).unwrap()["status"].clone();
+    assert_eq!((status("bad"), status("after"), status("good")), ("failed".into(), "skipped".into(), "executed".into()));
+    // The plan says why `bad` will run again.
+    let plan = plan_json(&p, cache.path());
+    let bad = plan.iter().find(|i| i["id"] == "bad").unwrap();
+    assert_eq!(bad["reasons"][0], "previous attempt failed: fit of rel_dw ~ dim^a: the design is singular: the variables do not vary independently");
+}
+
+#[test]
+fn ctrl_c_cancels_cleanly_and_a_rerun_resumes() {
+    let cache = tempfile::tempdir().unwrap();
+    let p = fixture("kill.yaml");
+    let child = Command::new(binary())
+        .args(["run", p.to_str().unwrap(), "--cache", cache.path().to_str().unwrap(), "--json", "-j", "2", "--threads", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(900));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    if out.status.code() == Some(0) {
+        // Finished before the signal: nothing to resume.
+        assert_eq!(v["executed"], 14);
+        return;
+    }
+    assert_eq!(out.status.code(), Some(130), "{v}");
+    assert!(v["cancelled"].as_u64().unwrap() >= 1, "{v}");
+    let done = v["executed"].as_u64().unwrap();
+    let rerun = run_json(&p, cache.path(), &["-j", "2"]);
+    assert_eq!(rerun["executed"].as_u64().unwrap() + done, 14, "{rerun}");
+    assert_eq!(rerun["cached"].as_u64().unwrap(), done);
+}
+
+#[test]
+fn gc_removes_only_unreferenced_objects() {
+    let cache = tempfile::tempdir().unwrap();
+    run_json(&fixture("tiny.yaml"), cache.path(), &[]);
+    let stray = cache.path().join("objects/00/stray");
+    std::fs::create_dir_all(stray.parent().unwrap()).unwrap();
+    std::fs::write(&stray, b"not referenced").unwrap();
+    let c = cache.path().to_str().unwrap();
+    let dry = sgdnoise(&["gc", "--dry-run", "--cache", c]);
+    assert!(String::from_utf8_lossy(&dry.stdout).contains("Would remove 00stray"), "{}", String::from_utf8_lossy(&dry.stdout));
+    assert!(stray.exists());
+    let gc = sgdnoise(&["gc", "--cache", c]);
+    assert!(gc.status.success());
+    assert!(!stray.exists());
+    assert_eq!(counts(&run_json(&fixture("tiny.yaml"), cache.path(), &[])), (0, 10, 0));
+}
+
+#[test]
+fn verify_rerun_reproduces_training_bitwise() {
+    let cache = tempfile::tempdir().unwrap();
+    run_json(&fixture("tiny.yaml"), cache.path(), &["--threads", "1"]);
+    let out = sgdnoise(&["verify", "--rerun", "3", "--kind", "train", "--cache", cache.path().to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("3 re-executed: 3 bitwise, 0 within tolerance, 0 different"), "{text}");
+    // A corrupted object is reported and verify fails.
+    let obj = sgdnoise::engine::store::Store::open(cache.path()).unwrap().list().pop().unwrap();
+    let path = cache.path().join("objects").join(&obj[..2]).join(&obj[2..]);
+    std::fs::write(&path, b"tampered").unwrap();
+    let out = sgdnoise(&["verify", "--cache", cache.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("Corrupt object {obj} is corrupt")));
+}
+
+#[test]
+fn results_give_one_row_per_instance() {
+    let cache = tempfile::tempdir().unwrap();
+    let p = fixture("tiny.yaml");
+    let before = sgdnoise(&["results", p.to_str().unwrap(), "--stage", "train", "--format", "json", "--cache", cache.path().to_str().unwrap()]);
+    let rows: Vec<Value> = serde_json::from_slice(&before.stdout).unwrap();
+    assert!(rows.iter().all(|r| r["status"] == "missing"));
+    run_json(&p, cache.path(), &[]);
+    let out = sgdnoise(&["results", p.to_str().unwrap(), "--stage", "train", "--cache", cache.path().to_str().unwrap()]);
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 9);
+    let header: Vec<&str> = lines[0].split(',').collect();
+    for col in ["instance", "key", "P", "T", "seed", "status", "steps", "t_star", "rel_dw", "test_err"] {
+        assert!(header.contains(&col), "missing column {col} in {}", lines[0]);
+    }
+    assert!(lines[1].starts_with("\"train[P=32,T=0.125,seed=0]\","), "{}", lines[1]);
+}
