@@ -33,6 +33,7 @@ lint: setup
 # benchmarks: printed figures and ratios against a reference in the same run
 bench: build
     . scripts/env.sh && target/release/bench-train --python "$SGDNOISE_PYTHON"
+    . scripts/env.sh && target/release/bench-plan 10000
 
 # libtorch, devices, threads and datasets as sgdnoise sees them
 doctor: build

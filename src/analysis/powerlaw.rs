@@ -91,8 +91,9 @@ pub fn least_squares(points: &[Point]) -> Option<Vec<f64>> {
         for row in 0..k {
             if row != col {
                 let f = a[row][col] / a[col][col];
-                for c in col..=k {
-                    a[row][c] -= f * a[col][c];
+                let pivot_row = a[col].clone();
+                for (cell, p) in a[row].iter_mut().zip(&pivot_row).skip(col) {
+                    *cell -= f * p;
                 }
             }
         }

@@ -171,10 +171,10 @@ fn compare(
             _ => return Verdict::Different(format!("{name}: bytes differ")),
         }
     }
-    if worst == 0.0 && recorded.len() == new.len() {
-        if new.iter().all(|(n, b)| recorded.get(n).map(String::as_str) == Some(blake3::hash(b).to_hex().as_str())) {
-            return Verdict::Bitwise;
-        }
+    let identical = recorded.len() == new.len()
+        && new.iter().all(|(n, b)| recorded.get(n).map(String::as_str) == Some(blake3::hash(b).to_hex().as_str()));
+    if identical {
+        return Verdict::Bitwise;
     }
     Verdict::Within(worst)
 }

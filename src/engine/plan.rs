@@ -69,7 +69,7 @@ pub struct Planner<'a> {
     pub store: &'a Store,
     pub env: PlanEnv,
     records: HashMap<String, RecordRow>,
-    latest: HashMap<(String, String), (String, Value)>,
+    latest: crate::provenance::db::LatestMap,
     failures: HashMap<String, String>,
     file_hashes: HashMap<String, String>,
 }
@@ -111,15 +111,16 @@ impl<'a> Planner<'a> {
         Ok(())
     }
 
-    /// The key of instance `index` of `stage`, given every instance of the stages it needs.
-    pub fn key_for(&self, stage: usize, index: usize, upstream: &[Done]) -> (String, KeyInputs) {
+    /// The key of instance `index` of `stage`; `upstream` holds (stage name, output hash) of
+    /// every instance of the stages it needs.
+    pub fn key_for(&self, stage: usize, index: usize, upstream: &[(&str, &str)]) -> (String, KeyInputs) {
         let s = &self.pipeline.stages[stage];
         let inst = &s.instances[index];
-        let mut inputs: Vec<String> = upstream.iter().map(|d| d.output_hash.clone()).collect();
-        inputs.sort();
+        let mut inputs: Vec<String> = upstream.iter().map(|(_, h)| (*h).to_owned()).collect();
+        inputs.sort_unstable();
         inputs.dedup();
         let input_stages: BTreeMap<String, String> =
-            upstream.iter().map(|d| (d.output_hash.clone(), d.input.stage.clone())).collect();
+            upstream.iter().map(|(st, h)| ((*h).to_owned(), (*st).to_owned())).collect();
         let mut external = Vec::new();
         let mut external_paths = BTreeMap::new();
         for f in s.kind.external_files(&inst.params, &self.env.data).unwrap_or_default() {
@@ -147,14 +148,14 @@ impl<'a> Planner<'a> {
     }
 
     /// Fresh or run, with reasons.
-    pub fn classify(&self, stage: usize, index: usize, key: &str, key_inputs: &KeyInputs) -> PlannedInstance {
+    pub fn classify(&self, stage: usize, index: usize, key: &str, key_inputs: KeyInputs) -> PlannedInstance {
         let s = &self.pipeline.stages[stage];
         let id = &s.instances[index].id;
         let mut planned = PlannedInstance {
             stage,
             index,
             key: Some(key.to_owned()),
-            key_inputs: Some(key_inputs.clone()),
+            key_inputs: None,
             status: Status::Run,
             reasons: Vec::new(),
             record: None,
@@ -163,22 +164,21 @@ impl<'a> Planner<'a> {
             if rec.outputs.values().all(|h| self.store.contains(h)) {
                 planned.status = Status::Fresh;
                 planned.record = Some(rec.clone());
-                return planned;
+            } else {
+                planned.reasons.push(RerunReason::OutputsMissing);
             }
-            planned.reasons.push(RerunReason::OutputsMissing);
-            return planned;
-        }
-        if let Some(err) = self.failures.get(key) {
+        } else if let Some(err) = self.failures.get(key) {
             planned.reasons.push(RerunReason::PreviousFailed { error: first_line(err) });
-            return planned;
+        } else {
+            match self.latest.get(&(s.name.clone(), id.clone())) {
+                Some((_, old)) => match serde_json::from_str::<KeyInputs>(old) {
+                    Ok(old) => planned.reasons = explain(&old, &key_inputs),
+                    Err(_) => planned.reasons.push(RerunReason::KeyFormatChanged),
+                },
+                None => planned.reasons.push(RerunReason::NewInstance),
+            }
         }
-        match self.latest.get(&(s.name.clone(), id.clone())) {
-            Some((_, old)) => match serde_json::from_value::<KeyInputs>(old.clone()) {
-                Ok(old) => planned.reasons = explain(&old, key_inputs),
-                Err(_) => planned.reasons.push(RerunReason::KeyFormatChanged),
-            },
-            None => planned.reasons.push(RerunReason::NewInstance),
-        }
+        planned.key_inputs = Some(key_inputs);
         planned
     }
 
@@ -186,10 +186,10 @@ impl<'a> Planner<'a> {
     pub fn plan(&self) -> Vec<Vec<PlannedInstance>> {
         let stages = &self.pipeline.stages;
         let mut out: Vec<Vec<PlannedInstance>> = stages.iter().map(|_| Vec::new()).collect();
-        let mut done: Vec<Option<Vec<Done>>> = vec![None; stages.len()];
+        let mut complete = vec![false; stages.len()];
         for &si in &self.pipeline.order {
             let stage = &stages[si];
-            let blocked = stage.needs.iter().find(|&&n| done[n].is_none()).map(|&n| stages[n].name.clone());
+            let blocked = stage.needs.iter().find(|&&n| !complete[n]).map(|&n| stages[n].name.clone());
             if let Some(up) = blocked {
                 out[si] = (0..stage.instances.len())
                     .map(|i| PlannedInstance {
@@ -204,16 +204,21 @@ impl<'a> Planner<'a> {
                     .collect();
                 continue;
             }
-            let upstream: Vec<Done> = stage.needs.iter().flat_map(|&n| done[n].clone().unwrap_or_default()).collect();
+            let upstream: Vec<(&str, &str)> = stage
+                .needs
+                .iter()
+                .flat_map(|&n| {
+                    let name = stages[n].name.as_str();
+                    out[n].iter().map(move |p| (name, p.record.as_ref().map(|r| r.output_hash.as_str()).unwrap_or("")))
+                })
+                .collect();
             let planned: Vec<PlannedInstance> = (0..stage.instances.len())
                 .map(|i| {
                     let (key, ki) = self.key_for(si, i, &upstream);
-                    self.classify(si, i, &key, &ki)
+                    self.classify(si, i, &key, ki)
                 })
                 .collect();
-            if planned.iter().all(|p| p.status == Status::Fresh) {
-                done[si] = Some(planned.iter().map(|p| self.done_of(p)).collect());
-            }
+            complete[si] = planned.iter().all(|p| p.status == Status::Fresh);
             out[si] = planned;
         }
         out

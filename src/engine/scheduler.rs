@@ -138,11 +138,13 @@ pub fn run(planner: &Planner, db: &mut Db, opts: &RunOptions) -> RunSummary {
             activated[si] = true;
             let upstream: Vec<Done> =
                 stages[si].needs.iter().flat_map(|&u| done[u].iter().flatten().cloned()).collect();
+            let pairs: Vec<(&str, &str)> =
+                upstream.iter().map(|d| (d.input.stage.as_str(), d.output_hash.as_str())).collect();
             let mut fresh = 0;
             for i in 0..stages[si].instances.len() {
-                let (key, ki) = planner.key_for(si, i, &upstream);
-                let planned: PlannedInstance = planner.classify(si, i, &key, &ki);
+                let (key, ki) = planner.key_for(si, i, &pairs);
                 let ki_json = serde_json::to_value(&ki).expect("key inputs serialise");
+                let planned: PlannedInstance = planner.classify(si, i, &key, ki);
                 if planned.status == Status::Fresh {
                     fresh += 1;
                     done[si][i] = Some(planner.done_of(&planned));

@@ -85,6 +85,9 @@ struct SweepSpec {
     list: Option<Vec<serde_yaml::Mapping>>,
 }
 
+/// Swept values of one instance, in axis order.
+pub type SweepPoint = Vec<(String, Value)>;
+
 /// One instance of a stage: its id and resolved parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstanceSpec {
@@ -268,7 +271,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Pipeline, PipelineError> {
             given.extend(point.iter().cloned());
             let resolved = params::resolve(kind.params(), &given).map_err(|(param, msg)| {
                 let where_ = locate_param(&param, &point, &origin, &fixed, &kind_defaults, &path, kind.name());
-                ctx.at(&where_, format!("{msg}"))
+                ctx.at(&where_, msg)
             })?;
             let id = sweep::instance_id(name, &point);
             if !seen_ids.insert(id.clone()) {
@@ -346,7 +349,7 @@ fn expand_sweep(
     path: &str,
     sweep: Option<&SweepSpec>,
     fixed: &Params,
-) -> Result<Vec<(Vec<(String, Value)>, String)>, PipelineError> {
+) -> Result<Vec<(SweepPoint, String)>, PipelineError> {
     let Some(s) = sweep else { return Ok(vec![(Vec::new(), format!("{path}.params"))]) };
     let spath = format!("{path}.sweep");
     if s.list.is_some() && (s.grid.is_some() || s.zip.is_some()) {
@@ -396,7 +399,7 @@ fn expand_sweep(
         }
         return Ok(out);
     }
-    let mut parts: Vec<(Vec<Vec<(String, Value)>>, String)> = Vec::new();
+    let mut parts: Vec<(Vec<SweepPoint>, String)> = Vec::new();
     for (which, map) in [("grid", &s.grid), ("zip", &s.zip)] {
         let Some(map) = map else { continue };
         let gpath = format!("{spath}.{which}");

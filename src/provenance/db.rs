@@ -20,6 +20,9 @@ pub enum DbError {
     TooNew { path: PathBuf, found: i64, known: i64 },
 }
 
+/// (stage, instance id) → (key, key inputs JSON) of the latest execution.
+pub type LatestMap = HashMap<(String, String), (String, String)>;
+
 /// A finished or failed execution.
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionRow {
@@ -119,18 +122,15 @@ impl Db {
         Ok(out)
     }
 
-    /// The key inputs of the latest execution of each instance id of a pipeline.
-    pub fn latest(&self, pipeline: &str) -> Result<HashMap<(String, String), (String, Value)>, DbError> {
+    /// The key and (unparsed) key inputs of the latest execution of each instance id of a
+    /// pipeline; parsing waits until a miss needs explaining.
+    pub fn latest(&self, pipeline: &str) -> Result<LatestMap, DbError> {
         let mut stmt = self
             .conn
             .prepare("SELECT stage, instance, key, key_inputs FROM latest WHERE pipeline = ?1")
             .map_err(self.err())?;
-        let rows = stmt
-            .query_map([pipeline], |r| {
-                let ki: String = r.get(3)?;
-                Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, serde_json::from_str(&ki).unwrap_or(Value::Null))))
-            })
-            .map_err(self.err())?;
+        let rows =
+            stmt.query_map([pipeline], |r| Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?)))).map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
 

@@ -80,12 +80,12 @@ impl StageKind for Dataset {
         let test_size = param_i64(&job.params, "test_size").unwrap_or(32768) as usize;
         let test_seed = param_i64(&job.params, "test_seed").unwrap_or(0) as u64;
         let prepared = PreparedPool::new(pool, test_size, test_seed).map_err(|e| StageError(e.to_string()))?;
-        let mut out = ExecOutput::default();
-        out.metrics = serde_json::json!({
+        let metrics = serde_json::json!({
             "pool": prepared.pool.len(),
             "test": prepared.test.len(),
             "sources": prepared.pool.sources.iter().map(|(p, h)| serde_json::json!({"file": p.display().to_string(), "sha256": h})).collect::<Vec<_>>(),
         });
+        let mut out = ExecOutput { metrics, ..Default::default() };
         out.outputs.insert("pool.bin".into(), prepared.encode());
         Ok(out)
     }

@@ -17,7 +17,12 @@ fn run_json(pipeline: &Path, cache: &Path, extra: &[&str]) -> Value {
     let mut args = vec!["run", pipeline.to_str().unwrap(), "--cache", cache.to_str().unwrap(), "--json"];
     args.extend_from_slice(extra);
     let out = sgdnoise(&args);
-    assert!(out.status.success(), "run failed: {}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "run failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -46,7 +51,11 @@ fn outputs(pipeline: &Path, cache: &Path) -> Vec<(String, String, String)> {
         .iter()
         .map(|i| {
             assert_eq!(i["status"], "fresh", "{i}");
-            (i["stage"].as_str().unwrap().to_owned(), i["id"].as_str().unwrap().to_owned(), i["key"].as_str().unwrap().to_owned())
+            (
+                i["stage"].as_str().unwrap().to_owned(),
+                i["id"].as_str().unwrap().to_owned(),
+                i["key"].as_str().unwrap().to_owned(),
+            )
         })
         .collect()
 }
@@ -69,7 +78,12 @@ fn adding_seeds_runs_only_the_new_instances_and_the_aggregates() {
     let to_run: Vec<(String, Vec<String>)> = plan
         .iter()
         .filter(|i| i["status"] == "run")
-        .map(|i| (i["id"].as_str().unwrap().to_owned(), i["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect()))
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap().to_owned(),
+                i["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect(),
+            )
+        })
         .collect();
     assert_eq!(
         to_run,
@@ -107,7 +121,11 @@ fn changing_a_param_reruns_only_what_it_touches_and_renaming_reruns_nothing() {
         .collect();
     assert_eq!(
         reasons,
-        vec!["train_b[P=16]: param chi changed 1.0 → 3.0", "train_b[P=32]: param chi changed 1.0 → 3.0", "runs: upstream train_b will run"]
+        vec![
+            "train_b[P=16]: param chi changed 1.0 → 3.0",
+            "train_b[P=32]: param chi changed 1.0 → 3.0",
+            "runs: upstream train_b will run"
+        ]
     );
     assert_eq!(counts(&run_json(&changed, cache.path(), &[])), (3, 2, 0));
     // The collect stage now explains itself against its previous inputs.
@@ -129,7 +147,17 @@ fn killed_runs_resume_to_the_same_results() {
     let mut rng = sgdnoise::rng::Rng::stream(7, sgdnoise::rng::Stream::Batches);
     for _ in 0..4 {
         let mut child = Command::new(binary())
-            .args(["run", p.to_str().unwrap(), "--cache", cache.path().to_str().unwrap(), "-j", "2", "--threads", "1", "--json"])
+            .args([
+                "run",
+                p.to_str().unwrap(),
+                "--cache",
+                cache.path().to_str().unwrap(),
+                "-j",
+                "2",
+                "--threads",
+                "1",
+                "--json",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -190,7 +218,11 @@ fn a_second_run_on_the_same_cache_is_refused_clearly() {
     assert_eq!(second.status.code(), Some(1));
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(
-        err.starts_with(&format!("error: another sgdnoise process (pid {}) is using the cache {}", first.id(), cache.path().display())),
+        err.starts_with(&format!(
+            "error: another sgdnoise process (pid {}) is using the cache {}",
+            first.id(),
+            cache.path().display()
+        )),
         "{err}"
     );
 }
@@ -212,11 +244,16 @@ fn a_failed_stage_stops_the_run_and_keep_going_runs_the_rest() {
     assert_eq!((v["executed"].as_u64(), v["failed"].as_u64()), (Some(2), Some(1)));
     let bad = v["instances"].as_array().unwrap().iter().find(|i| i["id"] == "bad").unwrap();
     assert_eq!(bad["error"], "fit of rel_dw ~ dim^a: the design is singular: the variables do not vary independently");
-    let out = sgdnoise(&["run", p.to_str().unwrap(), "--cache", cache.path().to_str().unwrap(), "--json", "--keep-going"]);
+    let out =
+        sgdnoise(&["run", p.to_str().unwrap(), "--cache", cache.path().to_str().unwrap(), "--json", "--keep-going"]);
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let status = |id: &str| v["instances"].as_array().unwrap().iter().find(|i| i["id"] == id).unwrap()["status"].clone();
-    assert_eq!((status("bad"), status("after"), status("good")), ("failed".into(), "skipped".into(), "executed".into()));
+    let status =
+        |id: &str| v["instances"].as_array().unwrap().iter().find(|i| i["id"] == id).unwrap()["status"].clone();
+    assert_eq!(
+        (status("bad"), status("after"), status("good")),
+        ("failed".into(), "skipped".into(), "executed".into())
+    );
     // The plan says why `bad` will run again.
     let plan = plan_json(&p, cache.path());
     let bad = plan.iter().find(|i| i["id"] == "bad").unwrap();
@@ -228,7 +265,17 @@ fn ctrl_c_cancels_cleanly_and_a_rerun_resumes() {
     let cache = tempfile::tempdir().unwrap();
     let p = fixture("kill.yaml");
     let child = Command::new(binary())
-        .args(["run", p.to_str().unwrap(), "--cache", cache.path().to_str().unwrap(), "--json", "-j", "2", "--threads", "1"])
+        .args([
+            "run",
+            p.to_str().unwrap(),
+            "--cache",
+            cache.path().to_str().unwrap(),
+            "--json",
+            "-j",
+            "2",
+            "--threads",
+            "1",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -260,7 +307,11 @@ fn gc_removes_only_unreferenced_objects() {
     std::fs::write(&stray, b"not referenced").unwrap();
     let c = cache.path().to_str().unwrap();
     let dry = sgdnoise(&["gc", "--dry-run", "--cache", c]);
-    assert!(String::from_utf8_lossy(&dry.stdout).contains("Would remove 00stray"), "{}", String::from_utf8_lossy(&dry.stdout));
+    assert!(
+        String::from_utf8_lossy(&dry.stdout).contains("Would remove 00stray"),
+        "{}",
+        String::from_utf8_lossy(&dry.stdout)
+    );
     assert!(stray.exists());
     let gc = sgdnoise(&["gc", "--cache", c]);
     assert!(gc.status.success());
@@ -289,11 +340,21 @@ fn verify_rerun_reproduces_training_bitwise() {
 fn results_give_one_row_per_instance() {
     let cache = tempfile::tempdir().unwrap();
     let p = fixture("tiny.yaml");
-    let before = sgdnoise(&["results", p.to_str().unwrap(), "--stage", "train", "--format", "json", "--cache", cache.path().to_str().unwrap()]);
+    let before = sgdnoise(&[
+        "results",
+        p.to_str().unwrap(),
+        "--stage",
+        "train",
+        "--format",
+        "json",
+        "--cache",
+        cache.path().to_str().unwrap(),
+    ]);
     let rows: Vec<Value> = serde_json::from_slice(&before.stdout).unwrap();
     assert!(rows.iter().all(|r| r["status"] == "missing"));
     run_json(&p, cache.path(), &[]);
-    let out = sgdnoise(&["results", p.to_str().unwrap(), "--stage", "train", "--cache", cache.path().to_str().unwrap()]);
+    let out =
+        sgdnoise(&["results", p.to_str().unwrap(), "--stage", "train", "--cache", cache.path().to_str().unwrap()]);
     let csv = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 9);

@@ -31,13 +31,21 @@ fn malformed_pipelines_give_located_errors_and_never_panic() {
         checked += 1;
     }
     assert!(checked >= 30, "the corpus has {checked} files");
-    let files = std::fs::read_dir(&dir).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "yaml")).count();
+    let files = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "yaml"))
+        .count();
     assert_eq!(files, checked, "every file of the corpus has an expected message");
 }
 
 #[test]
 fn invalid_pipeline_exits_2_with_the_message() {
-    let out = sgdnoise(&["plan", "tests/integration/fixtures/bad/11-unknown-kind.yaml", "--cache", "/nonexistent/never-created"]);
+    let out = sgdnoise(&[
+        "plan",
+        "tests/integration/fixtures/bad/11-unknown-kind.yaml",
+        "--cache",
+        "/nonexistent/never-created",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
