@@ -436,6 +436,16 @@ fn validate(c: &TrainConfig, data: &RunData) -> Result<(), TrainError> {
 }
 
 /// Trains one run: the library function behind `sgdnoise train` and the pipeline's train stage.
+/// The perceptron on the CPU takes the plain-Rust path (same definitions, init and batches).
 pub fn train(config: &TrainConfig, data: &RunData) -> Result<RunRecord, TrainError> {
+    if config.arch.kind == super::model::ArchKind::Linear && config.device == Device::Cpu {
+        validate(config, data)?;
+        return Ok(super::perceptron::train_perceptron(config, data));
+    }
+    train_with_libtorch(config, data)
+}
+
+/// Trains one run through libtorch, whatever the architecture.
+pub fn train_with_libtorch(config: &TrainConfig, data: &RunData) -> Result<RunRecord, TrainError> {
     Ok(Trainer::new(config, data)?.run())
 }

@@ -4,9 +4,10 @@ pub mod act;
 pub mod dynamics;
 pub mod model;
 pub mod observables;
+pub mod perceptron;
 pub mod runtime;
 
 pub use act::Activation;
-pub use dynamics::{train, Dtype, Status, TrainConfig, TrainError, Trainer};
+pub use dynamics::{train, train_with_libtorch, Dtype, Status, TrainConfig, TrainError, Trainer};
 pub use model::{ArchKind, ArchSpec, Net};
 pub use observables::RunRecord;

@@ -170,3 +170,20 @@ fn float64_runs_and_agrees_with_float32() {
     let rel = (a.rel_dw - b.rel_dw).abs() / b.rel_dw;
     assert!(rel < 0.05, "f32 and f64 runs differ: {} vs {}", a.rel_dw, b.rel_dw);
 }
+
+#[test]
+fn perceptron_rust_path_matches_the_libtorch_path() {
+    tch::set_num_threads(1);
+    for (chi, t) in [(0.0, 0.125), (3.0, 0.03125)] {
+        let data = RunData::depleted(chi, 16, 128, 1024, 3, 0).unwrap();
+        let c = TrainConfig { dtype: Dtype::F64, ..config(ArchKind::Linear, 0, 1, 32768.0, t, 2, 3) };
+        let fast = train(&c, &data).unwrap();
+        let torch = sgdnoise::nn::train_with_libtorch(&c, &data).unwrap();
+        assert_eq!(fast.status, Status::Converged);
+        assert_eq!((fast.status, fast.steps), (torch.status, torch.steps), "chi {chi}");
+        assert!((fast.rel_dw - torch.rel_dw).abs() < 1e-9 * torch.rel_dw, "{} vs {}", fast.rel_dw, torch.rel_dw);
+        assert_eq!(fast.test_err, torch.test_err);
+        assert!((fast.w0_norm - torch.w0_norm).abs() < 1e-9 * torch.w0_norm);
+        assert!((fast.w1.unwrap() - torch.w1.unwrap()).abs() < 1e-9 * fast.dw_norm);
+    }
+}
