@@ -4,6 +4,7 @@
 mod cache;
 mod doctor;
 mod exec;
+mod export;
 mod gc;
 mod plan;
 mod results;
@@ -49,6 +50,8 @@ enum Command {
     Gc(gc::GcArgs),
     /// Rehash the store; optionally re-execute cached instances and compare.
     Verify(verify::VerifyArgs),
+    /// Copy a stage's outputs (e.g. the report) out of the store.
+    Export(export::ExportArgs),
     /// Execute one planned instance by key (used by `run` and cluster executors).
     Exec(exec::ExecArgs),
     /// libtorch version, devices, threads and datasets.
@@ -66,6 +69,7 @@ pub fn main() -> ExitCode {
         Command::Gc(args) => gc::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Exec(args) => exec::run(args),
+        Command::Export(args) => export::run(args),
         Command::Doctor(args) => doctor::run(args),
     };
     match result {

@@ -34,6 +34,9 @@ pub(crate) struct RunArgs {
     /// The cache folder (default: $SGDNOISE_CACHE or ./cache).
     #[arg(long)]
     cache: Option<PathBuf>,
+    /// Do not copy report outputs to reports/<pipeline name>/.
+    #[arg(long)]
+    no_export: bool,
 }
 
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -58,6 +61,22 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let _ = ctrlc::set_handler(|| CANCEL.store(true, std::sync::atomic::Ordering::SeqCst));
     let summary = scheduler::run(&planner, &mut db, &opts);
+    // Put the reports where a person looks for them.
+    let mut exported = Vec::new();
+    if !args.no_export && summary.failed == 0 && summary.cancelled == 0 {
+        let reports: Vec<usize> =
+            (0..pipeline.stages.len()).filter(|&i| pipeline.stages[i].kind.name() == "report").collect();
+        if !reports.is_empty() {
+            let planner = Planner::new(&pipeline, &db, &store, planner.env.clone())?;
+            let plan = planner.plan();
+            for si in reports {
+                let dir = super::export::default_dir(&pipeline);
+                if super::export::export_stage(&pipeline, &store, &plan, si, &dir)? > 0 {
+                    exported.push(dir.join("report.html"));
+                }
+            }
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -72,6 +91,9 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             if summary.skipped > 0 { format!(", {} skipped", summary.skipped) } else { String::new() },
             human(summary.wall_s)
         );
+        for path in &exported {
+            eprintln!("{:>12} {}", "Report", path.display());
+        }
         for o in summary.instances.iter().filter(|o| o.status == "failed") {
             eprintln!("{:>12} {}: {}", "error", o.id, o.error.as_deref().unwrap_or(""));
         }

@@ -88,3 +88,29 @@ fn csv_cell(v: Option<&Value>) -> String {
         Some(other) => other.to_string(),
     }
 }
+
+/// The runs behind an analysis stage: the rows of its `collect` inputs and the records of its
+/// `train` inputs (with their keys, so the analysis can list the runs it used).
+pub fn gather_rows(ctx: &ExecContext, job: &Job) -> Result<Vec<Map<String, Value>>, StageError> {
+    let mut rows = Vec::new();
+    for input in &job.inputs {
+        let (name, many) = match input.kind.as_str() {
+            "collect" => ("runs.json", true),
+            "train" => ("record.json", false),
+            _ => continue,
+        };
+        let hash =
+            input.outputs.get(name).ok_or_else(|| StageError(format!("input {} has no {name}", input.instance)))?;
+        let bytes = ctx.store.get(hash).map_err(|e| StageError(e.to_string()))?;
+        let parsed: Value = serde_json::from_slice(&bytes).map_err(|e| StageError(format!("object {hash}: {e}")))?;
+        match (many, parsed) {
+            (true, Value::Array(items)) => rows.extend(items.into_iter().filter_map(|v| v.as_object().cloned())),
+            (false, Value::Object(mut o)) => {
+                o.insert("key".into(), Value::String(input.key.clone()));
+                rows.push(o)
+            }
+            _ => return Err(StageError(format!("object {hash}: unexpected shape"))),
+        }
+    }
+    Ok(rows)
+}

@@ -1,24 +1,33 @@
 //! `fit`: a power law over collected runs, e.g. `rel_dw ~ T^delta * P^gamma`, by least squares in
-//! log space with a bootstrap over seeds. Records which runs were used and which were excluded
-//! and why, so `why` can trace an exponent back to its training runs.
+//! log space with a bootstrap over seeds. Records the points, the runs used (by key) and those
+//! excluded with why, so the report can draw it and `why` can trace the exponent to its runs.
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
+use super::analysis_params::{self as ap, BOOTSTRAP, CLAIM, CONFIDENCE, PAPER, RANGE, SEED, SELECT, STATUS, THEORY};
+use super::collect::gather_rows;
 use super::params::{DefaultValue, ParamDef, ParamType, Params};
-use super::registry::{param_f64, param_i64, param_str, ExecContext, ExecOutput, Job, StageError, StageKind};
+use super::registry::{param_str, ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::analysis::powerlaw::{fit, Law, Point};
+use crate::analysis::table::{num, seed};
 
 pub struct Fit;
 
 const PARAMS: &[ParamDef] = &[
     ParamDef::keyed("y", ParamType::Str, DefaultValue::Required, "the observable fitted (a column of the runs)"),
     ParamDef::keyed("law", ParamType::Str, DefaultValue::Required, "e.g. `T^delta * P^gamma`"),
-    ParamDef::keyed("status", ParamType::Str, DefaultValue::Str("converged"), "runs used: converged or any"),
-    ParamDef::keyed("bootstrap", ParamType::Int, DefaultValue::Int(1000), "bootstrap resamples of seeds"),
-    ParamDef::keyed("confidence", ParamType::Float, DefaultValue::Float(0.95), "confidence level of the intervals"),
-    ParamDef::keyed("seed", ParamType::Int, DefaultValue::Int(0), "seed of the bootstrap"),
+    ParamDef::keyed("local", ParamType::Str, DefaultValue::None, "also fit between successive values of this variable"),
+    SELECT,
+    RANGE,
+    STATUS,
+    BOOTSTRAP,
+    CONFIDENCE,
+    SEED,
+    CLAIM,
+    THEORY,
+    PAPER,
 ];
 
 impl StageKind for Fit {
@@ -27,7 +36,7 @@ impl StageKind for Fit {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn params(&self) -> &'static [ParamDef] {
@@ -35,13 +44,17 @@ impl StageKind for Fit {
     }
 
     fn check(&self, params: &Params, upstream: &[(&str, &Params)]) -> Result<(), (String, String)> {
-        Law::parse(param_str(params, "law").unwrap_or_default()).map_err(|m| ("law".to_owned(), m))?;
-        if !matches!(param_str(params, "status"), Some("converged" | "any")) {
-            return Err(("status".into(), "expected converged or any".into()));
+        let law = Law::parse(param_str(params, "law").unwrap_or_default()).map_err(|m| ("law".to_owned(), m))?;
+        ap::check(params)?;
+        if let Some(Value::Object(t)) = params.get("theory") {
+            if let Some(k) = t.keys().find(|k| !law.terms.iter().any(|(_, e)| e == *k)) {
+                return Err(("theory".into(), format!("`{k}` is not an exponent of the law")));
+            }
         }
-        let c = param_f64(params, "confidence").unwrap_or(0.0);
-        if !(c > 0.0 && c < 1.0) {
-            return Err(("confidence".into(), format!("must be between 0 and 1, got {c}")));
+        if let Some(v) = param_str(params, "local") {
+            if !law.terms.iter().any(|(t, _)| t == v) {
+                return Err(("local".into(), format!("`{v}` is not a variable of the law")));
+            }
         }
         if upstream.iter().all(|(k, _)| *k != "collect" && *k != "train") {
             return Err(("needs".into(), "fit needs a collect or train stage".into()));
@@ -50,69 +63,65 @@ impl StageKind for Fit {
     }
 
     fn execute(&self, ctx: &ExecContext, job: &Job) -> Result<ExecOutput, StageError> {
-        let law = Law::parse(param_str(&job.params, "law").unwrap_or_default()).map_err(StageError)?;
+        let law_text = param_str(&job.params, "law").unwrap_or_default();
+        let law = Law::parse(law_text).map_err(StageError)?;
         let y = param_str(&job.params, "y").unwrap_or_default().to_owned();
-        let only_converged = param_str(&job.params, "status") == Some("converged");
-        let mut rows: Vec<Map<String, Value>> = Vec::new();
-        for input in &job.inputs {
-            let (name, many) = match input.kind.as_str() {
-                "collect" => ("runs.json", true),
-                "train" => ("record.json", false),
-                _ => continue,
-            };
-            let hash =
-                input.outputs.get(name).ok_or_else(|| StageError(format!("input {} has no {name}", input.instance)))?;
-            let bytes = ctx.store.get(hash).map_err(|e| StageError(e.to_string()))?;
-            let parsed: Value =
-                serde_json::from_slice(&bytes).map_err(|e| StageError(format!("object {hash}: {e}")))?;
-            match (many, parsed) {
-                (true, Value::Array(items)) => rows.extend(items.into_iter().filter_map(|v| v.as_object().cloned())),
-                (false, Value::Object(mut o)) => {
-                    o.insert("key".into(), json!(input.key));
-                    rows.push(o)
-                }
-                _ => return Err(StageError(format!("object {hash}: unexpected shape"))),
-            }
-        }
+        let selected = ap::selection(&job.params).apply(gather_rows(ctx, job)?);
+        let mut excluded: BTreeMap<String, usize> = selected.excluded;
         let mut points = Vec::new();
         let mut used = Vec::new();
-        let mut excluded: BTreeMap<String, usize> = BTreeMap::new();
-        for row in &rows {
-            let status = row.get("status").and_then(Value::as_str).unwrap_or("?");
-            if only_converged && status != "converged" {
-                *excluded.entry(format!("status {status}")).or_default() += 1;
-                continue;
-            }
-            let yv = row.get(&y).and_then(Value::as_f64);
-            let xs: Option<Vec<f64>> = law.terms.iter().map(|(v, _)| row.get(v).and_then(Value::as_f64)).collect();
+        let mut table = Vec::new();
+        for row in &selected.rows {
+            let yv = num(row, &y);
+            let xs: Option<Vec<f64>> = law.terms.iter().map(|(v, _)| num(row, v)).collect();
             match (yv, xs) {
                 (Some(yv), Some(xs)) if yv > 0.0 && xs.iter().all(|&x| x > 0.0) => {
-                    points.push(Point { x: xs, y: yv, cluster: row.get("seed").and_then(Value::as_i64).unwrap_or(0) });
+                    table.push(json!({ "x": xs, "y": yv, "seed": seed(row) }));
+                    points.push(Point { x: xs, y: yv, cluster: seed(row) });
                     used.push(row.get("key").cloned().unwrap_or(Value::Null));
                 }
                 (None, _) | (_, None) => *excluded.entry(format!("no {y} or variables")).or_default() += 1,
-                _ => *excluded.entry("non-positive value".into()).or_default() += 1,
+                _ => *excluded.entry(format!("non-positive {y}")).or_default() += 1,
             }
         }
-        let result = fit(
-            &law,
-            &points,
-            param_i64(&job.params, "bootstrap").unwrap_or(1000).max(0) as usize,
-            param_f64(&job.params, "confidence").unwrap_or(0.95),
-            param_i64(&job.params, "seed").unwrap_or(0) as u64,
-        )
-        .map_err(|m| StageError(format!("fit of {y} ~ {}: {m}", param_str(&job.params, "law").unwrap_or_default())))?;
+        let local =
+            param_str(&job.params, "local").and_then(|v| law.terms.iter().position(|(t, _)| t == v).map(|i| (v, i)));
+        let local_slopes = local.map(|(var, i)| local_fits(&law, &points, var, i)).unwrap_or_default();
+        let b = ap::bootstrap(&job.params);
+        let result = fit(&law, &points, b.resamples, b.confidence, b.seed)
+            .map_err(|m| StageError(format!("fit of {y} ~ {law_text}: {m}")))?;
         let out_json = json!({
             "y": y,
-            "law": param_str(&job.params, "law"),
+            "law": law_text,
+            "variables": law.terms.iter().map(|(v, _)| v.clone()).collect::<Vec<_>>(),
             "fit": result,
+            "claim": ap::claim(&job.params),
             "runs_used": used.len(),
             "runs_excluded": excluded,
+            "points": table,
+            "local": local_slopes,
             "used_keys": used,
         });
-        let mut out = ExecOutput::default();
+        let mut out = ExecOutput { metrics: json!({ "runs_used": used.len() }), ..Default::default() };
         out.outputs.insert("fit.json".into(), serde_json::to_vec_pretty(&out_json).expect("serialise fit"));
-        out.metrics = json!({ "runs_used": used.len() });
         Ok(out)
     }
+}
+
+/// The law refitted on each pair of successive values of variable `i` (`var`): how the
+/// exponents approach their asymptotic values.
+fn local_fits(law: &Law, points: &[Point], var: &str, i: usize) -> Vec<Value> {
+    let mut values: Vec<f64> = points.iter().map(|p| p.x[i]).collect();
+    values.sort_by(f64::total_cmp);
+    values.dedup();
+    values
+        .windows(2)
+        .filter_map(|w| {
+            let pair: Vec<Point> = points.iter().filter(|p| p.x[i] == w[0] || p.x[i] == w[1]).cloned().collect();
+            let beta = crate::analysis::powerlaw::least_squares(&pair)?;
+            let exps: serde_json::Map<String, Value> =
+                law.terms.iter().enumerate().map(|(j, (_, e))| (e.clone(), json!(beta[j + 1]))).collect();
+            Some(json!({ "variable": var, "from": w[0], "to": w[1], "exponents": exps }))
+        })
+        .collect()
 }

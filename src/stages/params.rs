@@ -17,6 +17,8 @@ pub enum ParamType {
     Bool,
     /// A list of strings.
     Strs,
+    /// A mapping (JSON object), e.g. parameter filters.
+    Map,
 }
 
 impl ParamType {
@@ -27,6 +29,7 @@ impl ParamType {
             ParamType::Str => "a string",
             ParamType::Bool => "true or false",
             ParamType::Strs => "a list of strings",
+            ParamType::Map => "a mapping",
         }
     }
 }
@@ -121,6 +124,10 @@ pub fn coerce(def: &ParamDef, value: &Value) -> Result<Value, String> {
         },
         ParamType::Bool => match value {
             Value::Bool(_) => Ok(value.clone()),
+            _ => Err(wrong()),
+        },
+        ParamType::Map => match value {
+            Value::Object(_) => Ok(value.clone()),
             _ => Err(wrong()),
         },
         ParamType::Strs => match value {

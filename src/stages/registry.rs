@@ -102,7 +102,15 @@ pub trait StageKind: Send + Sync {
 }
 
 pub fn registry() -> &'static [&'static dyn StageKind] {
-    &[&super::dataset::Dataset, &super::train::Train, &super::collect::Collect, &super::fit::Fit]
+    &[
+        &super::dataset::Dataset,
+        &super::train::Train,
+        &super::collect::Collect,
+        &super::fit::Fit,
+        &super::crossover::Crossover,
+        &super::optimum::Optimum,
+        &super::report::Report,
+    ]
 }
 
 pub fn find(name: &str) -> Option<&'static dyn StageKind> {

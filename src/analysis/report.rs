@@ -1,0 +1,534 @@
+//! The report: a claims table (claim, what the paper or theory says, our measurement with its
+//! interval, runs used, verdict, provenance id) and the figures, as one self-contained HTML page
+//! and a Markdown twin. Everything here is a pure function of the analysis outputs, so the
+//! report is cached like any stage and reruns only when a result behind it changes.
+//!
+//! Verdicts: `agrees` when the expected value lies in the interval, `disagrees` when it does not,
+//! `inconclusive` when there is no usable interval, `measured` when nothing is predicted.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::svg::{escape, Heatmap, Plot, Scale, Series};
+
+/// One analysis result given to the report: its kind, key and parsed output.
+#[derive(Debug, Clone)]
+pub struct Result {
+    pub kind: String,
+    pub key: String,
+    pub output: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimRow {
+    pub claim: String,
+    pub quantity: String,
+    pub expected: String,
+    pub measured: String,
+    pub runs: String,
+    pub verdict: &'static str,
+    pub id: String,
+}
+
+pub struct Figure {
+    pub name: String,
+    pub caption: String,
+    pub svg: String,
+}
+
+pub struct Report {
+    pub title: String,
+    pub claims: Vec<ClaimRow>,
+    pub figures: Vec<Figure>,
+}
+
+fn f(v: &Value) -> Option<f64> {
+    v.as_f64().filter(|x| x.is_finite())
+}
+
+fn fmt(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    if v.fract() == 0.0 && v.abs() < 1e7 {
+        return format!("{v:.0}");
+    }
+    let a = v.abs();
+    if (0.01..1000.0).contains(&a) {
+        format!("{v:.3}")
+    } else {
+        format!("{v:.3e}")
+    }
+}
+
+fn measured(v: Option<f64>, lo: Option<f64>, hi: Option<f64>) -> String {
+    match (v, lo, hi) {
+        (Some(v), Some(lo), Some(hi)) => format!("{} [{}, {}]", fmt(v), fmt(lo), fmt(hi)),
+        (Some(v), _, _) => format!("{} (no interval)", fmt(v)),
+        _ => "not measured".into(),
+    }
+}
+
+/// Fewer seeds than this make a bootstrap over seeds too coarse to test a claim.
+pub const MIN_SEEDS: u64 = 3;
+
+/// The seeds (bootstrap clusters) behind an analysis output.
+fn seed_count(o: &Value) -> u64 {
+    o["fit"]["clusters"].as_u64().or(o["seeds"].as_u64()).unwrap_or(0)
+}
+
+/// A verdict that needs at least [`MIN_SEEDS`] seeds.
+fn seeded(v: &'static str, o: &Value) -> &'static str {
+    if seed_count(o) < MIN_SEEDS && (v == "agrees" || v == "disagrees") {
+        "inconclusive"
+    } else {
+        v
+    }
+}
+
+fn verdict(expected: Option<f64>, value: Option<f64>, lo: Option<f64>, hi: Option<f64>) -> &'static str {
+    if expected.is_some() && value.is_none() {
+        return "inconclusive";
+    }
+    match (expected, lo, hi) {
+        (None, _, _) => "measured",
+        (Some(e), Some(lo), Some(hi)) if lo <= e && e <= hi => "agrees",
+        (Some(_), Some(_), Some(_)) => "disagrees",
+        _ => "inconclusive",
+    }
+}
+
+fn runs_text(out: &Value) -> String {
+    let used = out["runs_used"].as_u64().unwrap_or(0);
+    let excluded: BTreeMap<String, u64> = out["runs_excluded"]
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0))).collect())
+        .unwrap_or_default();
+    let n: u64 = excluded.values().sum();
+    let seeds = seed_count(out);
+    let used = if seeds > 0 { format!("{used} ({seeds} seeds)") } else { used.to_string() };
+    if n == 0 {
+        format!("{used} used")
+    } else {
+        let why: Vec<String> = excluded.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        format!("{used} used, {n} excluded ({})", why.join(", "))
+    }
+}
+
+fn id(kind: &str, key: &str) -> String {
+    format!("{kind}:{}", &key[..key.len().min(16)])
+}
+
+fn claim_text(out: &Value, default: String) -> String {
+    out["claim"]["claim"].as_str().map(str::to_owned).unwrap_or(default)
+}
+
+fn provenance_meta(r: &Result) -> Vec<(String, String)> {
+    let keys = r.output["used_keys"].as_array().map(|a| a.len()).unwrap_or(0);
+    vec![
+        ("provenance".into(), id(&r.kind, &r.key)),
+        ("key".into(), r.key.clone()),
+        ("runs".into(), keys.to_string()),
+        ("audit".into(), format!("sgdnoise why {}", id(&r.kind, &r.key))),
+    ]
+}
+
+/// Builds the claims and figures from the analysis results, in the order given.
+pub fn build(title: &str, results: &[Result]) -> Report {
+    let mut claims = Vec::new();
+    let mut figures = Vec::new();
+    for r in results {
+        match r.kind.as_str() {
+            "fit" => fit_claims(r, &mut claims, &mut figures),
+            "crossover" => crossover_claims(r, &mut claims, &mut figures),
+            "optimum" => optimum_claims(r, &mut claims, &mut figures),
+            _ => {}
+        }
+    }
+    for (i, fig) in figures.iter_mut().enumerate() {
+        fig.name = format!("fig-{:02}-{}.svg", i + 1, fig.name);
+    }
+    Report { title: title.to_owned(), claims, figures }
+}
+
+fn fit_claims(r: &Result, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Figure>) {
+    let o = &r.output;
+    let law = o["law"].as_str().unwrap_or("?");
+    let y = o["y"].as_str().unwrap_or("y");
+    let claim = claim_text(o, format!("{y} ~ {law}"));
+    let theory = o["claim"]["theory"].as_object().cloned().unwrap_or_default();
+    let paper = o["claim"]["paper"].as_str();
+    if let Some(exps) = o["fit"]["exponents"].as_object() {
+        for (name, e) in exps {
+            let expected = theory.get(name).and_then(f);
+            let (lo, hi) = (f(&e["ci_low"]), f(&e["ci_high"]));
+            claims.push(ClaimRow {
+                claim: claim.clone(),
+                quantity: name.clone(),
+                expected: match (expected, paper) {
+                    (Some(v), _) => fmt(v),
+                    (None, Some(p)) => p.to_owned(),
+                    _ => "—".into(),
+                },
+                measured: measured(f(&e["value"]), lo, hi),
+                runs: format!("{}; R² {}", runs_text(o), o["fit"]["r2"].as_f64().map(fmt).unwrap_or_default()),
+                verdict: seeded(verdict(expected, f(&e["value"]), lo, hi), o),
+                id: id(&r.kind, &r.key),
+            });
+        }
+    }
+    // Local slopes between successive values of a variable: how the exponent approaches its limit.
+    if let Some(local) = o["local"].as_array().filter(|l| !l.is_empty()) {
+        let var = local[0]["variable"].as_str().unwrap_or("?");
+        let term =
+            o["law"].as_str().unwrap_or("").split('*').map(str::trim).find(|t| t.starts_with(&format!("{var}^")));
+        if let Some(exp) = term.and_then(|t| t.split('^').nth(1)) {
+            let steps: Vec<String> = local
+                .iter()
+                .filter_map(|l| {
+                    Some(format!(
+                        "{}→{}: {}",
+                        fmt(l["from"].as_f64()?),
+                        fmt(l["to"].as_f64()?),
+                        fmt(l["exponents"][exp].as_f64()?)
+                    ))
+                })
+                .collect();
+            claims.push(ClaimRow {
+                claim: claim.clone(),
+                quantity: format!("{exp} (local, between successive {var})"),
+                expected: theory.get(exp).and_then(f).map(fmt).unwrap_or_else(|| "—".into()),
+                measured: steps.join("; "),
+                runs: "same runs".into(),
+                verdict: "measured",
+                id: id(&r.kind, &r.key),
+            });
+        }
+    }
+    // Figure: y against the first variable, one series per value of the second, fitted lines.
+    let vars: Vec<String> = o["variables"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    let Some(first) = vars.first() else { return };
+    let pts = o["points"].as_array().cloned().unwrap_or_default();
+    let mut groups: BTreeMap<u64, Vec<(f64, f64)>> = BTreeMap::new();
+    for p in &pts {
+        let xs: Vec<f64> = p["x"].as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default();
+        let (Some(x0), Some(yv)) = (xs.first().copied(), p["y"].as_f64()) else { continue };
+        let g = xs.get(1).copied().unwrap_or(0.0);
+        groups.entry(g.to_bits()).or_default().push((x0, yv));
+    }
+    let exps: Vec<f64> = vars
+        .iter()
+        .zip(o["law"].as_str().unwrap_or("").split('*'))
+        .filter_map(|(_, term)| term.split('^').nth(1).map(str::trim))
+        .filter_map(|name| o["fit"]["exponents"][name]["value"].as_f64())
+        .collect();
+    let c = o["fit"]["log_prefactor"]["value"].as_f64().unwrap_or(0.0);
+    let mut plot = Plot::new(&claim, first, y, Scale::Log2, Scale::Log10);
+    for (g, points) in &groups {
+        let gv = f64::from_bits(*g);
+        let label = if vars.len() > 1 { format!("{} = {}", vars[1], fmt(gv)) } else { y.to_owned() };
+        let (lo, hi) = points.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
+        plot.series.push(Series::new(&label, points.clone()));
+        if exps.len() == vars.len() && lo.is_finite() {
+            let line = |x: f64| (c + exps[0] * x.ln() + if vars.len() > 1 { exps[1] * gv.ln() } else { 0.0 }).exp();
+            let mut fitted = Series::new(&format!("fit {label}"), vec![(lo, line(lo)), (hi, line(hi))]);
+            fitted.line = true;
+            fitted.dashed = true;
+            plot.series.push(fitted);
+        }
+    }
+    plot.metadata = provenance_meta(r);
+    figures.push(Figure {
+        name: "fit".into(),
+        caption: format!("{claim} — points: runs; dashed: the fitted law ({})", id(&r.kind, &r.key)),
+        svg: plot.to_svg(),
+    });
+}
+
+fn crossover_claims(r: &Result, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Figure>) {
+    let o = &r.output;
+    let c = &o["crossover"];
+    let claim = claim_text(o, "T_c ~ P^−a with a = γ/δ".into());
+    let (lo, hi) = (f(&c["a_ci"][0]), f(&c["a_ci"][1]));
+    let (dlo, dhi) = (f(&o["a_minus_gamma_over_delta_ci"][0]), f(&o["a_minus_gamma_over_delta_ci"][1]));
+    let ratio = f(&o["gamma_over_delta"]);
+    claims.push(ClaimRow {
+        claim: claim.clone(),
+        quantity: "a".into(),
+        expected: format!(
+            "γ/δ = {}",
+            measured(ratio, f(&o["gamma_over_delta_ci"][0]), f(&o["gamma_over_delta_ci"][1]))
+        ),
+        measured: measured(f(&c["a"]), lo, hi),
+        runs: format!(
+            "{}; a by {}; T_c (threshold) found for {} values of {}",
+            runs_text(o),
+            c["method"].as_str().unwrap_or("?"),
+            c["groups_with_t_c"],
+            o["group"].as_str().unwrap_or("P")
+        ),
+        // a − γ/δ on the same resamples: agree when its interval holds 0.
+        verdict: seeded(verdict(Some(0.0), ratio.and(f(&c["a"])), dlo, dhi), o),
+        id: id(&r.kind, &r.key),
+    });
+    let group = o["group"].as_str().unwrap_or("P");
+    let x = o["x"].as_str().unwrap_or("T");
+    let y = o["y"].as_str().unwrap_or("test_err");
+    let mut plot = Plot::new(&format!("{y} against {x}, one curve per {group}"), x, y, Scale::Log2, Scale::Linear);
+    let mut collapse = Plot::new(
+        &format!("collapse: {y} against {x}·{group}^a"),
+        &format!("{x}·{group}^a"),
+        y,
+        Scale::Log2,
+        Scale::Linear,
+    );
+    let a = f(&c["a"]);
+    for curve in c["curves"].as_array().cloned().unwrap_or_default() {
+        let g = curve["group"].as_f64().unwrap_or(0.0);
+        let pts: Vec<(f64, f64)> = curve["points"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|p| Some((p[0].as_f64()?, p[1].as_f64()?))).collect())
+            .unwrap_or_default();
+        let mut s = Series::new(&format!("{group} = {}", fmt(g)), pts.clone());
+        s.line = true;
+        plot.series.push(s);
+        if let Some(tc) = f(&curve["t_c"]) {
+            plot.vlines.push((tc, format!("T_c({})", fmt(g))));
+        }
+        if let Some(a) = a {
+            let mut s =
+                Series::new(&format!("{group} = {}", fmt(g)), pts.iter().map(|&(t, e)| (t * g.powf(a), e)).collect());
+            s.line = true;
+            collapse.series.push(s);
+        }
+    }
+    plot.metadata = provenance_meta(r);
+    collapse.metadata = provenance_meta(r);
+    figures.push(Figure {
+        name: "crossover".into(),
+        caption: format!("{y} against {x} for each {group}; vertical lines: T_c ({})", id(&r.kind, &r.key)),
+        svg: plot.to_svg(),
+    });
+    if a.is_some() {
+        figures.push(Figure {
+            name: "collapse".into(),
+            caption: format!("the curves against {x}·{group}^a with the fitted a ({})", id(&r.kind, &r.key)),
+            svg: collapse.to_svg(),
+        });
+    }
+}
+
+fn optimum_claims(r: &Result, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Figure>) {
+    let o = &r.output;
+    let opt = &o["optimum"];
+    let claim = claim_text(o, "T_opt ~ α^k in the feature regime, k = (D−1)/(D+1)".into());
+    let theory = f(&o["theory_k"]);
+    let (lo, hi) = (f(&opt["k_ci"][0]), f(&opt["k_ci"][1]));
+    claims.push(ClaimRow {
+        claim: claim.clone(),
+        quantity: "k".into(),
+        expected: theory.map(|t| format!("{} (D = {})", fmt(t), o["depth"])).unwrap_or("—".into()),
+        measured: measured(f(&opt["k"]), lo, hi),
+        runs: format!(
+            "{}; {} values of α ≤ {} fitted ({} with the minimum at the largest stable T)",
+            runs_text(o),
+            opt["fitted_groups"],
+            fmt(o["alpha_max"].as_f64().unwrap_or(f64::NAN)),
+            opt["stability_edges"]
+        ),
+        verdict: seeded(verdict(theory, f(&opt["k"]), lo, hi), o),
+        id: id(&r.kind, &r.key),
+    });
+    // Heatmap of the seed-averaged error over (α, T); diverged or unconverged cells are holes.
+    let grid = o["grid"].as_array().cloned().unwrap_or_default();
+    let mut sums: BTreeMap<(u64, u64), (f64, usize, bool)> = BTreeMap::new();
+    for c in &grid {
+        let (Some(g), Some(x)) = (c["group"].as_f64(), c["x"].as_f64()) else { continue };
+        let e = sums.entry((g.to_bits(), x.to_bits())).or_insert((0.0, 0, true));
+        match (c["status"].as_str(), c["y"].as_f64()) {
+            (Some("converged"), Some(y)) => {
+                e.0 += y;
+                e.1 += 1;
+            }
+            _ => e.2 = false,
+        }
+    }
+    let mut ys: Vec<f64> = sums.keys().map(|k| f64::from_bits(k.0)).collect();
+    let mut xs: Vec<f64> = sums.keys().map(|k| f64::from_bits(k.1)).collect();
+    ys.sort_by(f64::total_cmp);
+    ys.dedup();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    let values: Vec<Vec<Option<f64>>> = ys
+        .iter()
+        .map(|g| {
+            xs.iter()
+                .map(|x| {
+                    sums.get(&(g.to_bits(), x.to_bits())).and_then(|&(s, n, all)| (all && n > 0).then(|| s / n as f64))
+                })
+                .collect()
+        })
+        .collect();
+    let optima: Vec<(f64, f64)> = opt["optima"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|o| Some((o["t_opt"].as_f64()?, o["group"].as_f64()?))).collect())
+        .unwrap_or_default();
+    let heat = Heatmap {
+        title: format!("test error over (α, T); line: T_opt(α) ({})", id(&r.kind, &r.key)),
+        x_label: o["x"].as_str().unwrap_or("T").into(),
+        y_label: o["group"].as_str().unwrap_or("alpha").into(),
+        xs,
+        ys,
+        values,
+        overlay: optima.clone(),
+        metadata: provenance_meta(r),
+    };
+    figures.push(Figure {
+        name: "phase-diagram".into(),
+        caption: format!(
+            "(α, T) phase diagram of the test error; grey: diverged or not converged; line: T_opt ({})",
+            id(&r.kind, &r.key)
+        ),
+        svg: heat.to_svg(),
+    });
+    let mut plot = Plot::new("T_opt against α", "alpha", "T_opt", Scale::Log2, Scale::Log2);
+    plot.series.push(Series::new("T_opt (refined minimum)", optima.iter().map(|&(t, a)| (a, t)).collect()));
+    let amax = o["alpha_max"].as_f64().unwrap_or(1.0);
+    let fitted: Vec<(f64, f64)> = optima.iter().filter(|(_, a)| *a <= amax).map(|&(t, a)| (a, t)).collect();
+    if let (Some(k), true) = (f(&opt["k"]), fitted.len() >= 2) {
+        let n = fitted.len() as f64;
+        let (mx, my) =
+            (fitted.iter().map(|p| p.0.ln()).sum::<f64>() / n, fitted.iter().map(|p| p.1.ln()).sum::<f64>() / n);
+        let (lo, hi) = fitted.iter().fold((f64::INFINITY, 0.0f64), |(l, h), p| (l.min(p.0), h.max(p.0)));
+        for (label, slope, dashed) in [
+            (format!("fit k = {}", fmt(k)), k, true),
+            (format!("theory k = {}", theory.map(fmt).unwrap_or_default()), theory.unwrap_or(f64::NAN), false),
+        ] {
+            if slope.is_finite() {
+                let line = |a: f64| (my + slope * (a.ln() - mx)).exp();
+                let mut s = Series::new(&label, vec![(lo, line(lo)), (hi, line(hi))]);
+                s.line = true;
+                s.dashed = dashed;
+                plot.series.push(s);
+            }
+        }
+    }
+    plot.metadata = provenance_meta(r);
+    figures.push(Figure {
+        name: "t-opt".into(),
+        caption: format!("T_opt against α with the fitted and predicted slopes ({})", id(&r.kind, &r.key)),
+        svg: plot.to_svg(),
+    });
+}
+
+impl Report {
+    pub fn markdown(&self) -> String {
+        let mut md = format!("# {}\n\n## Claims\n\n", self.title);
+        md.push_str("| claim | quantity | paper / theory | measured [interval] | runs | verdict | provenance |\n|---|---|---|---|---|---|---|\n");
+        for c in &self.claims {
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | `{}` |\n",
+                c.claim.replace('|', "\\|"),
+                c.quantity,
+                c.expected.replace('|', "\\|"),
+                c.measured,
+                c.runs,
+                c.verdict,
+                c.id
+            ));
+        }
+        md.push_str("\nIntervals: bootstrap over seeds (runs sharing a seed share data, initialisation and batches). Audit any row with `sgdnoise why <provenance>`.\n\n## Figures\n\n");
+        for fig in &self.figures {
+            md.push_str(&format!("![{}]({})\n\n*{}*\n\n", escape(&fig.caption), fig.name, fig.caption));
+        }
+        md
+    }
+
+    pub fn html(&self) -> String {
+        let mut h = String::new();
+        h.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+        h.push_str(&format!("<title>{}</title>", escape(&self.title)));
+        h.push_str("<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;width:100%;font-size:14px}th,td{border:1px solid #ccc;padding:4px 6px;text-align:left;vertical-align:top}th{background:#f3f3f3}td.agrees{background:#e3f4e1}td.disagrees{background:#f9e0e0}td.inconclusive{background:#fff4d6}code{font-size:12px}figure{margin:2em 0}figcaption{font-size:13px;color:#555}</style>");
+        h.push_str("</head><body>\n");
+        h.push_str(&format!("<h1>{}</h1>\n<h2>Claims</h2>\n<table><thead><tr><th>claim</th><th>quantity</th><th>paper / theory</th><th>measured [interval]</th><th>runs</th><th>verdict</th><th>provenance</th></tr></thead><tbody>\n", escape(&self.title)));
+        for c in &self.claims {
+            h.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td><code>{}</code></td></tr>\n",
+                escape(&c.claim),
+                escape(&c.quantity),
+                escape(&c.expected),
+                escape(&c.measured),
+                escape(&c.runs),
+                c.verdict,
+                c.verdict,
+                escape(&c.id)
+            ));
+        }
+        h.push_str("</tbody></table>\n<p>Intervals: bootstrap over seeds (runs sharing a seed share data, initialisation and batches). Audit any row with <code>sgdnoise why &lt;provenance&gt;</code>.</p>\n<h2>Figures</h2>\n");
+        for fig in &self.figures {
+            h.push_str(&format!(
+                "<figure id=\"{}\">{}<figcaption>{}</figcaption></figure>\n",
+                escape(&fig.name),
+                strip_xml_decl(&fig.svg),
+                escape(&fig.caption)
+            ));
+        }
+        h.push_str("</body></html>\n");
+        h
+    }
+}
+
+fn strip_xml_decl(svg: &str) -> &str {
+    match svg.find("<svg") {
+        Some(i) => &svg[i..],
+        None => svg,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn verdicts_follow_the_interval() {
+        assert_eq!(verdict(Some(1.0), Some(1.0), Some(0.9), Some(1.1)), "agrees");
+        assert_eq!(verdict(Some(1.0), Some(1.3), Some(1.2), Some(1.4)), "disagrees");
+        assert_eq!(verdict(Some(1.0), Some(1.0), None, None), "inconclusive");
+        assert_eq!(verdict(Some(1.0), None, Some(0.0), Some(2.0)), "inconclusive");
+        assert_eq!(verdict(None, Some(0.5), Some(0.0), Some(1.0)), "measured");
+    }
+
+    #[test]
+    fn a_fit_becomes_claims_and_a_figure() {
+        let out = json!({
+            "y": "rel_dw", "law": "T^delta * P^gamma", "variables": ["T", "P"],
+            "fit": { "exponents": {
+                "delta": { "value": 1.01, "ci_low": 0.97, "ci_high": 1.05, "stderr": 0.02 },
+                "gamma": { "value": 0.3, "ci_low": 0.35, "ci_high": 0.45, "stderr": 0.02 } },
+                "log_prefactor": { "value": -1.0 }, "r2": 0.99, "clusters": 4 },
+            "claim": { "claim": "perceptron χ = 1", "theory": { "delta": 1.0, "gamma": 0.5 } },
+            "runs_used": 12, "runs_excluded": { "status diverged": 2 },
+            "points": [ { "x": [0.25, 256], "y": 0.1, "seed": 0 }, { "x": [0.5, 256], "y": 0.2, "seed": 0 } ],
+            "used_keys": ["k1", "k2"],
+        });
+        let r = build("t", &[Result { kind: "fit".into(), key: "abcdef0123456789ffff".into(), output: out }]);
+        assert_eq!(r.claims.len(), 2);
+        assert_eq!(r.claims[0].verdict, "agrees");
+        assert_eq!(r.claims[1].verdict, "disagrees");
+        assert_eq!(r.claims[0].measured, "1.010 [0.970, 1.050]");
+        assert_eq!(r.claims[0].runs, "12 (4 seeds) used, 2 excluded (2 status diverged); R² 0.990");
+        assert_eq!(r.claims[0].id, "fit:abcdef0123456789");
+        assert_eq!(r.figures.len(), 1);
+        assert!(r.figures[0].svg.contains("fit:abcdef0123456789"));
+        let html = r.html();
+        assert!(html.contains("<td class=\"agrees\">agrees</td>"));
+        assert!(html.contains("<svg"));
+        let md = r.markdown();
+        assert!(md.contains("| perceptron χ = 1 | delta | 1 | 1.010 [0.970, 1.050] |"), "{md}");
+    }
+}

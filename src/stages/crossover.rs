@@ -1,0 +1,175 @@
+//! `crossover`: T_c(P) where the test error leaves its small-T plateau, the exponent a of
+//! T_c ~ P^−a, and, on the same bootstrap resamples of seeds, δ and γ of
+//! ‖w−w0‖/‖w0‖ ~ T^δ P^γ, so that a and γ/δ (the paper's scaling argument says they agree) are
+//! compared with a paired interval.
+
+use serde_json::{json, Value};
+
+use super::analysis_params::{self as ap, BOOTSTRAP, CLAIM, CONFIDENCE, PAPER, SEED, SELECT, STATUS};
+use super::collect::gather_rows;
+use super::params::{DefaultValue, ParamDef, ParamType, Params};
+use super::registry::{param_f64, param_i64, param_str, ExecContext, ExecOutput, Job, StageError, StageKind};
+use crate::analysis::crossover::{analyse, Method};
+use crate::analysis::powerlaw::{least_squares, Point};
+use crate::analysis::table::{interval, num, seed, seeds, Row, Selection};
+use crate::rng::{Rng, Stream};
+
+pub struct Crossover;
+
+const PARAMS: &[ParamDef] = &[
+    ParamDef::keyed("x", ParamType::Str, DefaultValue::Str("T"), "the temperature variable"),
+    ParamDef::keyed("y", ParamType::Str, DefaultValue::Str("test_err"), "the observable that changes at T_c"),
+    ParamDef::keyed("group", ParamType::Str, DefaultValue::Str("P"), "one curve per value of this variable"),
+    ParamDef::keyed("method", ParamType::Str, DefaultValue::Str("collapse"), "collapse or threshold"),
+    ParamDef::keyed("plateau", ParamType::Int, DefaultValue::Int(3), "smallest temperatures forming the plateau"),
+    ParamDef::keyed("threshold", ParamType::Float, DefaultValue::Float(0.1), "relative departure from the plateau"),
+    ParamDef::keyed("weights", ParamType::Str, DefaultValue::Str("rel_dw"), "observable of the δ, γ fit (T^δ P^γ)"),
+    ParamDef::keyed("weights_range", ParamType::Map, DefaultValue::None, "fit range of the δ, γ fit"),
+    SELECT,
+    STATUS,
+    BOOTSTRAP,
+    CONFIDENCE,
+    SEED,
+    CLAIM,
+    PAPER,
+];
+
+/// δ, γ of `w ~ x^δ g^γ` over `rows` restricted to `seeds` (with multiplicity).
+fn weights_fit(rows: &[Row], x: &str, g: &str, w: &str, seeds_: &[i64]) -> Option<(f64, f64)> {
+    let mut pts = Vec::new();
+    for s in seeds_ {
+        for r in rows.iter().filter(|r| seed(r) == *s) {
+            if let (Some(xv), Some(gv), Some(wv)) = (num(r, x), num(r, g), num(r, w)) {
+                if xv > 0.0 && gv > 0.0 && wv > 0.0 {
+                    pts.push(Point { x: vec![xv, gv], y: wv, cluster: *s });
+                }
+            }
+        }
+    }
+    least_squares(&pts).map(|b| (b[1], b[2]))
+}
+
+impl StageKind for Crossover {
+    fn name(&self) -> &'static str {
+        "crossover"
+    }
+
+    fn version(&self) -> u32 {
+        2
+    }
+
+    fn params(&self) -> &'static [ParamDef] {
+        PARAMS
+    }
+
+    fn check(&self, params: &Params, upstream: &[(&str, &Params)]) -> Result<(), (String, String)> {
+        ap::check(params)?;
+        if !matches!(param_str(params, "method"), Some("collapse" | "threshold")) {
+            return Err(("method".into(), "expected collapse or threshold".into()));
+        }
+        if param_i64(params, "plateau").unwrap_or(0) < 1 {
+            return Err(("plateau".into(), "must be at least 1".into()));
+        }
+        if param_f64(params, "threshold").is_none_or(|t| t <= 0.0) {
+            return Err(("threshold".into(), "must be positive".into()));
+        }
+        if upstream.iter().all(|(k, _)| *k != "collect" && *k != "train") {
+            return Err(("needs".into(), "crossover needs a collect or train stage".into()));
+        }
+        Ok(())
+    }
+
+    fn execute(&self, ctx: &ExecContext, job: &Job) -> Result<ExecOutput, StageError> {
+        let p = &job.params;
+        let (x, y, group) = (
+            param_str(p, "x").unwrap_or("T"),
+            param_str(p, "y").unwrap_or("test_err"),
+            param_str(p, "group").unwrap_or("P"),
+        );
+        let wname = param_str(p, "weights").unwrap_or("rel_dw");
+        let selected = ap::selection(p).apply(gather_rows(ctx, job)?);
+        let rows = selected.rows;
+        if rows.is_empty() {
+            return Err(StageError::new("crossover: no runs selected"));
+        }
+        let b = ap::bootstrap(p);
+        let method = if param_str(p, "method") == Some("threshold") { Method::Threshold } else { Method::Collapse };
+        let c = analyse(
+            &rows,
+            method,
+            x,
+            y,
+            group,
+            param_i64(p, "plateau").unwrap_or(3) as usize,
+            param_f64(p, "threshold").unwrap_or(0.1),
+            b.resamples,
+            b.confidence,
+            b.seed,
+        );
+        // δ, γ and a on the same seed resamples: a paired interval for a − γ/δ.
+        let wsel = Selection {
+            select: Default::default(),
+            range: p.get("weights_range").and_then(Value::as_object).cloned().unwrap_or_default(),
+            converged_only: true,
+        };
+        let wrows = wsel.apply(rows.clone()).rows;
+        let all = seeds(&rows);
+        let ratio = weights_fit(&wrows, x, group, wname, &all).map(|(d, g)| (d, g, g / d));
+        let mut rng = Rng::stream(b.seed, Stream::Batches);
+        let (mut diffs, mut ratios) = (Vec::new(), Vec::new());
+        if all.len() >= 2 {
+            for _ in 0..b.resamples {
+                let sample: Vec<i64> = (0..all.len()).map(|_| all[rng.below(all.len() as u64) as usize]).collect();
+                // Resample with multiplicity for both quantities.
+                let mut rs: Vec<Row> = Vec::new();
+                for (i, s) in sample.iter().enumerate() {
+                    for r in rows.iter().filter(|r| seed(r) == *s) {
+                        let mut r = r.clone();
+                        r.insert("seed".into(), json!(i as i64));
+                        rs.push(r);
+                    }
+                }
+                let c_b = analyse(
+                    &rs,
+                    method,
+                    x,
+                    y,
+                    group,
+                    param_i64(p, "plateau").unwrap_or(3) as usize,
+                    param_f64(p, "threshold").unwrap_or(0.1),
+                    0,
+                    b.confidence,
+                    0,
+                );
+                let ws: Vec<Row> = wsel.apply(rs.clone()).rows;
+                let renumbered: Vec<i64> = (0..sample.len() as i64).collect();
+                if let (Some(a_b), Some((d, g))) = (c_b.a, weights_fit(&ws, x, group, wname, &renumbered)) {
+                    ratios.push(g / d);
+                    diffs.push(a_b - g / d);
+                }
+            }
+        }
+        let ratio_ci = interval(&mut ratios, b.confidence);
+        let diff_ci = interval(&mut diffs, b.confidence);
+        let out_json = json!({
+            "x": x, "y": y, "group": group,
+            "criterion": { "plateau": param_i64(p, "plateau"), "threshold": param_f64(p, "threshold") },
+            "crossover": c,
+            "weights": wname,
+            "delta": ratio.map(|r| r.0),
+            "gamma": ratio.map(|r| r.1),
+            "gamma_over_delta": ratio.map(|r| r.2),
+            "gamma_over_delta_ci": ratio_ci,
+            "a_minus_gamma_over_delta_ci": diff_ci,
+            "paired_resamples": diffs.len(),
+            "seeds": all.len(),
+            "claim": ap::claim(p),
+            "runs_used": rows.len(),
+            "runs_excluded": selected.excluded,
+            "used_keys": rows.iter().map(|r| r.get("key").cloned().unwrap_or(Value::Null)).collect::<Vec<_>>(),
+        });
+        let mut out = ExecOutput { metrics: json!({ "runs_used": rows.len() }), ..Default::default() };
+        out.outputs.insert("crossover.json".into(), serde_json::to_vec_pretty(&out_json).expect("serialise"));
+        Ok(out)
+    }
+}

@@ -1,0 +1,61 @@
+//! `report`: the claims table and figures of every analysis stage it needs, as `report.html`
+//! (self-contained), `report.md` and one SVG per figure.
+
+use serde_json::Value;
+
+use super::params::{DefaultValue, ParamDef, ParamType, Params};
+use super::registry::{param_str, ExecContext, ExecOutput, Job, StageError, StageKind};
+use crate::analysis::report::{build, Result as AnalysisResult};
+
+pub struct Report;
+
+const PARAMS: &[ParamDef] =
+    &[ParamDef::keyed("title", ParamType::Str, DefaultValue::Str("sgdnoise report"), "the report's title")];
+
+const ANALYSES: [(&str, &str); 3] = [("fit", "fit.json"), ("crossover", "crossover.json"), ("optimum", "optimum.json")];
+
+impl StageKind for Report {
+    fn name(&self) -> &'static str {
+        "report"
+    }
+
+    fn version(&self) -> u32 {
+        2
+    }
+
+    fn params(&self) -> &'static [ParamDef] {
+        PARAMS
+    }
+
+    fn check(&self, _params: &Params, upstream: &[(&str, &Params)]) -> Result<(), (String, String)> {
+        if !upstream.iter().any(|(k, _)| ANALYSES.iter().any(|(a, _)| a == k)) {
+            return Err(("needs".into(), "a report needs at least one fit, crossover or optimum stage".into()));
+        }
+        Ok(())
+    }
+
+    fn execute(&self, ctx: &ExecContext, job: &Job) -> Result<ExecOutput, StageError> {
+        let mut results = Vec::new();
+        for input in &job.inputs {
+            let Some((_, file)) = ANALYSES.iter().find(|(k, _)| *k == input.kind) else { continue };
+            let hash = input
+                .outputs
+                .get(*file)
+                .ok_or_else(|| StageError(format!("input {} has no {file}", input.instance)))?;
+            let output: Value = serde_json::from_slice(&ctx.store.get(hash).map_err(|e| StageError(e.to_string()))?)
+                .map_err(|e| StageError(format!("object {hash}: {e}")))?;
+            results.push(AnalysisResult { kind: input.kind.clone(), key: input.key.clone(), output });
+        }
+        let report = build(param_str(&job.params, "title").unwrap_or("sgdnoise report"), &results);
+        let mut out = ExecOutput {
+            metrics: serde_json::json!({ "claims": report.claims.len(), "figures": report.figures.len() }),
+            ..Default::default()
+        };
+        out.outputs.insert("report.html".into(), report.html().into_bytes());
+        out.outputs.insert("report.md".into(), report.markdown().into_bytes());
+        for fig in &report.figures {
+            out.outputs.insert(fig.name.clone(), fig.svg.clone().into_bytes());
+        }
+        Ok(out)
+    }
+}
