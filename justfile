@@ -17,10 +17,14 @@ setup:
 build: setup
     . scripts/env.sh && cargo build --release --bins
 
-# set up, build and run the default job
+# set up, build and run the default pipeline (pipelines/quick.yaml) to its report
 run: build
     . scripts/env.sh && target/release/sgdnoise doctor
-    . scripts/env.sh && target/release/sgdnoise train --data mnist-parity --arch fc --depth 5 --width 128 --act relu --alpha 32768 --P 512 --T 0.015625 --batch 16 --seed 0 --threads 1
+    . scripts/env.sh && target/release/sgdnoise run {{pipeline}} --jobs 2
+
+# the report of the default pipeline in headless Chromium (needs Debian's chromium)
+check-report: run
+    scripts/check-report.sh reports/quick/report.html
 
 # set up and run the whole test suite
 test: setup

@@ -59,5 +59,49 @@ pub(crate) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         fresh_total,
         run_total
     );
+    if run_total > 0 {
+        print_estimate(&pipeline, &plan, &db)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Compute time of the instances to run, at this cache's recorded mean durations per stage kind
+/// and architecture: a lower bound when the runs are larger than those recorded.
+fn print_estimate(
+    pipeline: &crate::pipeline::Pipeline,
+    plan: &[Vec<crate::engine::plan::PlannedInstance>],
+    db: &crate::provenance::Db,
+) -> anyhow::Result<()> {
+    let means = db.mean_durations_by_arch()?;
+    let mut seconds = 0.0;
+    let mut unknown = std::collections::BTreeMap::<String, usize>::new();
+    for &si in &pipeline.order {
+        let stage = &pipeline.stages[si];
+        for p in plan[si].iter().filter(|p| p.status == Status::Run) {
+            let arch = stage.instances[p.index].params.get("arch").and_then(|v| v.as_str()).unwrap_or("").to_owned();
+            match means.get(&(stage.kind.name().to_owned(), arch.clone())) {
+                Some((m, _)) => seconds += m,
+                None => {
+                    let what = if arch.is_empty() { stage.kind.name().to_owned() } else { format!("{} {arch}", stage.kind.name()) };
+                    *unknown.entry(what).or_default() += 1;
+                }
+            }
+        }
+    }
+    let basis: Vec<String> = means
+        .iter()
+        .filter(|((k, _), _)| k == "train")
+        .map(|((_, a), (m, n))| format!("train {a}: {m:.2} s over {n} runs"))
+        .collect();
+    println!(
+        "{:>12} ~{:.2} h of compute at this cache's recorded means ({}); a lower bound when the runs are larger",
+        "Estimate",
+        seconds / 3600.0,
+        if basis.is_empty() { "none recorded yet".to_owned() } else { basis.join(", ") }
+    );
+    if !unknown.is_empty() {
+        let list: Vec<String> = unknown.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        println!("{:>12} not counted (no recorded duration): {}", "", list.join(", "));
+    }
+    Ok(())
 }

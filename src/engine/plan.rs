@@ -72,6 +72,8 @@ pub struct Planner<'a> {
     latest: crate::provenance::db::LatestMap,
     failures: HashMap<String, String>,
     file_hashes: HashMap<String, String>,
+    /// Instances whose raw files are missing or unreadable, with the message.
+    missing: HashMap<(usize, usize), String>,
 }
 
 impl<'a> Planner<'a> {
@@ -84,6 +86,7 @@ impl<'a> Planner<'a> {
             latest: db.latest(&pipeline.name)?,
             failures: db.failures()?,
             file_hashes: HashMap::new(),
+            missing: HashMap::new(),
         };
         planner.hash_external_files(db)?;
         Ok(planner)
@@ -91,24 +94,37 @@ impl<'a> Planner<'a> {
 
     /// Hashes the raw files instances read (cached by size and mtime in the database).
     fn hash_external_files(&mut self, db: &Db) -> Result<(), PlanError> {
-        for stage in &self.pipeline.stages {
-            for inst in &stage.instances {
-                let files = stage
-                    .kind
-                    .external_files(&inst.params, &self.env.data)
-                    .map_err(|e| PlanError::Stage { stage: stage.name.clone(), message: e.to_string() })?;
+        for (si, stage) in self.pipeline.stages.iter().enumerate() {
+            for (ii, inst) in stage.instances.iter().enumerate() {
+                let files = match stage.kind.external_files(&inst.params, &self.env.data) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        self.missing.insert((si, ii), e.to_string());
+                        continue;
+                    }
+                };
                 for f in files {
                     let key = f.display().to_string();
                     if self.file_hashes.contains_key(&key) {
                         continue;
                     }
-                    let sha =
-                        file_sha256(db, &f).map_err(|m| PlanError::Stage { stage: stage.name.clone(), message: m })?;
-                    self.file_hashes.insert(key, sha);
+                    match file_sha256(db, &f) {
+                        Ok(sha) => {
+                            self.file_hashes.insert(key, sha);
+                        }
+                        Err(m) => {
+                            self.missing.insert((si, ii), m);
+                        }
+                    }
                 }
             }
         }
         Ok(())
+    }
+
+    /// Why instance `index` of `stage` cannot run here (its raw data is missing), if it cannot.
+    pub fn missing_data(&self, stage: usize, index: usize) -> Option<&str> {
+        self.missing.get(&(stage, index)).map(String::as_str)
     }
 
     /// The key of instance `index` of `stage`; `upstream` holds (stage name, output hash) of
@@ -213,9 +229,20 @@ impl<'a> Planner<'a> {
                 })
                 .collect();
             let planned: Vec<PlannedInstance> = (0..stage.instances.len())
-                .map(|i| {
-                    let (key, ki) = self.key_for(si, i, &upstream);
-                    self.classify(si, i, &key, ki)
+                .map(|i| match self.missing_data(si, i) {
+                    Some(message) => PlannedInstance {
+                        stage: si,
+                        index: i,
+                        key: None,
+                        key_inputs: None,
+                        status: Status::Run,
+                        reasons: vec![RerunReason::MissingData { message: message.to_owned() }],
+                        record: None,
+                    },
+                    None => {
+                        let (key, ki) = self.key_for(si, i, &upstream);
+                        self.classify(si, i, &key, ki)
+                    }
                 })
                 .collect();
             complete[si] = planned.iter().all(|p| p.status == Status::Fresh);

@@ -51,6 +51,8 @@ pub enum RerunReason {
     UpstreamWillRun {
         stage: String,
     },
+    /// The raw data this instance reads is missing here: it cannot run until it is provided.
+    MissingData { message: String },
     /// The record exists but an object of it is gone from the store.
     OutputsMissing,
     /// The same key was tried before and failed.
@@ -90,6 +92,7 @@ impl fmt::Display for RerunReason {
             }
             RerunReason::UpstreamWillRun { stage } => write!(f, "upstream {stage} will run"),
             RerunReason::OutputsMissing => write!(f, "outputs missing from the store"),
+            RerunReason::MissingData { message } => write!(f, "cannot run here: {message}"),
             RerunReason::PreviousFailed { error } => write!(f, "previous attempt failed: {error}"),
             RerunReason::NotRecorded => write!(f, "not recorded (interrupted or collected)"),
         }

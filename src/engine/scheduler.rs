@@ -142,6 +142,14 @@ pub fn run(planner: &Planner, db: &mut Db, opts: &RunOptions) -> RunSummary {
                 upstream.iter().map(|d| (d.input.stage.as_str(), d.output_hash.as_str())).collect();
             let mut fresh = 0;
             for i in 0..stages[si].instances.len() {
+                if let Some(message) = planner.missing_data(si, i) {
+                    let id = &stages[si].instances[i].id;
+                    progress.failed(id, message);
+                    outcomes[si][i] = Some(outcome(&stages[si].name, id, None, "failed", Some(message.to_owned())));
+                    blocked[si] = true;
+                    stopping |= !opts.keep_going;
+                    continue;
+                }
                 let (key, ki) = planner.key_for(si, i, &pairs);
                 let ki_json = serde_json::to_value(&ki).expect("key inputs serialise");
                 let planned: PlannedInstance = planner.classify(si, i, &key, ki);

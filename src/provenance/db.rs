@@ -269,6 +269,21 @@ impl Db {
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
+    /// Mean duration and count of successful executions per (kind, arch param), for estimates.
+    pub fn mean_durations_by_arch(&self) -> Result<HashMap<(String, String), (f64, u64)>, DbError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT kind, COALESCE(json_extract(params, '$.arch'), ''), AVG(duration_s), COUNT(*) FROM executions \
+                 WHERE status = 'ok' GROUP BY 1, 2",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), (r.get::<_, Option<f64>>(2)?.unwrap_or(0.0), r.get::<_, i64>(3)? as u64))))
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
     /// Cached sha256 of a file, valid while its size and mtime are unchanged.
     pub fn cached_file_hash(&self, path: &str, size: i64, mtime_ns: i64) -> Option<String> {
         self.conn

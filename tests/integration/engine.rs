@@ -364,3 +364,46 @@ fn results_give_one_row_per_instance() {
     }
     assert!(lines[1].starts_with("\"train[P=32,T=0.125,seed=0]\","), "{}", lines[1]);
 }
+
+#[test]
+fn analyses_and_report_update_incrementally_and_trace_back() {
+    let cache = tempfile::tempdir().unwrap();
+    let edits = tempfile::tempdir().unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let p = fixture("analysis.yaml");
+    let first = run_json(&p, cache.path(), &["-j", "2", "--no-export"]);
+    assert_eq!(first["failed"], 0, "{first}");
+    let c = cache.path().to_str().unwrap();
+    let export = sgdnoise(&["export", p.to_str().unwrap(), "--stage", "report", "--out", out_dir.path().to_str().unwrap(), "--cache", c]);
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let md = std::fs::read_to_string(out_dir.path().join("report.md")).unwrap();
+    assert!(md.starts_with("# tiny <report> & test\n\n## Claims\n\n| claim | quantity | paper / theory | measured [interval] | runs | verdict | provenance |"), "{md}");
+    let row = md.lines().find(|l| l.starts_with("| tiny perceptron weights | delta | 1 |")).unwrap_or_else(|| panic!("{md}"));
+    assert!(row.contains("(3 seeds) used"), "{row}");
+    let html = std::fs::read_to_string(out_dir.path().join("report.html")).unwrap();
+    assert!(html.contains("<title>tiny &lt;report&gt; &amp; test</title>"));
+    let svgs: Vec<_> = std::fs::read_dir(out_dir.path()).unwrap().flatten().filter(|e| e.path().extension().is_some_and(|x| x == "svg")).collect();
+    assert!(svgs.len() >= 4, "{} figures", svgs.len());
+    for s in &svgs {
+        let text = std::fs::read_to_string(s.path()).unwrap();
+        assert!(text.starts_with("<svg") || text.starts_with("<?xml"), "{:?}", s.path());
+        assert!(text.trim_end().ends_with("</svg>") && !text.contains("NaN"), "{:?}", s.path());
+        assert!(text.contains("sgdnoise why "), "figure without provenance: {:?}", s.path());
+    }
+    // Every provenance id of the claims table resolves with `why` to the runs behind it.
+    let id = row.rsplit('`').nth(1).unwrap();
+    let why = sgdnoise(&["why", id, "--cache", c, "--json"]);
+    assert!(why.status.success(), "{}", String::from_utf8_lossy(&why.stderr));
+    let chain: Value = serde_json::from_slice(&why.stdout).unwrap();
+    assert_eq!(chain["chain"].as_array().unwrap().iter().filter(|i| i["kind"] == "train").count(), 135);
+    // One more seed: only its 45 runs and the five aggregating stages run, and the interval moves.
+    let more = edited(edits.path(), "analysis.yaml", r#"seed: "0..2""#, r#"seed: "0..3""#);
+    let second = run_json(&more, cache.path(), &["-j", "2", "--no-export"]);
+    assert_eq!(counts(&second), (45 + 5, 135, 0));
+    let export = sgdnoise(&["export", more.to_str().unwrap(), "--stage", "report", "--out", out_dir.path().to_str().unwrap(), "--cache", c]);
+    assert!(export.status.success());
+    let md2 = std::fs::read_to_string(out_dir.path().join("report.md")).unwrap();
+    let row2 = md2.lines().find(|l| l.starts_with("| tiny perceptron weights | delta | 1 |")).unwrap();
+    assert!(row2.contains("(4 seeds) used"), "{row2}");
+    assert_ne!(row, row2);
+}
