@@ -82,7 +82,11 @@ fn print_estimate(
             match means.get(&(stage.kind.name().to_owned(), arch.clone())) {
                 Some((m, _)) => seconds += m,
                 None => {
-                    let what = if arch.is_empty() { stage.kind.name().to_owned() } else { format!("{} {arch}", stage.kind.name()) };
+                    let what = if arch.is_empty() {
+                        stage.kind.name().to_owned()
+                    } else {
+                        format!("{} {arch}", stage.kind.name())
+                    };
                     *unknown.entry(what).or_default() += 1;
                 }
             }

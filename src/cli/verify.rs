@@ -93,7 +93,8 @@ pub(crate) fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
                 params: serde_json::from_value(row.params.clone()).unwrap_or_default(),
                 inputs,
                 threads: row.env.get("threads").and_then(Value::as_u64).unwrap_or(1) as usize,
-                device: "cpu".into(),
+                // The same device as recorded (a CUDA run re-executed on the CPU would differ).
+                device: row.env.get("device").and_then(Value::as_str).unwrap_or("cpu").to_owned(),
             };
             let ctx = ExecContext { store: &store, data: DataPaths::from_env() };
             done += 1;

@@ -102,35 +102,19 @@ impl Pool {
         match spec {
             DataSpec::MnistParity => {
                 let sources = verify_mnist(&paths.mnist)?;
-                let (pixels, digits) = read_idx_pair([&sources[0].0, &sources[1].0], [&sources[2].0, &sources[3].0])?;
-                let labels = digits.iter().map(|&d| if d % 2 == 0 { 1.0 } else { -1.0 }).collect();
-                Ok(Pool {
-                    spec: spec.clone(),
-                    sample_shape: vec![1, 28, 28],
-                    pixels,
-                    labels,
-                    sources,
-                    mean: MNIST_MEAN,
-                    std: MNIST_STD,
-                })
+                let files = [[&sources[0].0, &sources[1].0], [&sources[2].0, &sources[3].0]];
+                Self::parity_of_idx(spec, files, sources.clone(), MNIST_MEAN, MNIST_STD)
             }
             DataSpec::FashionParity => {
                 let sources = hash_fashion(&paths.fashion)?;
                 let f = |n| fashion_file(&paths.fashion, n);
-                let (pixels, classes) = read_idx_pair(
-                    [&f("train-images-idx3-ubyte")?, &f("train-labels-idx1-ubyte")?],
-                    [&f("t10k-images-idx3-ubyte")?, &f("t10k-labels-idx1-ubyte")?],
-                )?;
-                let labels = classes.iter().map(|&d| if d % 2 == 0 { 1.0 } else { -1.0 }).collect();
-                Ok(Pool {
-                    spec: spec.clone(),
-                    sample_shape: vec![1, 28, 28],
-                    pixels,
-                    labels,
-                    sources,
-                    mean: FASHION_MEAN,
-                    std: FASHION_STD,
-                })
+                let (ti, tl, ei, el) = (
+                    f("train-images-idx3-ubyte")?,
+                    f("train-labels-idx1-ubyte")?,
+                    f("t10k-images-idx3-ubyte")?,
+                    f("t10k-labels-idx1-ubyte")?,
+                );
+                Self::parity_of_idx(spec, [[&ti, &tl], [&ei, &el]], sources, FASHION_MEAN, FASHION_STD)
             }
             DataSpec::CifarAnimals => {
                 let sources = hash_cifar(&paths.cifar)?;
@@ -149,6 +133,19 @@ impl Pool {
             }
             DataSpec::Depleted { .. } => Err(DataError::Invalid("depleted data has no pool of images".into())),
         }
+    }
+
+    /// A 28×28 task from IDX train and test pairs, y = +1 for even class indices.
+    fn parity_of_idx(
+        spec: &DataSpec,
+        [train, test]: [[&PathBuf; 2]; 2],
+        sources: Vec<(PathBuf, String)>,
+        mean: f32,
+        std: f32,
+    ) -> Result<Pool, DataError> {
+        let (pixels, classes) = read_idx_pair(train, test)?;
+        let labels = classes.iter().map(|&d| if d % 2 == 0 { 1.0 } else { -1.0 }).collect();
+        Ok(Pool { spec: spec.clone(), sample_shape: vec![1, 28, 28], pixels, labels, sources, mean, std })
     }
 
     /// Normalised samples at `indices`, concatenated.

@@ -52,7 +52,9 @@ pub enum RerunReason {
         stage: String,
     },
     /// The raw data this instance reads is missing here: it cannot run until it is provided.
-    MissingData { message: String },
+    MissingData {
+        message: String,
+    },
     /// The record exists but an object of it is gone from the store.
     OutputsMissing,
     /// The same key was tried before and failed.

@@ -305,7 +305,7 @@ impl<'a> Trainer<'a> {
     #[allow(clippy::too_many_arguments)]
     fn finish(
         self,
-        mut status: Status,
+        status: Status,
         steps: u64,
         dt: f64,
         mut trajectory: Vec<TrajectoryPoint>,
@@ -315,22 +315,7 @@ impl<'a> Trainer<'a> {
     ) -> RunRecord {
         let train = self.train_stats();
         let test = self.test_stats();
-        if status != Status::Diverged && (train.non_finite || !train.loss.is_finite()) {
-            status = Status::Diverged;
-        }
-        // Stopped by a limit exactly at the first zero-loss point: that is convergence.
-        if matches!(status, Status::StepLimit | Status::TimeLimit) && train.unfitted == 0 && !train.non_finite {
-            status = Status::Converged;
-        }
-        if self.config.trajectory && trajectory.last().map(|p| p.step) != Some(steps) {
-            trajectory.push(TrajectoryPoint {
-                step: steps,
-                t: dt * steps as f64,
-                train_loss: train.loss,
-                unfitted: train.unfitted,
-                test_err: Some(test.err),
-            });
-        }
+        let status = settle(status, &train, &test, steps, dt, self.config.trajectory.then_some(&mut trajectory));
         let _guard = tch::no_grad_guard();
         let mut layers = Vec::new();
         let (mut dw2, mut w02) = (0.0, 0.0);
@@ -382,6 +367,37 @@ impl<'a> Trainer<'a> {
             n_params: self.net.param_count(),
         }
     }
+}
+
+/// The run's final status given the full training set at its end (a limit reached exactly at
+/// the first zero-loss step is convergence; a non-finite output is divergence), and the last
+/// trajectory point when one is recorded.
+pub(super) fn settle(
+    mut status: Status,
+    train: &SetStats,
+    test: &SetStats,
+    steps: u64,
+    dt: f64,
+    trajectory: Option<&mut Vec<TrajectoryPoint>>,
+) -> Status {
+    if status != Status::Diverged && (train.non_finite || !train.loss.is_finite()) {
+        status = Status::Diverged;
+    }
+    if matches!(status, Status::StepLimit | Status::TimeLimit) && train.unfitted == 0 && !train.non_finite {
+        status = Status::Converged;
+    }
+    if let Some(trajectory) = trajectory {
+        if trajectory.last().map(|p| p.step) != Some(steps) {
+            trajectory.push(TrajectoryPoint {
+                step: steps,
+                t: dt * steps as f64,
+                train_loss: train.loss,
+                unfitted: train.unfitted,
+                test_err: Some(test.err),
+            });
+        }
+    }
+    status
 }
 
 /// Loss, error and unfitted count from the margins α·y·f; a non-finite output is an error and

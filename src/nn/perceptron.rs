@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use super::dynamics::{Dtype, SetStats, Status, TrainConfig};
+use super::dynamics::{settle, Dtype, SetStats, Status, TrainConfig};
 use super::observables::{LayerChange, RunRecord, TrajectoryPoint};
 use crate::datasets::RunData;
 use crate::rng::{DistinctSampler, Rng, Stream};
@@ -201,7 +201,7 @@ impl<'a, F: Real> Run<'a, F> {
     #[allow(clippy::too_many_arguments)]
     fn finish(
         self,
-        mut status: Status,
+        status: Status,
         steps: u64,
         dt: f64,
         mut trajectory: Vec<TrajectoryPoint>,
@@ -211,21 +211,7 @@ impl<'a, F: Real> Run<'a, F> {
     ) -> RunRecord {
         let train = self.stats(&self.x_train, &self.y_train);
         let test = self.stats(&self.x_test, &self.y_test);
-        if status != Status::Diverged && (train.non_finite || !train.loss.is_finite()) {
-            status = Status::Diverged;
-        }
-        if matches!(status, Status::StepLimit | Status::TimeLimit) && train.unfitted == 0 && !train.non_finite {
-            status = Status::Converged;
-        }
-        if self.config.trajectory && trajectory.last().map(|p| p.step) != Some(steps) {
-            trajectory.push(TrajectoryPoint {
-                step: steps,
-                t: dt * steps as f64,
-                train_loss: train.loss,
-                unfitted: train.unfitted,
-                test_err: Some(test.err),
-            });
-        }
+        let status = settle(status, &train, &test, steps, dt, self.config.trajectory.then_some(&mut trajectory));
         let v: Vec<f64> = self.v.iter().map(|x| x.get()).collect();
         let dw2: f64 = v.iter().map(|x| x * x).sum();
         let w02: f64 = self.w0.iter().map(|x| x * x).sum();

@@ -544,7 +544,7 @@ mod tests {
     fn errors_point_at_the_text() {
         assert_eq!(
             err("name: t\nstages:\n  a:\n    kind: trian\n"),
-            "p.yaml:4:11: stages.a.kind: unknown stage kind `trian` (known: dataset, train, collect, fit)"
+            "p.yaml:4:11: stages.a.kind: unknown stage kind `trian` (known: dataset, train, collect, fit, crossover, optimum, report)"
         );
         assert_eq!(
             err("name: t\nstages:\n  a:\n    kind: collect\n    needs: [b]\n"),

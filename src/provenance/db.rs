@@ -23,6 +23,9 @@ pub enum DbError {
 /// (stage, instance id) → (key, key inputs JSON) of the latest execution.
 pub type LatestMap = HashMap<(String, String), (String, String)>;
 
+/// (kind, arch) → (mean seconds, executions).
+pub type DurationMap = HashMap<(String, String), (f64, u64)>;
+
 /// A finished or failed execution.
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionRow {
@@ -270,7 +273,7 @@ impl Db {
     }
 
     /// Mean duration and count of successful executions per (kind, arch param), for estimates.
-    pub fn mean_durations_by_arch(&self) -> Result<HashMap<(String, String), (f64, u64)>, DbError> {
+    pub fn mean_durations_by_arch(&self) -> Result<DurationMap, DbError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -279,7 +282,9 @@ impl Db {
             )
             .map_err(self.err())?;
         let rows = stmt
-            .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), (r.get::<_, Option<f64>>(2)?.unwrap_or(0.0), r.get::<_, i64>(3)? as u64))))
+            .query_map([], |r| {
+                Ok(((r.get(0)?, r.get(1)?), (r.get::<_, Option<f64>>(2)?.unwrap_or(0.0), r.get::<_, i64>(3)? as u64)))
+            })
             .map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
     }

@@ -94,18 +94,12 @@ impl StageKind for Crossover {
         }
         let b = ap::bootstrap(p);
         let method = if param_str(p, "method") == Some("threshold") { Method::Threshold } else { Method::Collapse };
-        let c = analyse(
-            &rows,
-            method,
-            x,
-            y,
-            group,
-            param_i64(p, "plateau").unwrap_or(3) as usize,
-            param_f64(p, "threshold").unwrap_or(0.1),
-            b.resamples,
-            b.confidence,
-            b.seed,
-        );
+        let (plateau, threshold) =
+            (param_i64(p, "plateau").unwrap_or(3) as usize, param_f64(p, "threshold").unwrap_or(0.1));
+        let crossover_of = |rows: &[Row], resamples: usize, seed: u64| {
+            analyse(rows, method, x, y, group, plateau, threshold, resamples, b.confidence, seed)
+        };
+        let c = crossover_of(&rows, b.resamples, b.seed);
         // δ, γ and a on the same seed resamples: a paired interval for a − γ/δ.
         let wsel = Selection {
             select: Default::default(),
@@ -129,18 +123,7 @@ impl StageKind for Crossover {
                         rs.push(r);
                     }
                 }
-                let c_b = analyse(
-                    &rs,
-                    method,
-                    x,
-                    y,
-                    group,
-                    param_i64(p, "plateau").unwrap_or(3) as usize,
-                    param_f64(p, "threshold").unwrap_or(0.1),
-                    0,
-                    b.confidence,
-                    0,
-                );
+                let c_b = crossover_of(&rs, 0, 0);
                 let ws: Vec<Row> = wsel.apply(rs.clone()).rows;
                 let renumbered: Vec<i64> = (0..sample.len() as i64).collect();
                 if let (Some(a_b), Some((d, g))) = (c_b.a, weights_fit(&ws, x, group, wname, &renumbered)) {

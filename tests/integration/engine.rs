@@ -374,15 +374,29 @@ fn analyses_and_report_update_incrementally_and_trace_back() {
     let first = run_json(&p, cache.path(), &["-j", "2", "--no-export"]);
     assert_eq!(first["failed"], 0, "{first}");
     let c = cache.path().to_str().unwrap();
-    let export = sgdnoise(&["export", p.to_str().unwrap(), "--stage", "report", "--out", out_dir.path().to_str().unwrap(), "--cache", c]);
+    let export = sgdnoise(&[
+        "export",
+        p.to_str().unwrap(),
+        "--stage",
+        "report",
+        "--out",
+        out_dir.path().to_str().unwrap(),
+        "--cache",
+        c,
+    ]);
     assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
     let md = std::fs::read_to_string(out_dir.path().join("report.md")).unwrap();
     assert!(md.starts_with("# tiny <report> & test\n\n## Claims\n\n| claim | quantity | paper / theory | measured [interval] | runs | verdict | provenance |"), "{md}");
-    let row = md.lines().find(|l| l.starts_with("| tiny perceptron weights | delta | 1 |")).unwrap_or_else(|| panic!("{md}"));
+    let row =
+        md.lines().find(|l| l.starts_with("| tiny perceptron weights | delta | 1 |")).unwrap_or_else(|| panic!("{md}"));
     assert!(row.contains("(3 seeds) used"), "{row}");
     let html = std::fs::read_to_string(out_dir.path().join("report.html")).unwrap();
     assert!(html.contains("<title>tiny &lt;report&gt; &amp; test</title>"));
-    let svgs: Vec<_> = std::fs::read_dir(out_dir.path()).unwrap().flatten().filter(|e| e.path().extension().is_some_and(|x| x == "svg")).collect();
+    let svgs: Vec<_> = std::fs::read_dir(out_dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "svg"))
+        .collect();
     assert!(svgs.len() >= 4, "{} figures", svgs.len());
     for s in &svgs {
         let text = std::fs::read_to_string(s.path()).unwrap();
@@ -400,7 +414,16 @@ fn analyses_and_report_update_incrementally_and_trace_back() {
     let more = edited(edits.path(), "analysis.yaml", r#"seed: "0..2""#, r#"seed: "0..3""#);
     let second = run_json(&more, cache.path(), &["-j", "2", "--no-export"]);
     assert_eq!(counts(&second), (45 + 5, 135, 0));
-    let export = sgdnoise(&["export", more.to_str().unwrap(), "--stage", "report", "--out", out_dir.path().to_str().unwrap(), "--cache", c]);
+    let export = sgdnoise(&[
+        "export",
+        more.to_str().unwrap(),
+        "--stage",
+        "report",
+        "--out",
+        out_dir.path().to_str().unwrap(),
+        "--cache",
+        c,
+    ]);
     assert!(export.status.success());
     let md2 = std::fs::read_to_string(out_dir.path().join("report.md")).unwrap();
     let row2 = md2.lines().find(|l| l.starts_with("| tiny perceptron weights | delta | 1 |")).unwrap();

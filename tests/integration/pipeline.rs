@@ -49,7 +49,7 @@ fn invalid_pipeline_exits_2_with_the_message() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "error: tests/integration/fixtures/bad/11-unknown-kind.yaml:4:11: stages.train.kind: unknown stage kind `trian` (known: dataset, train, collect, fit)\n"
+        "error: tests/integration/fixtures/bad/11-unknown-kind.yaml:4:11: stages.train.kind: unknown stage kind `trian` (known: dataset, train, collect, fit, crossover, optimum, report)\n"
     );
 }
 
