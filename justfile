@@ -38,6 +38,7 @@ lint: setup
 bench: build
     . scripts/env.sh && target/release/bench-train --python "$SGDNOISE_PYTHON"
     . scripts/env.sh && target/release/bench-plan 10000
+    . scripts/env.sh && target/release/bench-replicas "$SGDNOISE_PYTHON"
 
 # libtorch, devices, threads and datasets as sgdnoise sees them
 doctor: build

@@ -10,7 +10,7 @@ use super::cache;
 use crate::datasets::DataPaths;
 use std::io::Write;
 
-use crate::engine::exec::{execute_in_process, read_job, ServeReply};
+use crate::engine::exec::{execute_group_in_process, execute_in_process, read_job, ServeReply};
 
 #[derive(Debug, Args)]
 pub(crate) struct ExecArgs {
@@ -30,26 +30,50 @@ pub(crate) fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
     let store = crate::engine::store::Store::open(&cache_dir)?;
     let data = DataPaths::from_env();
     if args.serve {
+        // One line of space-separated keys per group; one reply line per job as it finishes.
         let stdin = std::io::stdin();
         let mut line = String::new();
         while {
             line.clear();
             stdin.read_line(&mut line)? > 0
         } {
-            let key = line.trim();
-            if key.is_empty() {
+            let keys: Vec<&str> = line.split_whitespace().collect();
+            if keys.is_empty() {
                 continue;
             }
-            let reply = match read_job(&store, key).and_then(|job| {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| execute_in_process(&store, &data, &job)))
-                    .unwrap_or_else(|p| Err(format!("panic: {}", panic_message(&p))))
-            }) {
-                Ok(r) => ServeReply::Ok(r),
-                Err(e) => ServeReply::Error(e),
+            let reply = |key: &str, result: Result<crate::engine::exec::ExecResult, String>| -> anyhow::Result<()> {
+                let (ok, error) = match result {
+                    Ok(r) => (Some(r), None),
+                    Err(e) => (None, Some(e)),
+                };
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{}", serde_json::to_string(&ServeReply { key: key.to_owned(), ok, error })?)?;
+                out.flush()?;
+                Ok(())
             };
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "{}", serde_json::to_string(&reply)?)?;
-            out.flush()?;
+            let mut jobs = Vec::new();
+            for key in &keys {
+                match read_job(&store, key) {
+                    Ok(j) => jobs.push(j),
+                    Err(e) => reply(key, Err(e))?,
+                }
+            }
+            let mut failed_write = None;
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                execute_group_in_process(&store, &data, &jobs, &mut |i, result| {
+                    if let Err(e) = reply(&jobs[i].key, result) {
+                        failed_write = Some(e);
+                    }
+                })
+            }));
+            if let Err(p) = run {
+                for j in &jobs {
+                    reply(&j.key, Err(format!("panic: {}", panic_message(&p))))?;
+                }
+            }
+            if let Some(e) = failed_write {
+                return Err(e);
+            }
         }
         return Ok(ExitCode::SUCCESS);
     }

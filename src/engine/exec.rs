@@ -120,36 +120,69 @@ impl ChildWorker {
         Ok(ChildWorker { child, stdin, lines, stderr_tail })
     }
 
-    /// Executes `job`; on `Err` the worker must be dropped (it may be dead or busy).
-    pub fn run(
+    /// Executes `jobs` (one line of keys; the child may train them together), reporting each
+    /// result as its line arrives. Returns whether the worker can be reused: `false` when it died
+    /// or was cancelled, in which case every job not yet reported got the failure.
+    pub fn run_group(
         &mut self,
         store: &Store,
-        job: &Job,
+        jobs: &[Job],
         cancel: &Arc<AtomicBool>,
-    ) -> Result<ExecResult, (ExecFailure, bool)> {
-        write_job(store, job).map_err(|e| (ExecFailure::Failed(e), true))?;
-        if writeln!(self.stdin, "{}", job.key).and_then(|_| self.stdin.flush()).is_err() {
-            return Err((ExecFailure::Failed(self.death()), false));
+        on_result: &mut dyn FnMut(usize, Result<ExecResult, ExecFailure>),
+    ) -> bool {
+        let mut pending: Vec<bool> = vec![true; jobs.len()];
+        let fail_rest = |pending: &mut Vec<bool>,
+                         f: ExecFailure,
+                         on_result: &mut dyn FnMut(usize, Result<ExecResult, ExecFailure>)| {
+            for (i, p) in pending.iter_mut().enumerate() {
+                if *p {
+                    *p = false;
+                    on_result(i, Err(f.clone()));
+                }
+            }
+        };
+        for job in jobs {
+            if let Err(e) = write_job(store, job) {
+                fail_rest(&mut pending, ExecFailure::Failed(e), on_result);
+                return true;
+            }
         }
-        loop {
+        let keys: Vec<&str> = jobs.iter().map(|j| j.key.as_str()).collect();
+        if writeln!(self.stdin, "{}", keys.join(" ")).and_then(|_| self.stdin.flush()).is_err() {
+            let why = self.death();
+            fail_rest(&mut pending, ExecFailure::Failed(why), on_result);
+            return false;
+        }
+        while pending.iter().any(|p| *p) {
             if cancel.load(Ordering::SeqCst) {
-                return Err((ExecFailure::Cancelled, false));
+                fail_rest(&mut pending, ExecFailure::Cancelled, on_result);
+                return false;
             }
             match self.lines.recv_timeout(Duration::from_millis(20)) {
                 Ok(line) => {
-                    let reply: ServeReply = match serde_json::from_str(&line) {
-                        Ok(r) => r,
-                        Err(_) => continue, // not ours (a library printing on stdout)
+                    // Lines that are not ours (a library printing on stdout) are ignored.
+                    let Ok(reply) = serde_json::from_str::<ServeReply>(&line) else { continue };
+                    let Some(i) = jobs.iter().position(|j| j.key == reply.key).filter(|&i| pending[i]) else {
+                        continue;
                     };
-                    return match reply {
-                        ServeReply::Ok(result) => Ok(result),
-                        ServeReply::Error(msg) => Err((ExecFailure::Failed(msg), true)),
-                    };
+                    pending[i] = false;
+                    on_result(
+                        i,
+                        match (reply.ok, reply.error) {
+                            (Some(r), _) => Ok(r),
+                            (None, e) => Err(ExecFailure::Failed(e.unwrap_or_else(|| "no result".into()))),
+                        },
+                    );
                 }
                 Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => return Err((ExecFailure::Failed(self.death()), false)),
+                Err(RecvTimeoutError::Disconnected) => {
+                    let why = self.death();
+                    fail_rest(&mut pending, ExecFailure::Failed(why), on_result);
+                    return false;
+                }
             }
         }
+        true
     }
 
     /// Why the child stopped answering.
@@ -179,10 +212,39 @@ impl Drop for ChildWorker {
     }
 }
 
-/// One reply line of `sgdnoise exec --serve`.
+/// One reply line of `sgdnoise exec --serve`: the job's key and its result or error.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ServeReply {
-    Ok(ExecResult),
-    Error(String),
+pub struct ServeReply {
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ok: Option<ExecResult>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+}
+
+/// Executes `jobs` of one kind in this process, storing each one's outputs and reporting it as
+/// soon as it is done.
+pub fn execute_group_in_process(
+    store: &Store,
+    data: &DataPaths,
+    jobs: &[Job],
+    on_result: &mut dyn FnMut(usize, Result<ExecResult, String>),
+) {
+    let Some(kind) = jobs.first().and_then(|j| registry::find(&j.kind)) else {
+        for (i, j) in jobs.iter().enumerate() {
+            on_result(i, Err(format!("unknown stage kind {}", j.kind)));
+        }
+        return;
+    };
+    let ctx = ExecContext { store, data: data.clone() };
+    kind.execute_group(&ctx, jobs, &mut |i, out| {
+        let result = out.map_err(|e| e.to_string()).and_then(|out| {
+            let mut outputs = BTreeMap::new();
+            for (name, bytes) in out.outputs {
+                outputs.insert(name, store.put(&bytes).map_err(|e| e.to_string())?);
+            }
+            Ok(ExecResult { outputs, metrics: out.metrics })
+        });
+        on_result(i, result);
+    });
 }

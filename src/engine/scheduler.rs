@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::clock::{hostname, now_rfc3339};
-use super::exec::{execute_in_process, ChildWorker, ExecFailure, ExecResult};
+use super::exec::{execute_group_in_process, ChildWorker, ExecFailure, ExecResult};
 use super::key::output_hash;
 use super::plan::{Done, PlannedInstance, Planner, Status};
 use super::progress::Progress;
@@ -62,16 +62,37 @@ pub struct RunSummary {
     pub instances: Vec<InstanceOutcome>,
 }
 
+/// Instances of one stage executed together (one, or a group of batched replicas).
 struct Work {
     stage: usize,
-    index: usize,
-    job: Job,
+    items: Vec<(usize, Job)>,
     isolated: bool,
 }
 
+/// A queued instance.
+struct Queued {
+    stage: usize,
+    index: usize,
+    job: Job,
+    group: Option<String>,
+}
+
 enum Event {
-    Started { stage: usize, index: usize },
-    Finished { stage: usize, index: usize, result: Result<ExecResult, ExecFailure>, started_at: String, seconds: f64 },
+    /// A work item's worker slots are free again.
+    WorkDone {
+        stage: usize,
+    },
+    Started {
+        stage: usize,
+        index: usize,
+    },
+    Finished {
+        stage: usize,
+        index: usize,
+        result: Result<ExecResult, ExecFailure>,
+        started_at: String,
+        seconds: f64,
+    },
 }
 
 /// Raised by the Ctrl-C handler.
@@ -110,7 +131,7 @@ pub fn run(planner: &Planner, db: &mut Db, opts: &RunOptions) -> RunSummary {
     let mut done: Vec<Vec<Option<Done>>> = stages.iter().map(|s| vec![None; s.instances.len()]).collect();
     let mut activated = vec![false; n];
     let mut blocked = vec![false; n];
-    let mut queue: VecDeque<Work> = VecDeque::new();
+    let mut queue: VecDeque<Queued> = VecDeque::new();
     let mut free = opts.jobs.max(1);
     let mut running: usize = 0;
     let mut stopping = false;
@@ -173,7 +194,8 @@ pub fn run(planner: &Planner, db: &mut Db, opts: &RunOptions) -> RunSummary {
                     };
                     key_inputs_of[si][i] = Some(ki_json.clone());
                     keys[si][i] = Some(job.key.clone());
-                    queue.push_back(Work { stage: si, index: i, job, isolated: stages[si].kind.isolated() });
+                    let group = (stages[si].replicas > 1).then(|| stages[si].kind.group_key(&inst.params)).flatten();
+                    queue.push_back(Queued { stage: si, index: i, job, group });
                 }
             }
             progress.fresh(&stages[si].name, fresh);
@@ -193,7 +215,20 @@ pub fn run(planner: &Planner, db: &mut Db, opts: &RunOptions) -> RunSummary {
                 }
                 free -= w;
                 running += 1;
-                let work = queue.pop_front().expect("front exists");
+                // Consecutive compatible instances of a stage with `replicas: N` go together.
+                let first = queue.pop_front().expect("front exists");
+                let (stage, group) = (first.stage, first.group.clone());
+                let mut items = vec![(first.index, first.job)];
+                while group.is_some() && items.len() < stages[stage].replicas {
+                    match queue.front() {
+                        Some(q) if q.stage == stage && q.group == group => {
+                            let q = queue.pop_front().expect("front exists");
+                            items.push((q.index, q.job));
+                        }
+                        _ => break,
+                    }
+                }
+                let work = Work { stage, items, isolated: stages[stage].kind.isolated() };
                 if work_tx.send(work).is_err() {
                     break;
                 }
@@ -217,10 +252,12 @@ pub fn run(planner: &Planner, db: &mut Db, opts: &RunOptions) -> RunSummary {
             Err(RecvTimeoutError::Disconnected) => break,
         };
         match event {
-            Event::Started { stage, index } => progress.started(&stages[stage].instances[index].id),
-            Event::Finished { stage, index, result, started_at, seconds } => {
+            Event::WorkDone { stage } => {
                 running -= 1;
                 free += stages[stage].weight.min(opts.jobs.max(1));
+            }
+            Event::Started { stage, index } => progress.started(&stages[stage].instances[index].id),
+            Event::Finished { stage, index, result, started_at, seconds } => {
                 let s = &stages[stage];
                 let inst = &s.instances[index];
                 let key_hash = keys[stage][index].clone();
@@ -367,43 +404,53 @@ fn worker(
         };
         let started_at = now_rfc3339();
         let t0 = Instant::now();
-        if cancel.load(Ordering::SeqCst) {
+        let stage = work.stage;
+        let indices: Vec<usize> = work.items.iter().map(|(i, _)| *i).collect();
+        let jobs: Vec<Job> = work.items.into_iter().map(|(_, j)| j).collect();
+        let mut report = |k: usize, result: Result<ExecResult, ExecFailure>| {
+            let _ = std::fs::remove_file(store.job_path(&jobs[k].key));
             let _ = tx.send(Event::Finished {
-                stage: work.stage,
-                index: work.index,
-                result: Err(ExecFailure::Cancelled),
-                started_at,
-                seconds: 0.0,
+                stage,
+                index: indices[k],
+                result,
+                started_at: started_at.clone(),
+                seconds: t0.elapsed().as_secs_f64(),
             });
-            continue;
-        }
-        let _ = tx.send(Event::Started { stage: work.stage, index: work.index });
-        let result = if work.isolated {
-            if child.is_none() {
-                child = ChildWorker::spawn(&opts.exe, &opts.cache).map_err(|e| eprintln!("{e}")).ok();
-            }
-            match child.as_mut() {
-                None => Err(ExecFailure::Failed(format!("cannot start a worker process ({})", opts.exe.display()))),
-                Some(c) => match c.run(&store, &work.job, &cancel) {
-                    Ok(r) => Ok(r),
-                    Err((failure, reusable)) => {
-                        if !reusable {
-                            child = None;
-                        }
-                        Err(failure)
-                    }
-                },
+        };
+        if cancel.load(Ordering::SeqCst) {
+            for k in 0..jobs.len() {
+                report(k, Err(ExecFailure::Cancelled));
             }
         } else {
-            execute_in_process(&store, &data, &work.job).map_err(ExecFailure::Failed)
-        };
-        let _ = std::fs::remove_file(store.job_path(&work.job.key));
-        let _ = tx.send(Event::Finished {
-            stage: work.stage,
-            index: work.index,
-            result,
-            started_at,
-            seconds: t0.elapsed().as_secs_f64(),
-        });
+            for &index in &indices {
+                let _ = tx.send(Event::Started { stage, index });
+            }
+            if work.isolated {
+                if child.is_none() {
+                    child = ChildWorker::spawn(&opts.exe, &opts.cache).map_err(|e| eprintln!("{e}")).ok();
+                }
+                match child.as_mut() {
+                    None => {
+                        for k in 0..jobs.len() {
+                            report(
+                                k,
+                                Err(ExecFailure::Failed(format!(
+                                    "cannot start a worker process ({})",
+                                    opts.exe.display()
+                                ))),
+                            );
+                        }
+                    }
+                    Some(c) => {
+                        if !c.run_group(&store, &jobs, &cancel, &mut report) {
+                            child = None;
+                        }
+                    }
+                }
+            } else {
+                execute_group_in_process(&store, &data, &jobs, &mut |k, r| report(k, r.map_err(ExecFailure::Failed)));
+            }
+        }
+        let _ = tx.send(Event::WorkDone { stage });
     }
 }

@@ -110,10 +110,10 @@ pub struct SetStats {
 }
 
 /// A dataset on the device with the centring outputs F(w0, x).
-struct DeviceSet {
-    x: Tensor,
-    y: Tensor,
-    f0: Tensor,
+pub(super) struct DeviceSet {
+    pub(super) x: Tensor,
+    pub(super) y: Tensor,
+    pub(super) f0: Tensor,
 }
 
 const EVAL_CHUNK_FC: i64 = 8192;
@@ -121,13 +121,13 @@ const EVAL_CHUNK_CONV: i64 = 256;
 
 /// A run in progress: the net, its weights and data on the device.
 pub struct Trainer<'a> {
-    config: &'a TrainConfig,
-    net: Net,
-    w0: Vec<Tensor>,
-    w: Vec<Tensor>,
-    train: DeviceSet,
-    test: DeviceSet,
-    chunk: i64,
+    pub(super) config: &'a TrainConfig,
+    pub(super) net: Net,
+    pub(super) w0: Vec<Tensor>,
+    pub(super) w: Vec<Tensor>,
+    pub(super) train: DeviceSet,
+    pub(super) test: DeviceSet,
+    pub(super) chunk: i64,
 }
 
 impl<'a> Trainer<'a> {
@@ -175,7 +175,7 @@ impl<'a> Trainer<'a> {
     }
 
     /// α·y·f for every point of `set`, in chunks, as float64 on the device.
-    fn margins(&self, set: &DeviceSet) -> Tensor {
+    pub(super) fn margins(&self, set: &DeviceSet) -> Tensor {
         let _guard = tch::no_grad_guard();
         let n = set.y.size()[0];
         let alpha = self.config.alpha;
@@ -194,7 +194,7 @@ impl<'a> Trainer<'a> {
     }
 
     /// α·y·f of the training points at `idx`.
-    fn margins_at(&self, idx: &Tensor) -> Tensor {
+    pub(super) fn margins_at(&self, idx: &Tensor) -> Tensor {
         let _guard = tch::no_grad_guard();
         let f = self.net.forward(&self.w, &self.train.x.index_select(0, idx)) - self.train.f0.index_select(0, idx);
         f * self.train.y.index_select(0, idx) * self.config.alpha
@@ -290,7 +290,7 @@ impl<'a> Trainer<'a> {
         self.finish(status, steps, dt, trajectory, wall_train, checks, check_wall)
     }
 
-    fn checkpoint(&self, steps: u64, dt: f64, with_test: bool) -> TrajectoryPoint {
+    pub(super) fn checkpoint(&self, steps: u64, dt: f64, with_test: bool) -> TrajectoryPoint {
         let train = self.train_stats();
         let test_err = if with_test { Some(self.test_stats().err) } else { None };
         TrajectoryPoint {
@@ -303,7 +303,7 @@ impl<'a> Trainer<'a> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn finish(
+    pub(super) fn finish(
         self,
         status: Status,
         steps: u64,
@@ -402,7 +402,7 @@ pub(super) fn settle(
 
 /// Loss, error and unfitted count from the margins α·y·f; a non-finite output is an error and
 /// unfitted.
-fn stats_of(margins: &Tensor, alpha: f64) -> SetStats {
+pub(super) fn stats_of(margins: &Tensor, alpha: f64) -> SetStats {
     let n = margins.size()[0];
     if n == 0 {
         return SetStats { loss: 0.0, err: 0.0, unfitted: 0, non_finite: false };
@@ -417,13 +417,13 @@ fn stats_of(margins: &Tensor, alpha: f64) -> SetStats {
 }
 
 /// How many of the lowest-margin points of the last full check are re-checked first.
-const SUSPECTS: i64 = 32;
+pub(super) const SUSPECTS: i64 = 32;
 
 fn sq_norm(t: &Tensor) -> f64 {
     f64::try_from(t.to_kind(Kind::Double).square().sum(Kind::Double)).unwrap_or(f64::NAN)
 }
 
-fn chunked_forward(net: &Net, w: &[Tensor], x: &Tensor, chunk: i64) -> Tensor {
+pub(super) fn chunked_forward(net: &Net, w: &[Tensor], x: &Tensor, chunk: i64) -> Tensor {
     let n = x.size()[0];
     if n <= chunk {
         return net.forward(w, x);
@@ -433,7 +433,7 @@ fn chunked_forward(net: &Net, w: &[Tensor], x: &Tensor, chunk: i64) -> Tensor {
     Tensor::cat(&parts, 0)
 }
 
-fn validate(c: &TrainConfig, data: &RunData) -> Result<(), TrainError> {
+pub(super) fn validate(c: &TrainConfig, data: &RunData) -> Result<(), TrainError> {
     let p = data.p();
     let bad = |m: String| Err(TrainError::Invalid(m));
     if !(c.alpha > 0.0 && c.alpha.is_finite()) {

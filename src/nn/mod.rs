@@ -5,6 +5,7 @@ pub mod dynamics;
 pub mod model;
 pub mod observables;
 pub mod perceptron;
+pub mod replicas;
 pub mod runtime;
 
 pub use act::Activation;

@@ -190,6 +190,19 @@ impl Net {
         }
     }
 
+    /// Outputs of R replicas at once for the fully connected net: weights stacked along a first
+    /// replica dimension ([R, out, in], [R, h]) and inputs [R, n, …]; returns [R, n].
+    pub fn forward_replicas(&self, w: &[Tensor], x: &Tensor) -> Tensor {
+        assert_eq!(self.spec.kind, ArchKind::Fc, "batched replicas are implemented for fc");
+        let act = self.spec.act;
+        let mut z = x.flatten(2, -1);
+        for wl in &w[..self.spec.depth] {
+            let fan_in = wl.size()[2] as f64;
+            z = act.apply_scaled(&z.bmm(&wl.transpose(1, 2)), 1.0 / fan_in.sqrt());
+        }
+        z.bmm(&w[self.spec.depth].unsqueeze(2)).squeeze_dim(2) * (1.0 / self.spec.width as f64)
+    }
+
     fn forward_mnas(&self, w: &[Tensor], x: &Tensor) -> Tensor {
         let act = self.spec.act;
         let mut z = x.shallow_clone();

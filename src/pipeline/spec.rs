@@ -72,6 +72,8 @@ struct StageSpec {
     sweep: Option<SweepSpec>,
     #[serde(default)]
     weight: Option<usize>,
+    #[serde(default)]
+    replicas: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,6 +107,8 @@ pub struct Stage {
     pub instances: Vec<InstanceSpec>,
     /// Worker slots an instance occupies.
     pub weight: usize,
+    /// Up to this many compatible instances run together as batched replicas (train stages).
+    pub replicas: usize,
 }
 
 impl fmt::Debug for Stage {
@@ -260,6 +264,9 @@ pub fn parse(file: &Path, text: &str) -> Result<Pipeline, PipelineError> {
         if s.weight == Some(0) {
             return Err(ctx.at_value(&format!("{path}.weight"), "must be at least 1"));
         }
+        if s.replicas == Some(0) {
+            return Err(ctx.at_value(&format!("{path}.replicas"), "must be at least 1"));
+        }
         let fixed = to_params(&ctx, &format!("{path}.params"), &serde_yaml::Value::Mapping(s.params.clone()))?;
         let points = expand_sweep(&ctx, &path, s.sweep.as_ref(), &fixed)?;
         let mut instances = Vec::with_capacity(points.len());
@@ -280,7 +287,14 @@ pub fn parse(file: &Path, text: &str) -> Result<Pipeline, PipelineError> {
             instances.push(InstanceSpec { id, params: resolved, point });
         }
         needs_all.push(needs.clone());
-        stages.push(Stage { name: name.clone(), kind, needs, instances, weight: s.weight.unwrap_or(1) });
+        stages.push(Stage {
+            name: name.clone(),
+            kind,
+            needs,
+            instances,
+            weight: s.weight.unwrap_or(1),
+            replicas: s.replicas.unwrap_or(1),
+        });
     }
 
     let order = graph::order(&needs_all).map_err(|cycle| {

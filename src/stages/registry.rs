@@ -99,6 +99,22 @@ pub trait StageKind: Send + Sync {
         Ok(Vec::new())
     }
     fn execute(&self, ctx: &ExecContext, job: &Job) -> Result<ExecOutput, StageError>;
+    /// Executes several instances of this kind together, reporting each as it finishes. By
+    /// default one after the other; `train` trains compatible runs as batched replicas.
+    fn execute_group(
+        &self,
+        ctx: &ExecContext,
+        jobs: &[Job],
+        on_done: &mut dyn FnMut(usize, Result<ExecOutput, StageError>),
+    ) {
+        for (i, job) in jobs.iter().enumerate() {
+            on_done(i, self.execute(ctx, job));
+        }
+    }
+    /// Which instances may run together as one group: equal values group together.
+    fn group_key(&self, _params: &Params) -> Option<String> {
+        None
+    }
 }
 
 pub fn registry() -> &'static [&'static dyn StageKind] {

@@ -8,7 +8,7 @@ use super::params::{DefaultValue, ParamDef, ParamType, Params};
 use super::registry::{param_f64, param_i64, param_str, ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::datasets::prepared::PreparedPool;
 use crate::datasets::{DataSpec, RunData};
-use crate::nn::{runtime, train};
+use crate::nn::{replicas, runtime, train};
 use crate::run::RunSpec;
 
 pub struct Train;
@@ -141,50 +141,112 @@ impl StageKind for Train {
     }
 
     fn execute(&self, ctx: &ExecContext, job: &Job) -> Result<ExecOutput, StageError> {
-        runtime::set_threads(job.threads);
-        let device = runtime::parse_device(&job.device).map_err(StageError)?;
-        let pool_input = job.inputs.iter().find(|i| i.kind == "dataset");
-        let prepared = match pool_input {
-            Some(input) => {
-                let hash =
-                    input.outputs.get("pool.bin").ok_or_else(|| StageError::new("dataset input has no pool.bin"))?;
-                let bytes = ctx.store.get(hash).map_err(|e| StageError(e.to_string()))?;
-                Some(PreparedPool::decode(&bytes).map_err(|e| StageError(format!("object {hash}: {e}")))?)
-            }
-            None => None,
-        };
-        let spec = run_spec(&job.params, prepared.as_ref().map(|p| (p.test.len(), p.test_seed)));
-        let resolved = spec.resolve(device).map_err(StageError)?;
-        let data: RunData = match (&resolved.data, &prepared) {
-            (DataSpec::Depleted { chi, dim }, _) => {
-                RunData::depleted(*chi, *dim, resolved.p, resolved.test_size, resolved.config.seed, resolved.test_seed)
-            }
-            (_, Some(pool)) => pool.run_data(resolved.p, resolved.config.seed),
-            (spec, None) => return Err(StageError(format!("{} needs a dataset input", spec.name()))),
-        }
-        .map_err(|e| StageError(e.to_string()))?;
-        let record = train(&resolved.config, &data).map_err(|e| StageError(e.to_string()))?;
-        let mut full = crate::run::record_json(&spec, &resolved, &data, &record);
-        let obj = full.as_object_mut().expect("record is an object");
-        let mut metrics = serde_json::Map::new();
-        for timing in [
-            "wall_s",
-            "steps_per_s",
-            "check_wall_s",
-            "threads",
-            "device",
-            "libtorch_version",
-            "sgdnoise_version",
-            "data_sources",
-        ] {
-            if let Some(v) = obj.remove(timing) {
-                metrics.insert(timing.to_owned(), v);
-            }
-        }
-        // The raw files' hashes stay in the record (science), their paths do not (environment).
-        obj.insert("data_sha256".into(), Value::Array(data.sources.iter().map(|(_, h)| json!(h)).collect()));
-        let mut out = ExecOutput { metrics: Value::Object(metrics), ..Default::default() };
-        out.outputs.insert("record.json".into(), serde_json::to_vec_pretty(&full).expect("serialise record"));
-        Ok(out)
+        let run = prepare(ctx, job)?;
+        let record = train(&run.resolved.config, &run.data).map_err(|e| StageError(e.to_string()))?;
+        Ok(output_of(&run, &record))
     }
+
+    fn group_key(&self, params: &Params) -> Option<String> {
+        // Runs that differ only in these can be trained as replicas of one another.
+        let mut p = params.clone();
+        for free in ["seed", "T", "alpha", "max_steps", "max_wall"] {
+            p.remove(free);
+        }
+        Some(crate::engine::key::canonical_json(&serde_json::to_value(&p).expect("params serialise")))
+    }
+
+    fn execute_group(
+        &self,
+        ctx: &ExecContext,
+        jobs: &[Job],
+        on_done: &mut dyn FnMut(usize, Result<ExecOutput, StageError>),
+    ) {
+        let mut ready = Vec::new();
+        for (i, job) in jobs.iter().enumerate() {
+            match prepare(ctx, job) {
+                Ok(run) => ready.push((i, run)),
+                Err(e) => on_done(i, Err(e)),
+            }
+        }
+        let pairs: Vec<(crate::nn::TrainConfig, &RunData)> =
+            ready.iter().map(|(_, r)| (r.resolved.config.clone(), &r.data)).collect();
+        if ready.len() > 1 && replicas::incompatibility(&pairs).is_none() {
+            let result = replicas::train_replicas(&pairs, &mut |k, record| {
+                let (i, run) = &ready[k];
+                on_done(*i, Ok(output_of(run, &record)));
+            });
+            if let Err(e) = result {
+                for (i, _) in &ready {
+                    on_done(*i, Err(StageError(e.to_string())));
+                }
+            }
+            return;
+        }
+        for (i, run) in &ready {
+            on_done(
+                *i,
+                train(&run.resolved.config, &run.data)
+                    .map(|r| output_of(run, &r))
+                    .map_err(|e| StageError(e.to_string())),
+            );
+        }
+    }
+}
+
+/// A train job made ready to run: its parameters resolved and its data drawn.
+struct Prepared {
+    spec: RunSpec,
+    resolved: crate::run::ResolvedRun,
+    data: RunData,
+}
+
+fn prepare(ctx: &ExecContext, job: &Job) -> Result<Prepared, StageError> {
+    runtime::set_threads(job.threads);
+    let device = runtime::parse_device(&job.device).map_err(StageError)?;
+    let pool_input = job.inputs.iter().find(|i| i.kind == "dataset");
+    let prepared = match pool_input {
+        Some(input) => {
+            let hash = input.outputs.get("pool.bin").ok_or_else(|| StageError::new("dataset input has no pool.bin"))?;
+            let bytes = ctx.store.get(hash).map_err(|e| StageError(e.to_string()))?;
+            Some(PreparedPool::decode(&bytes).map_err(|e| StageError(format!("object {hash}: {e}")))?)
+        }
+        None => None,
+    };
+    let spec = run_spec(&job.params, prepared.as_ref().map(|p| (p.test.len(), p.test_seed)));
+    let resolved = spec.resolve(device).map_err(StageError)?;
+    let data: RunData = match (&resolved.data, &prepared) {
+        (DataSpec::Depleted { chi, dim }, _) => {
+            RunData::depleted(*chi, *dim, resolved.p, resolved.test_size, resolved.config.seed, resolved.test_seed)
+        }
+        (_, Some(pool)) => pool.run_data(resolved.p, resolved.config.seed),
+        (spec, None) => return Err(StageError(format!("{} needs a dataset input", spec.name()))),
+    }
+    .map_err(|e| StageError(e.to_string()))?;
+    Ok(Prepared { spec, resolved, data })
+}
+
+/// The stored record (what the run computed) and the metrics (how long it took, where).
+fn output_of(run: &Prepared, record: &crate::nn::RunRecord) -> ExecOutput {
+    let mut full = crate::run::record_json(&run.spec, &run.resolved, &run.data, record);
+    let obj = full.as_object_mut().expect("record is an object");
+    let mut metrics = serde_json::Map::new();
+    for timing in [
+        "wall_s",
+        "steps_per_s",
+        "check_wall_s",
+        "threads",
+        "device",
+        "libtorch_version",
+        "sgdnoise_version",
+        "data_sources",
+    ] {
+        if let Some(v) = obj.remove(timing) {
+            metrics.insert(timing.to_owned(), v);
+        }
+    }
+    // The raw files' hashes stay in the record (science), their paths do not (environment).
+    obj.insert("data_sha256".into(), Value::Array(run.data.sources.iter().map(|(_, h)| json!(h)).collect()));
+    let mut out = ExecOutput { metrics: Value::Object(metrics), ..Default::default() };
+    out.outputs.insert("record.json".into(), serde_json::to_vec_pretty(&full).expect("serialise record"));
+    out
 }

@@ -430,3 +430,55 @@ fn analyses_and_report_update_incrementally_and_trace_back() {
     assert!(row2.contains("(4 seeds) used"), "{row2}");
     assert_ne!(row, row2);
 }
+
+#[test]
+fn replicas_are_trained_together_and_recorded_one_by_one() {
+    let together = tempfile::tempdir().unwrap();
+    let alone = tempfile::tempdir().unwrap();
+    let edits = tempfile::tempdir().unwrap();
+    let p = fixture("replicas.yaml");
+    let env_data = repo().join("data");
+    let run = |pipeline: &Path, cache: &Path| -> Value {
+        let out = Command::new(binary())
+            .args(["run", pipeline.to_str().unwrap(), "--cache", cache.to_str().unwrap(), "--json", "--threads", "1"])
+            .env("SGDNOISE_DATA", &env_data)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert_eq!(counts(&run(&p, together.path())), (13, 0, 0));
+    let single = edited(edits.path(), "replicas.yaml", "    replicas: 8\n", "");
+    assert_eq!(counts(&run(&single, alone.path())), (13, 0, 0));
+    // Same keys (replicas is an execution setting), same step counts and statuses.
+    let rows = |cache: &Path| -> Vec<(String, String, Value, Value)> {
+        let out = Command::new(binary())
+            .args([
+                "results",
+                single.to_str().unwrap(),
+                "--stage",
+                "train",
+                "--format",
+                "json",
+                "--cache",
+                cache.to_str().unwrap(),
+            ])
+            .env("SGDNOISE_DATA", &env_data)
+            .output()
+            .unwrap();
+        let v: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        v.iter()
+            .map(|r| {
+                (
+                    r["instance"].as_str().unwrap().to_owned(),
+                    r["key"].as_str().unwrap().to_owned(),
+                    r["status"].clone(),
+                    r["steps"].clone(),
+                )
+            })
+            .collect()
+    };
+    let (a, b) = (rows(together.path()), rows(alone.path()));
+    assert_eq!(a, b);
+    assert!(a.iter().any(|r| r.2 == "diverged") && a.iter().any(|r| r.2 == "converged"), "{a:?}");
+}

@@ -187,3 +187,45 @@ fn perceptron_rust_path_matches_the_libtorch_path() {
         assert!((fast.w1.unwrap() - torch.w1.unwrap()).abs() < 1e-9 * fast.dw_norm);
     }
 }
+
+#[test]
+fn batched_replicas_match_their_single_runs() {
+    tch::set_num_threads(1);
+    // Different seeds (so data, init, batches), temperatures and α; one diverges.
+    let settings = [(0u64, 0.0625, 32768.0), (1, 0.125, 32768.0), (2, 0.03125, 1.0), (3, 64.0, 32768.0)];
+    let pool = Pool::load(&sgdnoise::datasets::DataSpec::MnistParity, &data_paths()).unwrap();
+    let (test, rest) = pool.split(1024, 0).unwrap();
+    let data: Vec<RunData> =
+        settings.iter().map(|s| RunData::from_split(&pool, &test, &rest, 128, s.0).unwrap()).collect();
+    let configs: Vec<TrainConfig> =
+        settings.iter().map(|&(seed, t, alpha)| config(ArchKind::Fc, 3, 32, alpha, t, 8, seed)).collect();
+    let runs: Vec<(TrainConfig, &RunData)> = configs.iter().cloned().zip(data.iter()).collect();
+    let mut batched: Vec<Option<sgdnoise::nn::RunRecord>> = vec![None; runs.len()];
+    sgdnoise::nn::replicas::train_replicas(&runs, &mut |i, r| batched[i] = Some(r)).unwrap();
+    for (i, (c, d)) in runs.iter().enumerate() {
+        let single = train(c, d).unwrap();
+        let b = batched[i].as_ref().unwrap();
+        assert_eq!((b.status, b.steps), (single.status, single.steps), "replica {i}");
+        if single.status == Status::Converged {
+            assert!(
+                (b.rel_dw - single.rel_dw).abs() < 1e-4 * single.rel_dw,
+                "replica {i}: {} vs {}",
+                b.rel_dw,
+                single.rel_dw
+            );
+            assert_eq!(b.train_loss, 0.0);
+            assert!((b.test_err - single.test_err).abs() < 2e-3, "replica {i}");
+            assert_eq!(b.trajectory.len(), single.trajectory.len());
+        }
+    }
+    assert!(batched.iter().any(|b| b.as_ref().unwrap().status == Status::Diverged));
+    // Incompatible runs are refused with a reason.
+    let other = config(ArchKind::Fc, 2, 32, 32768.0, 0.1, 8, 0);
+    let err =
+        sgdnoise::nn::replicas::train_replicas(&[(configs[0].clone(), &data[0]), (other, &data[1])], &mut |_, _| {})
+            .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid training configuration: replicas must share the architecture, batch size, dtype and device"
+    );
+}

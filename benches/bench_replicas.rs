@@ -1,0 +1,89 @@
+//! Benchmark (issue 7): replica-steps per second of single runs against batched replicas
+//! (R = 8, 32, 64) and the Python PyTorch loop, one thread, on MNIST parity FC-5L h128 relu,
+//! α = 2^15, B = 16, P = 1024, mixed T (2^-8…2^-5), to convergence; with useful GFLOP/s and the
+//! fraction of this machine's SGEMM peak measured in the same run.
+
+use std::time::Instant;
+
+use sgdnoise::datasets::{DataPaths, DataSpec, Pool, RunData};
+use sgdnoise::nn::{replicas, runtime, train, Activation, ArchKind, ArchSpec, Dtype, TrainConfig};
+use tch::{Device, Kind, Tensor};
+
+/// FLOPs of one replica-step (forward, and backward ≈ twice the forward).
+fn flops_per_step(d: f64, h: f64, depth: f64, b: f64) -> f64 {
+    3.0 * 2.0 * b * (d * h + (depth - 1.0) * h * h + h)
+}
+
+fn sgemm_peak() -> f64 {
+    let n = 1024;
+    let a = Tensor::randn([n, n], (Kind::Float, Device::Cpu));
+    let b = Tensor::randn([n, n], (Kind::Float, Device::Cpu));
+    let _ = a.matmul(&b);
+    let reps = 20;
+    let t0 = Instant::now();
+    for _ in 0..reps {
+        let _ = a.matmul(&b);
+    }
+    2.0 * (n as f64).powi(3) * reps as f64 / t0.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let python = std::env::args().nth(1);
+    runtime::set_threads(1);
+    let peak = sgemm_peak();
+    println!(
+        "bench-replicas: FC-5L h128 relu, MNIST parity, alpha 2^15, B 16, P 1024, mixed T, 1 thread, libtorch {}",
+        runtime::libtorch_version_full()
+    );
+    println!("  SGEMM peak (1024², 1 thread): {:.1} GFLOP/s", peak / 1e9);
+    let pool = Pool::load(&DataSpec::MnistParity, &DataPaths::from_env()).expect("MNIST (run scripts/setup.sh)");
+    let (test, rest) = pool.split(2048, 0).unwrap();
+    let ts = [2f64.powi(-8), 2f64.powi(-7), 2f64.powi(-6), 2f64.powi(-5)];
+    let config = |i: usize| TrainConfig {
+        arch: ArchSpec { kind: ArchKind::Fc, depth: 5, width: 128, act: Activation::Relu },
+        alpha: 32768.0,
+        temperature: ts[i % ts.len()],
+        batch: 16,
+        seed: i as u64,
+        max_steps: 1_000_000,
+        max_wall: None,
+        dtype: Dtype::F32,
+        device: Device::Cpu,
+        trajectory: false,
+    };
+    let fl = flops_per_step(784.0, 128.0, 5.0, 16.0);
+    let report = |label: &str, steps: u64, wall: f64| {
+        let rate = steps as f64 / wall;
+        println!(
+            "  {label:<18} {rate:>9.0} replica-steps/s  {:>6.1} useful GFLOP/s  {:>5.1}% of SGEMM peak",
+            rate * fl / 1e9,
+            100.0 * rate * fl / peak
+        );
+        rate
+    };
+    let data: Vec<RunData> =
+        (0..64).map(|i| RunData::from_split(&pool, &test, &rest, 1024, i as u64).unwrap()).collect();
+    // Single runs, one after the other.
+    let (mut steps, t0) = (0u64, Instant::now());
+    for (i, d) in data.iter().enumerate().take(4) {
+        steps += train(&config(i), d).unwrap().steps;
+    }
+    let single = report("single run", steps, t0.elapsed().as_secs_f64());
+    for r in [8usize, 32, 64] {
+        let runs: Vec<(TrainConfig, &RunData)> = (0..r).map(|i| (config(i), &data[i])).collect();
+        let (mut steps, t0) = (0u64, Instant::now());
+        replicas::train_replicas(&runs, &mut |_, rec| steps += rec.steps).unwrap();
+        let rate = report(&format!("batched R = {r}"), steps, t0.elapsed().as_secs_f64());
+        println!("  {:<18} {:.2}x the single run", "", rate / single);
+    }
+    if let Some(py) = python {
+        let out = std::process::Command::new(py)
+            .args(["scripts/reference_train.py", "--P", "1024", "--T", "0.015625", "--threads", "1", "--mnist"])
+            .arg(DataPaths::from_env().mnist)
+            .output()
+            .expect("python reference");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("reference JSON");
+        let rate = report("python pytorch", v["steps"].as_u64().unwrap_or(0), v["wall_s"].as_f64().unwrap_or(1.0));
+        println!("  single run / python: {:.2}x", single / rate);
+    }
+}
