@@ -64,11 +64,21 @@ pub(crate) fn export_stage(
         let Some(rec) = &p.record else { continue };
         let dir = if stage.instances.len() > 1 { out.join(&stage.instances[p.index].id) } else { out.to_path_buf() };
         std::fs::create_dir_all(&dir)?;
+        // Files of an earlier export that this one does not rewrite (a figure that is gone) are
+        // removed; only files listed in the manifest are ever touched.
+        let manifest = dir.join(".sgdnoise-export");
+        if let Ok(old) = std::fs::read_to_string(&manifest) {
+            for name in old.lines().filter(|n| !n.is_empty() && !n.contains('/') && !rec.outputs.contains_key(*n)) {
+                let _ = std::fs::remove_file(dir.join(name));
+            }
+        }
         for (name, hash) in &rec.outputs {
             let bytes = store.get(hash)?;
             store.write_atomic(&dir.join(name), &bytes)?;
             written += 1;
         }
+        let names: Vec<&str> = rec.outputs.keys().map(String::as_str).collect();
+        store.write_atomic(&manifest, format!("{}\n", names.join("\n")).as_bytes())?;
     }
     Ok(written)
 }

@@ -229,3 +229,20 @@ fn batched_replicas_match_their_single_runs() {
         "invalid training configuration: replicas must share the architecture, batch size, dtype and device"
     );
 }
+
+#[test]
+fn results_do_not_depend_on_the_thread_count_beyond_rounding() {
+    let data = mnist(256, 2);
+    let c = config(ArchKind::Fc, 3, 64, 32768.0, 0.0625, 16, 2);
+    tch::set_num_threads(1);
+    let one = train(&c, &data).unwrap();
+    tch::set_num_threads(2);
+    let two = train(&c, &data).unwrap();
+    tch::set_num_threads(1);
+    assert_eq!((one.status, two.status), (Status::Converged, Status::Converged));
+    // Same data, initialisation and batches whatever the threads: only float rounding differs.
+    let steps = (one.steps as f64 - two.steps as f64).abs() / one.steps as f64;
+    assert!(steps <= 0.05, "{} vs {} steps", one.steps, two.steps);
+    assert!((one.rel_dw - two.rel_dw).abs() <= 0.05 * one.rel_dw, "{} vs {}", one.rel_dw, two.rel_dw);
+    assert_eq!(one.w0_norm, two.w0_norm);
+}
