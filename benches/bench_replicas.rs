@@ -28,7 +28,11 @@ fn sgemm_peak() -> f64 {
 }
 
 fn main() {
-    let python = std::env::args().nth(1);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `--only R`: just the batched run with R replicas (for profiling).
+    let only: Option<usize> =
+        args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).and_then(|r| r.parse().ok());
+    let python = args.first().filter(|a| !a.starts_with("--")).cloned();
     runtime::set_threads(1);
     let peak = sgemm_peak();
     println!(
@@ -65,11 +69,11 @@ fn main() {
         (0..64).map(|i| RunData::from_split(&pool, &test, &rest, 1024, i as u64).unwrap()).collect();
     // Single runs, one after the other.
     let (mut steps, t0) = (0u64, Instant::now());
-    for (i, d) in data.iter().enumerate().take(4) {
+    for (i, d) in data.iter().enumerate().take(if only.is_some() { 0 } else { 4 }) {
         steps += train(&config(i), d).unwrap().steps;
     }
-    let single = report("single run", steps, t0.elapsed().as_secs_f64());
-    for r in [8usize, 32, 64] {
+    let single = if only.is_some() { 1.0 } else { report("single run", steps, t0.elapsed().as_secs_f64()) };
+    for r in only.map(|r| vec![r]).unwrap_or_else(|| vec![8usize, 32, 64]) {
         let runs: Vec<(TrainConfig, &RunData)> = (0..r).map(|i| (config(i), &data[i])).collect();
         let (mut steps, t0) = (0u64, Instant::now());
         replicas::train_replicas(&runs, &mut |_, rec| steps += rec.steps).unwrap();

@@ -224,12 +224,14 @@ pub fn train_replicas(
             // Inactive and fitted replicas get a zero step; the others w ← w − dt·∇.
             let total = losses.sum(Kind::Double);
             let grads = Tensor::run_backward(&[&total], &w, false, false);
-            let scale_t = Tensor::from_slice(&scale).to_kind(kind).to_device(device);
+            let neg_scale: Vec<f64> = scale.iter().map(|s| -s).collect();
+            let scale_t = Tensor::from_slice(&neg_scale).to_kind(kind).to_device(device);
             let _guard = tch::no_grad_guard();
             for (wl, g) in w.iter_mut().zip(&grads) {
                 let mut shape = vec![r];
                 shape.extend(std::iter::repeat_n(1, g.dim() - 1));
-                let _ = wl.g_sub_(&(g * scale_t.reshape(shape.as_slice())));
+                // w += (−dt)·g in one pass (the replicas' weights do not fit in cache).
+                let _ = wl.addcmul_(g, &scale_t.reshape(shape.as_slice()));
             }
         }
         // Candidate stops: the same exact check as a single run, on each replica's weights.
