@@ -228,16 +228,17 @@ fn fit_claims(r: &Result, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Figure>)
         .collect();
     let c = o["fit"]["log_prefactor"]["value"].as_f64().unwrap_or(0.0);
     let mut plot = Plot::new(&claim, first, y, Scale::Log2, Scale::Log10);
-    for (g, points) in &groups {
+    for (k, (g, points)) in groups.iter().enumerate() {
         let gv = f64::from_bits(*g);
         let label = if vars.len() > 1 { format!("{} = {}", vars[1], fmt(gv)) } else { y.to_owned() };
         let (lo, hi) = points.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
-        plot.series.push(Series::new(&label, points.clone()));
+        plot.series.push(Series { colour: Some(k), ..Series::new(&label, points.clone()) });
         if exps.len() == vars.len() && lo.is_finite() {
             let line = |x: f64| (c + exps[0] * x.ln() + if vars.len() > 1 { exps[1] * gv.ln() } else { 0.0 }).exp();
             let mut fitted = Series::new(&format!("fit {label}"), vec![(lo, line(lo)), (hi, line(hi))]);
             fitted.line = true;
             fitted.dashed = true;
+            fitted.colour = Some(k);
             plot.series.push(fitted);
         }
     }

@@ -44,12 +44,14 @@ pub struct Series {
     pub dashed: bool,
     /// (x, y_low, y_high), drawn as a shaded polygon under the series.
     pub band: Option<Vec<(f64, f64, f64)>>,
+    /// Palette index; by default the series' position (a fit shares its points' colour).
+    pub colour: Option<usize>,
 }
 
 impl Series {
     /// Markers only; set the other fields for lines, error bars or bands.
     pub fn new(label: &str, points: Vec<(f64, f64)>) -> Series {
-        Series { label: label.into(), points, y_err: None, line: false, dashed: false, band: None }
+        Series { label: label.into(), points, y_err: None, line: false, dashed: false, band: None, colour: None }
     }
 }
 
@@ -290,7 +292,7 @@ impl Plot {
         }
         let mut drawn = Vec::new();
         for (i, s) in self.series.iter().enumerate() {
-            let colour = PALETTE[i % PALETTE.len()];
+            let colour = PALETTE[s.colour.unwrap_or(i) % PALETTE.len()];
             let band: Vec<((f64, f64), (f64, f64))> =
                 s.band.iter().flatten().filter_map(|&(x, lo, hi)| Some((at(x, lo)?, at(x, hi)?))).collect();
             if band.len() >= 2 {
@@ -331,7 +333,7 @@ impl Plot {
         let x0 = if hidden(LEFT + 6.0) < hidden(right - w - 6.0) { LEFT + 6.0 } else { right - w - 6.0 };
         let mut out = rect(x0, TOP + 6.0, w, h, "fill=\"white\" fill-opacity=\"0.85\" stroke=\"#999\"");
         for (row, (i, s)) in entries.iter().enumerate() {
-            let colour = PALETTE[i % PALETTE.len()];
+            let colour = PALETTE[s.colour.unwrap_or(*i) % PALETTE.len()];
             let y = TOP + 18.0 + 16.0 * row as f64;
             if s.line || s.dashed {
                 out += &polyline(&[(x0 + 6.0, y), (x0 + 26.0, y)], colour, 1.8, s.dashed);

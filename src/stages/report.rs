@@ -20,7 +20,7 @@ impl StageKind for Report {
     }
 
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn params(&self) -> &'static [ParamDef] {
