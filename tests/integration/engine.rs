@@ -211,7 +211,14 @@ fn a_second_run_on_the_same_cache_is_refused_clearly() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // Wait until the first run holds the lock (its start-up can be slow on a loaded machine).
+    let lock = cache.path().join("lock");
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(60)
+        && std::fs::read_to_string(&lock).map(|s| s.trim() != format!("pid {}", first.id())).unwrap_or(true)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let second = sgdnoise(&["run", fixture("kill.yaml").to_str().unwrap(), "--cache", cache.path().to_str().unwrap()]);
     let _ = first.kill();
     let _ = first.wait();
@@ -280,7 +287,19 @@ fn ctrl_c_cancels_cleanly_and_a_rerun_resumes() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(900));
+    // Signal once the run is executing (its Ctrl-C handler is installed by then): the first
+    // stored object shows it. A fixed sleep raced the process start-up on a loaded machine.
+    let objects = cache.path().join("objects");
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        let any = std::fs::read_dir(&objects)
+            .map(|d| d.flatten().any(|e| std::fs::read_dir(e.path()).map(|mut f| f.next().is_some()).unwrap_or(false)))
+            .unwrap_or(false);
+        if any {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
