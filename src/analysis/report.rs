@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::powerlaw::Law;
 use super::svg::{escape, Heatmap, Plot, Scale, Series};
 
 /// One analysis result given to the report: its kind, key and parsed output.
@@ -120,6 +121,11 @@ fn id(kind: &str, key: &str) -> String {
     format!("{kind}:{}", &key[..key.len().min(16)])
 }
 
+/// (variable, exponent) of the fitted law, as the fit parsed it.
+fn law_terms(o: &Value) -> Vec<(String, String)> {
+    Law::parse(o["law"].as_str().unwrap_or("")).map(|l| l.terms).unwrap_or_default()
+}
+
 fn claim_text(out: &Value, default: String) -> String {
     out["claim"]["claim"].as_str().map(str::to_owned).unwrap_or(default)
 }
@@ -181,9 +187,8 @@ fn fit_claims(r: &Result, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Figure>)
     // Local slopes between successive values of a variable: how the exponent approaches its limit.
     if let Some(local) = o["local"].as_array().filter(|l| !l.is_empty()) {
         let var = local[0]["variable"].as_str().unwrap_or("?");
-        let term =
-            o["law"].as_str().unwrap_or("").split('*').map(str::trim).find(|t| t.starts_with(&format!("{var}^")));
-        if let Some(exp) = term.and_then(|t| t.split('^').nth(1)) {
+        if let Some(exp) = law_terms(o).into_iter().find(|(v, _)| v == var).map(|(_, e)| e) {
+            let exp = exp.as_str();
             let steps: Vec<String> = local
                 .iter()
                 .filter_map(|l| {
@@ -220,12 +225,8 @@ fn fit_claims(r: &Result, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Figure>)
         let g = xs.get(1).copied().unwrap_or(0.0);
         groups.entry(g.to_bits()).or_default().push((x0, yv));
     }
-    let exps: Vec<f64> = vars
-        .iter()
-        .zip(o["law"].as_str().unwrap_or("").split('*'))
-        .filter_map(|(_, term)| term.split('^').nth(1).map(str::trim))
-        .filter_map(|name| o["fit"]["exponents"][name]["value"].as_f64())
-        .collect();
+    let exps: Vec<f64> =
+        law_terms(o).iter().filter_map(|(_, name)| o["fit"]["exponents"][name]["value"].as_f64()).collect();
     let c = o["fit"]["log_prefactor"]["value"].as_f64().unwrap_or(0.0);
     let mut plot = Plot::new(&claim, first, y, Scale::Log2, Scale::Log10);
     for (k, (g, points)) in groups.iter().enumerate() {

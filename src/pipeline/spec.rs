@@ -311,8 +311,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Pipeline, PipelineError> {
             .iter()
             .flat_map(|&n| stages_ref[n].instances.iter().map(move |i| (stages_ref[n].kind.name(), &i.params)))
             .collect();
-        // Instances differing only in swept values usually fail alike: check each distinct
-        // parameter set once.
+        // Every instance is checked: a sweep can make one point invalid (batch > P).
         for inst in &stage.instances {
             if let Err((param, msg)) = stage.kind.check(&inst.params, &upstream) {
                 let where_ = if param.is_empty() {
@@ -400,13 +399,12 @@ fn expand_sweep(
             }
             // Points keep the file's key order.
             let mut point = Vec::new();
-            for (k, v) in entry {
+            for k in entry.keys() {
                 let key = yaml_key(ctx, &epath, k)?;
                 let value = m.get(&key).cloned().unwrap_or(Value::Null);
                 if matches!(value, Value::Array(_) | Value::Object(_)) {
                     return Err(ctx.at_value(&format!("{epath}.{key}"), "a list point's values are scalars"));
                 }
-                let _ = v;
                 point.push((key, sweep::scalar(&value)));
             }
             out.push((point, epath));

@@ -45,8 +45,12 @@ pub fn bootstrap(p: &Params) -> Bootstrap {
     }
 }
 
-/// Checks the shared parameters; `(param, message)` on error.
-pub fn check(p: &Params) -> Result<(), (String, String)> {
+/// Checks the shared parameters and that the stage `kind` reads runs (a collect or train stage
+/// in `needs`); `(param, message)` on error.
+pub fn check(kind: &str, p: &Params, upstream: &[(&str, &Params)]) -> Result<(), (String, String)> {
+    if upstream.iter().all(|(k, _)| *k != "collect" && *k != "train") {
+        return Err(("needs".into(), format!("{kind} needs a collect or train stage")));
+    }
     if !matches!(param_str(p, "status"), Some("converged" | "any")) {
         return Err(("status".into(), "expected converged or any".into()));
     }

@@ -63,7 +63,7 @@ impl StageKind for Crossover {
     }
 
     fn check(&self, params: &Params, upstream: &[(&str, &Params)]) -> Result<(), (String, String)> {
-        ap::check(params)?;
+        ap::check("crossover", params, upstream)?;
         if !matches!(param_str(params, "method"), Some("collapse" | "threshold")) {
             return Err(("method".into(), "expected collapse or threshold".into()));
         }
@@ -72,9 +72,6 @@ impl StageKind for Crossover {
         }
         if param_f64(params, "threshold").is_none_or(|t| t <= 0.0) {
             return Err(("threshold".into(), "must be positive".into()));
-        }
-        if upstream.iter().all(|(k, _)| *k != "collect" && *k != "train") {
-            return Err(("needs".into(), "crossover needs a collect or train stage".into()));
         }
         Ok(())
     }

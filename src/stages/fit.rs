@@ -45,7 +45,7 @@ impl StageKind for Fit {
 
     fn check(&self, params: &Params, upstream: &[(&str, &Params)]) -> Result<(), (String, String)> {
         let law = Law::parse(param_str(params, "law").unwrap_or_default()).map_err(|m| ("law".to_owned(), m))?;
-        ap::check(params)?;
+        ap::check("fit", params, upstream)?;
         if let Some(Value::Object(t)) = params.get("theory") {
             if let Some(k) = t.keys().find(|k| !law.terms.iter().any(|(_, e)| e == *k)) {
                 return Err(("theory".into(), format!("`{k}` is not an exponent of the law")));
@@ -55,9 +55,6 @@ impl StageKind for Fit {
             if !law.terms.iter().any(|(t, _)| t == v) {
                 return Err(("local".into(), format!("`{v}` is not a variable of the law")));
             }
-        }
-        if upstream.iter().all(|(k, _)| *k != "collect" && *k != "train") {
-            return Err(("needs".into(), "fit needs a collect or train stage".into()));
         }
         Ok(())
     }

@@ -42,12 +42,9 @@ impl StageKind for Optimum {
     }
 
     fn check(&self, params: &Params, upstream: &[(&str, &Params)]) -> Result<(), (String, String)> {
-        ap::check(params)?;
+        ap::check("optimum", params, upstream)?;
         if param_f64(params, "alpha_max").is_none_or(|a| a <= 0.0) {
             return Err(("alpha_max".into(), "must be positive".into()));
-        }
-        if upstream.iter().all(|(k, _)| *k != "collect" && *k != "train") {
-            return Err(("needs".into(), "optimum needs a collect or train stage".into()));
         }
         Ok(())
     }
