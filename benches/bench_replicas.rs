@@ -6,12 +6,15 @@
 use std::time::Instant;
 
 use sgdnoise::datasets::{DataPaths, DataSpec, Pool, RunData};
-use sgdnoise::nn::{replicas, runtime, train, Activation, ArchKind, ArchSpec, Dtype, TrainConfig};
+use sgdnoise::nn::{replicas, runtime, train, train_with_autograd, Activation, ArchKind, ArchSpec, Dtype, TrainConfig};
 use tch::{Device, Kind, Tensor};
 
-/// FLOPs of one replica-step (forward, and backward ≈ twice the forward).
-fn flops_per_step(d: f64, h: f64, depth: f64, b: f64) -> f64 {
-    3.0 * 2.0 * b * (d * h + (depth - 1.0) * h * h + h)
+/// FLOPs of the forward pass and of the backward pass with the update (weight gradients of every
+/// layer, input gradients of all but the first) of one replica-step.
+fn flops_per_step(d: f64, h: f64, depth: f64, b: f64) -> (f64, f64) {
+    let forward = 2.0 * b * (d * h + (depth - 1.0) * h * h + h);
+    let backward = 2.0 * b * (d * h + 2.0 * (depth - 1.0) * h * h + 2.0 * h);
+    (forward, backward)
 }
 
 fn sgemm_peak() -> f64 {
@@ -29,7 +32,7 @@ fn sgemm_peak() -> f64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    // `--only R`: just the batched run with R replicas (for profiling).
+    // `--only R`: just the batched run with R replicas (for profiling); `--only 0`: the single runs.
     let only: Option<usize> =
         args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).and_then(|r| r.parse().ok());
     let python = args.first().filter(|a| !a.starts_with("--")).cloned();
@@ -55,29 +58,55 @@ fn main() {
         device: Device::Cpu,
         trajectory: false,
     };
-    let fl = flops_per_step(784.0, 128.0, 5.0, 16.0);
-    let report = |label: &str, steps: u64, wall: f64| {
+    let (forward, backward) = flops_per_step(784.0, 128.0, 5.0, 16.0);
+    println!(
+        "  one step: {:.1} MFLOP forward + {:.1} MFLOP backward and update (only when the batch loss is positive)",
+        forward / 1e6,
+        backward / 1e6
+    );
+    // Useful FLOPs: every step's forward pass, and the backward pass of the steps that update.
+    // `counts`: (updates, seconds in stop detection) when known.
+    let report = |label: &str, steps: u64, wall: f64, counts: Option<(u64, f64)>| {
         let rate = steps as f64 / wall;
+        let Some((updates, checks)) = counts else {
+            println!("  {label:<18} {rate:>9.0} replica-steps/s");
+            return rate;
+        };
+        let useful = (steps as f64 * forward + updates as f64 * backward) / wall;
         println!(
-            "  {label:<18} {rate:>9.0} replica-steps/s  {:>6.1} useful GFLOP/s  {:>5.1}% of SGEMM peak",
-            rate * fl / 1e9,
-            100.0 * rate * fl / peak
+            "  {label:<18} {rate:>9.0} replica-steps/s  {:>6.1} useful GFLOP/s  {:>5.1}% of SGEMM peak  \
+             ({steps} steps, {:.0}% updating; stop checks {:.1}% of the time)",
+            useful / 1e9,
+            100.0 * useful / peak,
+            100.0 * updates as f64 / steps as f64,
+            100.0 * checks / wall
         );
         rate
     };
     let data: Vec<RunData> =
         (0..64).map(|i| RunData::from_split(&pool, &test, &rest, 1024, i as u64).unwrap()).collect();
-    // Single runs, one after the other.
-    let (mut steps, t0) = (0u64, Instant::now());
-    for (i, d) in data.iter().enumerate().take(if only.is_some() { 0 } else { 4 }) {
-        steps += train(&config(i), d).unwrap().steps;
+    // Single runs, one after the other: autograd's step, then the hand-written one.
+    let singles = if only.unwrap_or(0) == 0 { 4 } else { 0 };
+    let mut single = 1.0;
+    for autograd in [true, false].into_iter().filter(|_| singles > 0) {
+        let (mut steps, mut updates, mut checks, mut loop_wall, t0) = (0, 0, 0.0, 0.0, Instant::now());
+        for (i, d) in data.iter().enumerate().take(singles) {
+            let record = if autograd { train_with_autograd(&config(i), d) } else { train(&config(i), d) }.unwrap();
+            (steps, updates) = (steps + record.steps, updates + record.updates);
+            (checks, loop_wall) = (checks + record.check_wall_s, loop_wall + record.wall_s);
+        }
+        let label = if autograd { "single, autograd" } else { "single run" };
+        single = report(label, steps, t0.elapsed().as_secs_f64(), Some((updates, checks)));
+        println!("  {:<18} {:>9.0} steps/s in the training loop alone", "", steps as f64 / loop_wall);
     }
-    let single = if only.is_some() { 1.0 } else { report("single run", steps, t0.elapsed().as_secs_f64()) };
-    for r in only.map(|r| vec![r]).unwrap_or_else(|| vec![8usize, 32, 64]) {
+    for r in only.map(|r| vec![r]).unwrap_or_else(|| vec![8usize, 32, 64]).into_iter().filter(|&r| r > 0) {
         let runs: Vec<(TrainConfig, &RunData)> = (0..r).map(|i| (config(i), &data[i])).collect();
-        let (mut steps, t0) = (0u64, Instant::now());
-        replicas::train_replicas(&runs, &mut |_, rec| steps += rec.steps).unwrap();
-        let rate = report(&format!("batched R = {r}"), steps, t0.elapsed().as_secs_f64());
+        let (mut steps, mut updates, mut checks, t0) = (0, 0, 0.0, Instant::now());
+        replicas::train_replicas(&runs, &mut |_, rec| {
+            (steps, updates, checks) = (steps + rec.steps, updates + rec.updates, checks + rec.check_wall_s)
+        })
+        .unwrap();
+        let rate = report(&format!("batched R = {r}"), steps, t0.elapsed().as_secs_f64(), Some((updates, checks)));
         println!("  {:<18} {:.2}x the single run", "", rate / single);
     }
     if let Some(py) = python {
@@ -87,7 +116,8 @@ fn main() {
             .output()
             .expect("python reference");
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("reference JSON");
-        let rate = report("python pytorch", v["steps"].as_u64().unwrap_or(0), v["wall_s"].as_f64().unwrap_or(1.0));
+        let rate =
+            report("python pytorch", v["steps"].as_u64().unwrap_or(0), v["wall_s"].as_f64().unwrap_or(1.0), None);
         println!("  single run / python: {:.2}x", single / rate);
     }
 }

@@ -3,16 +3,18 @@
 //! f(w, x) = F(w, x) − F(w0, x); per-sample loss max(0, 1 − α·y·f)/α; every step draws B
 //! distinct indices of the P training points and does w ← w − dt·∇(batch mean); dt = T·h·B and
 //! t = dt·steps. The one idea to know: once the full training loss is zero no batch has a
-//! gradient, so the first n with L(w_n) = 0 is found by checking the full set only at steps whose
-//! batch loss is zero and only when the weights moved since the last check. That is exact and
-//! costs a full-set pass only a handful of times per run.
+//! gradient, so the first n with L(w_n) = 0 is found by examining the full set only after a
+//! stretch of zero-loss batches at unchanged, unchecked weights ([`StopDetector`]). That is exact
+//! and costs a full-set pass only a handful of times per run. The fully connected nets take a
+//! hand-written step (`fc.rs`); the others take autograd's gradient.
 
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use super::model::{ArchSpec, Net};
+use super::fc::{first_layer_layout, to_host, FcStep};
+use super::model::{ArchKind, ArchSpec, Net};
 use super::observables::{LayerChange, RunRecord, TrajectoryPoint};
 use crate::datasets::RunData;
 use crate::rng::{DistinctSampler, Rng, Stream};
@@ -64,6 +66,52 @@ impl TrainConfig {
     /// dt = T·h·B.
     pub fn dt(&self) -> f64 {
         self.temperature * self.arch.h() as f64 * self.batch as f64
+    }
+}
+
+/// A single run's hand-written fully connected step: the training set flattened on the device,
+/// its labels and centring outputs on the host.
+struct FcRun {
+    step: FcStep,
+    x: Tensor,
+    y: Vec<f64>,
+    f0: Vec<f64>,
+    yb: Vec<f64>,
+    f0b: Vec<f64>,
+    u: Vec<f64>,
+}
+
+impl FcRun {
+    fn new(trainer: &Trainer) -> FcRun {
+        let x = trainer.train.x.flatten(1, -1);
+        FcRun {
+            step: FcStep::new(&trainer.net, trainer.config.dtype.kind()),
+            x,
+            y: to_host(&trainer.train.y),
+            f0: to_host(&trainer.train.f0),
+            yb: Vec::new(),
+            f0b: Vec::new(),
+            u: Vec::new(),
+        }
+    }
+
+    /// One step on the batch `idx` (see [`Trainer::autograd_step`]).
+    fn step(&mut self, w: &mut [Tensor], idx: &[i64], alpha: f64, dt: f64) -> f64 {
+        let _guard = tch::no_grad_guard();
+        let device = self.x.device();
+        let xb = self.x.index_select(0, &Tensor::from_slice(idx).to_device(device));
+        let raw = to_host(&self.step.forward(w, xb));
+        self.yb.clear();
+        self.yb.extend(idx.iter().map(|&i| self.y[i as usize]));
+        self.f0b.clear();
+        self.f0b.extend(idx.iter().map(|&i| self.f0[i as usize]));
+        self.u.resize(idx.len(), 0.0);
+        let value = self.step.hinge(&raw, &self.yb, &self.f0b, alpha, dt, &mut self.u);
+        if value.is_finite() && value > 0.0 {
+            let u = Tensor::from_slice(&self.u).to_kind(self.x.kind()).to_device(device);
+            self.step.descend(w, &u);
+        }
+        value
     }
 }
 
@@ -128,6 +176,8 @@ pub struct Trainer<'a> {
     pub(super) train: DeviceSet,
     pub(super) test: DeviceSet,
     pub(super) chunk: i64,
+    /// Take the gradient from autograd even where a hand-written step exists (the reference).
+    pub(super) autograd: bool,
 }
 
 impl<'a> Trainer<'a> {
@@ -138,7 +188,10 @@ impl<'a> Trainer<'a> {
         let kind = config.dtype.kind();
         let device = config.device;
         let w0 = net.init(config.seed, kind, device);
-        let w: Vec<Tensor> = w0.iter().map(|t| t.copy().set_requires_grad(true)).collect();
+        let mut w: Vec<Tensor> = w0.iter().map(|t| t.copy().set_requires_grad(true)).collect();
+        if config.arch.kind == ArchKind::Fc {
+            w[0] = first_layer_layout(&w[0]).set_requires_grad(true);
+        }
         let chunk =
             if matches!(config.arch.kind, super::model::ArchKind::Mnas) { EVAL_CHUNK_CONV } else { EVAL_CHUNK_FC };
         let mut shape = vec![0i64];
@@ -152,7 +205,7 @@ impl<'a> Trainer<'a> {
         };
         let train = to_set(&data.x_train, &data.y_train);
         let test = to_set(&data.x_test, &data.y_test);
-        Ok(Trainer { config, net, w0, w, train, test, chunk })
+        Ok(Trainer { config, net, w0, w, train, test, chunk, autograd: false })
     }
 
     pub fn net(&self) -> &Net {
@@ -207,17 +260,15 @@ impl<'a> Trainer<'a> {
         let dt = config.dt();
         let alpha = config.alpha;
         let batch = config.batch;
-        let device = config.device;
         let mut sampler =
             DistinctSampler::new(self.train.y.size()[0] as usize, Rng::stream(config.seed, Stream::Batches));
         let mut trajectory = Vec::new();
         let mut next_ckpt: u64 = 0;
         let mut steps: u64 = 0;
-        let mut moved = true;
-        let mut checks: u64 = 0;
-        let mut suspects: Option<Tensor> = None;
-        let mut check_wall = 0.0;
-        let status = loop {
+        let mut stop = StopDetector::new(self.train.y.size()[0] as usize, batch);
+        let mut updates: u64 = 0;
+        let mut fc = (config.arch.kind == ArchKind::Fc && !self.autograd).then(|| FcRun::new(&self));
+        let (status, steps) = loop {
             if config.trajectory && steps == next_ckpt {
                 trajectory.push(self.checkpoint(
                     steps,
@@ -227,67 +278,49 @@ impl<'a> Trainer<'a> {
                 next_ckpt = if next_ckpt == 0 { 1 } else { next_ckpt * 2 };
             }
             if steps >= config.max_steps {
-                break Status::StepLimit;
+                break stop.at_limit(&self, Status::StepLimit, steps);
             }
-            if steps.is_multiple_of(64) {
-                if let Some(limit) = config.max_wall {
-                    if start.elapsed().as_secs_f64() > limit {
-                        break Status::TimeLimit;
-                    }
-                }
+            if steps.is_multiple_of(64) && config.max_wall.is_some_and(|limit| start.elapsed().as_secs_f64() > limit) {
+                break stop.at_limit(&self, Status::TimeLimit, steps);
             }
-            let idx = Tensor::from_slice(sampler.draw(batch)).to_device(device);
-            let xb = self.train.x.index_select(0, &idx);
-            let yb = self.train.y.index_select(0, &idx);
-            let f0b = self.train.f0.index_select(0, &idx);
-            let f = self.net.forward(&self.w, &xb) - f0b;
-            let loss = (1.0f64 - f * yb * alpha).relu().mean(None::<Kind>) * (1.0 / alpha);
-            let value = loss.double_value(&[]);
+            let value = match &mut fc {
+                Some(fc) => fc.step(&mut self.w, sampler.draw(batch), alpha, dt),
+                None => self.autograd_step(sampler.draw(batch), dt),
+            };
             if !value.is_finite() {
-                break Status::Diverged;
+                break (Status::Diverged, steps);
             }
-            if value > 0.0 {
-                let grads = Tensor::run_backward(&[&loss], &self.w, false, false);
-                let _guard = tch::no_grad_guard();
-                for (w, g) in self.w.iter_mut().zip(&grads) {
-                    let _ = w.g_sub_(&(g * dt));
+            updates += u64::from(value > 0.0);
+            if stop.after_step(steps, value > 0.0) {
+                if let Some(end) = stop.check(&self) {
+                    break end;
                 }
-                moved = true;
-            } else if moved {
-                // Candidate stop. The points closest to the margin at the last full check are the
-                // likeliest still unfitted: finding one proves L(w) > 0 at the cost of a tiny
-                // forward pass; only when all of them are fitted do we pass over the full set.
-                let t0 = Instant::now();
-                moved = false;
-                let suspect_unfitted = match &suspects {
-                    Some(idx) => {
-                        let m = self.margins_at(idx);
-                        // NaN compares false: a non-finite suspect sends us to the full check.
-                        bool::try_from(m.lt(1.0).any()).unwrap_or(false)
-                    }
-                    None => false,
-                };
-                if !suspect_unfitted {
-                    let margins = self.margins(&self.train);
-                    let stats = stats_of(&margins, alpha);
-                    checks += 1;
-                    if stats.non_finite {
-                        check_wall += t0.elapsed().as_secs_f64();
-                        break Status::Diverged;
-                    }
-                    if stats.unfitted == 0 {
-                        check_wall += t0.elapsed().as_secs_f64();
-                        break Status::Converged;
-                    }
-                    let k = (stats.unfitted as i64).max(SUSPECTS).min(margins.size()[0]);
-                    suspects = Some(margins.topk(k, 0, false, false).1.to_device(device));
-                }
-                check_wall += t0.elapsed().as_secs_f64();
             }
             steps += 1;
         };
         let wall_train = start.elapsed().as_secs_f64();
-        self.finish(status, steps, dt, trajectory, wall_train, checks, check_wall)
+        self.finish(status, steps, dt, trajectory, wall_train, stop.counts(updates))
+    }
+
+    /// One step through autograd on the batch `idx`: returns the batch loss, and moves the
+    /// weights when it is positive and finite.
+    fn autograd_step(&mut self, idx: &[i64], dt: f64) -> f64 {
+        let alpha = self.config.alpha;
+        let idx = Tensor::from_slice(idx).to_device(self.config.device);
+        let xb = self.train.x.index_select(0, &idx);
+        let yb = self.train.y.index_select(0, &idx);
+        let f0b = self.train.f0.index_select(0, &idx);
+        let f = self.net.forward(&self.w, &xb) - f0b;
+        let loss = (1.0f64 - f * yb * alpha).relu().mean(None::<Kind>) * (1.0 / alpha);
+        let value = loss.double_value(&[]);
+        if value.is_finite() && value > 0.0 {
+            let grads = Tensor::run_backward(&[&loss], &self.w, false, false);
+            let _guard = tch::no_grad_guard();
+            for (w, g) in self.w.iter_mut().zip(&grads) {
+                let _ = w.g_sub_(&(g * dt));
+            }
+        }
+        value
     }
 
     pub(super) fn checkpoint(&self, steps: u64, dt: f64, with_test: bool) -> TrajectoryPoint {
@@ -310,9 +343,10 @@ impl<'a> Trainer<'a> {
         dt: f64,
         mut trajectory: Vec<TrajectoryPoint>,
         wall_train: f64,
-        checks: u64,
-        check_wall: f64,
+        counts: LoopCounts,
     ) -> RunRecord {
+        // Points recorded after the stop, while it was pending, were taken at the same weights.
+        trajectory.retain(|p| p.step <= steps);
         let train = self.train_stats();
         let test = self.test_stats();
         let status = settle(status, &train, &test, steps, dt, self.config.trajectory.then_some(&mut trajectory));
@@ -345,6 +379,7 @@ impl<'a> Trainer<'a> {
         RunRecord {
             status,
             steps,
+            updates: counts.updates,
             dt,
             t: dt * steps as f64,
             t_star: (status == Status::Converged).then_some(dt * steps as f64),
@@ -362,8 +397,8 @@ impl<'a> Trainer<'a> {
             trajectory,
             wall_s,
             steps_per_s: if wall_s > 0.0 { steps as f64 / wall_s } else { 0.0 },
-            full_checks: checks,
-            check_wall_s: check_wall,
+            full_checks: counts.checks,
+            check_wall_s: counts.check_wall,
             n_params: self.net.param_count(),
         }
     }
@@ -417,7 +452,92 @@ pub(super) fn stats_of(margins: &Tensor, alpha: f64) -> SetStats {
 }
 
 /// How many of the lowest-margin points of the last full check are re-checked first.
-pub(super) const SUSPECTS: i64 = 32;
+const SUSPECTS: i64 = 32;
+
+/// The exact stop's bookkeeping. The weights only change at steps whose batch loss is positive,
+/// so the first step n with L(w_n) = 0 is the first step of a stretch of constant weights whose
+/// full training loss is zero. A stretch starts being a candidate at its first zero-loss batch;
+/// any later positive batch in it proves L > 0 for free, so the full set is only examined once
+/// the stretch has lasted `quiet` zero-loss batches (a quarter of the training set drawn without
+/// finding an unfitted point) or a limit is reached. Then the lowest-margin points of the last
+/// full check are tried first, and only when all of them are fitted is the full set passed over.
+/// The run's record is taken at n (the extra batches did not change the weights).
+pub(super) struct StopDetector {
+    /// The first step of the current stretch of constant weights, while they are unchecked and
+    /// its batches have had zero loss.
+    candidate: Option<u64>,
+    /// Whether the weights changed since the last check.
+    unchecked: bool,
+    quiet: u64,
+    suspects: Option<Tensor>,
+    checks: u64,
+    wall: f64,
+}
+
+/// What a training loop counted, for the record.
+pub(super) struct LoopCounts {
+    pub(super) updates: u64,
+    pub(super) checks: u64,
+    pub(super) check_wall: f64,
+}
+
+impl StopDetector {
+    pub(super) fn new(p: usize, batch: usize) -> StopDetector {
+        let quiet = (p / (4 * batch.max(1))).clamp(4, 256) as u64;
+        StopDetector { candidate: None, unchecked: true, quiet, suspects: None, checks: 0, wall: 0.0 }
+    }
+
+    /// After step `step`, whose batch loss was positive (`moved`) or zero: whether the weights
+    /// are to be examined now ([`StopDetector::check`]).
+    pub(super) fn after_step(&mut self, step: u64, moved: bool) -> bool {
+        if moved {
+            self.candidate = None;
+            self.unchecked = true;
+            return false;
+        }
+        self.unchecked && step + 1 - *self.candidate.get_or_insert(step) >= self.quiet
+    }
+
+    pub(super) fn counts(&self, updates: u64) -> LoopCounts {
+        LoopCounts { updates, checks: self.checks, check_wall: self.wall }
+    }
+
+    /// At a step or time limit: a pending candidate may be where the run converged.
+    pub(super) fn at_limit(&mut self, trainer: &Trainer, limit: Status, steps: u64) -> (Status, u64) {
+        let ended = if self.candidate.is_some() { self.check(trainer) } else { None };
+        ended.unwrap_or((limit, steps))
+    }
+
+    /// Examines the current weights (those of the candidate stretch): the run's end and its step
+    /// count (the stretch's first step) when it ends there.
+    pub(super) fn check(&mut self, trainer: &Trainer) -> Option<(Status, u64)> {
+        let t0 = Instant::now();
+        let first = self.candidate.take().unwrap_or(0);
+        self.unchecked = false;
+        let _guard = tch::no_grad_guard();
+        // NaN compares false: a non-finite suspect sends us to the full check.
+        let suspect_unfitted = self
+            .suspects
+            .as_ref()
+            .is_some_and(|idx| bool::try_from(trainer.margins_at(idx).lt(1.0).any()).unwrap_or(false));
+        let mut end = None;
+        if !suspect_unfitted {
+            let margins = trainer.margins(&trainer.train);
+            let stats = stats_of(&margins, trainer.config.alpha);
+            self.checks += 1;
+            if stats.non_finite {
+                end = Some(Status::Diverged);
+            } else if stats.unfitted == 0 {
+                end = Some(Status::Converged);
+            } else {
+                let k = (stats.unfitted as i64).max(SUSPECTS).min(margins.size()[0]);
+                self.suspects = Some(margins.topk(k, 0, false, false).1.to_device(trainer.config.device));
+            }
+        }
+        self.wall += t0.elapsed().as_secs_f64();
+        end.map(|status| (status, first))
+    }
+}
 
 fn sq_norm(t: &Tensor) -> f64 {
     f64::try_from(t.to_kind(Kind::Double).square().sum(Kind::Double)).unwrap_or(f64::NAN)
@@ -464,4 +584,12 @@ pub fn train(config: &TrainConfig, data: &RunData) -> Result<RunRecord, TrainErr
 /// Trains one run through libtorch, whatever the architecture.
 pub fn train_with_libtorch(config: &TrainConfig, data: &RunData) -> Result<RunRecord, TrainError> {
     Ok(Trainer::new(config, data)?.run())
+}
+
+/// Trains one run through libtorch with autograd's gradients (the reference for the
+/// hand-written fully connected step).
+pub fn train_with_autograd(config: &TrainConfig, data: &RunData) -> Result<RunRecord, TrainError> {
+    let mut trainer = Trainer::new(config, data)?;
+    trainer.autograd = true;
+    Ok(trainer.run())
 }

@@ -2,6 +2,7 @@
 
 pub mod act;
 pub mod dynamics;
+mod fc;
 pub mod model;
 pub mod observables;
 pub mod perceptron;
@@ -9,6 +10,6 @@ pub mod replicas;
 pub mod runtime;
 
 pub use act::Activation;
-pub use dynamics::{train, train_with_libtorch, Dtype, Status, TrainConfig, TrainError, Trainer};
+pub use dynamics::{train, train_with_autograd, train_with_libtorch, Dtype, Status, TrainConfig, TrainError, Trainer};
 pub use model::{ArchKind, ArchSpec, Net};
 pub use observables::RunRecord;

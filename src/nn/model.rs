@@ -60,6 +60,19 @@ impl ArchSpec {
     }
 }
 
+/// The constant factors of the fully connected net F = (1/h)·w_out·z_L, z_l = c·φ(s_l·W_l·z_{l−1}),
+/// s_l = 1/√fan_in. With ReLU they are all gathered into one factor at the output (`folded`):
+/// the hidden layers are then plain products and ReLUs, z̃_l = relu(W_l·z̃_{l−1}), and
+/// F = out·w_out·z̃_L — the same function with one multiplication instead of L + 1.
+#[derive(Debug, Clone)]
+pub struct FcScales {
+    pub folded: bool,
+    /// The factor applied to w_out·z_L (or to w_out·z̃_L when folded).
+    pub out: f64,
+    /// s_l per hidden layer (used when not folded).
+    pub pre: Vec<f64>,
+}
+
 /// One weight tensor's role, for per-layer observables.
 #[derive(Debug, Clone, Copy)]
 enum Layer {
@@ -177,15 +190,7 @@ impl Net {
                 let d = w[0].size()[0];
                 x.flatten(1, -1).mv(&w[0]) * (1.0 / (d as f64).sqrt())
             }
-            ArchKind::Fc => {
-                let act = self.spec.act;
-                let mut z = x.flatten(1, -1);
-                for wl in &w[..self.spec.depth] {
-                    let fan_in = wl.size()[1] as f64;
-                    z = act.apply_scaled(&z.matmul(&wl.tr()), 1.0 / fan_in.sqrt());
-                }
-                z.mv(&w[self.spec.depth]) * (1.0 / self.spec.width as f64)
-            }
+            ArchKind::Fc => self.forward_fc(w, x.flatten(1, -1)),
             ArchKind::Mnas => self.forward_mnas(w, x),
         }
     }
@@ -194,13 +199,30 @@ impl Net {
     /// replica dimension ([R, out, in], [R, h]) and inputs [R, n, …]; returns [R, n].
     pub fn forward_replicas(&self, w: &[Tensor], x: &Tensor) -> Tensor {
         assert_eq!(self.spec.kind, ArchKind::Fc, "batched replicas are implemented for fc");
-        let act = self.spec.act;
-        let mut z = x.flatten(2, -1);
-        for wl in &w[..self.spec.depth] {
-            let fan_in = wl.size()[2] as f64;
-            z = act.apply_scaled(&z.bmm(&wl.transpose(1, 2)), 1.0 / fan_in.sqrt());
+        self.forward_fc(w, x.flatten(2, -1))
+    }
+
+    /// The fully connected forward pass on [.., n, d] inputs, with or without a replica dimension.
+    fn forward_fc(&self, w: &[Tensor], x: Tensor) -> Tensor {
+        let scales = self.fc_scales();
+        let mut z = x;
+        for (l, wl) in w[..self.spec.depth].iter().enumerate() {
+            let a = z.matmul(&wl.transpose(-2, -1));
+            z = if scales.folded { a.relu() } else { self.spec.act.apply_scaled(&a, scales.pre[l]) };
         }
-        z.bmm(&w[self.spec.depth].unsqueeze(2)).squeeze_dim(2) * (1.0 / self.spec.width as f64)
+        z.matmul(&w[self.spec.depth].unsqueeze(-1)).squeeze_dim(-1) * scales.out
+    }
+
+    /// Where the fully connected net's constant factors go (see [`FcScales`]).
+    pub fn fc_scales(&self) -> FcScales {
+        let pre: Vec<f64> = self.layers[..self.spec.depth].iter().map(|(_, _, s)| 1.0 / (s[1] as f64).sqrt()).collect();
+        let gain = self.spec.act.gain();
+        let product: f64 = pre.iter().map(|s| s * gain).product();
+        let out = 1.0 / self.spec.width as f64;
+        // ReLU is positively homogeneous: c·relu(s·a) = c·s·relu(a), so every factor can move to
+        // the output, while the unscaled activations stay far from overflow.
+        let folded = self.spec.act == Activation::Relu && product > 1e-30;
+        FcScales { folded, out: if folded { out * product } else { out }, pre }
     }
 
     fn forward_mnas(&self, w: &[Tensor], x: &Tensor) -> Tensor {

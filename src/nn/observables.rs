@@ -32,6 +32,8 @@ pub struct RunRecord {
     pub status: Status,
     /// SGD steps done (zero-gradient steps included).
     pub steps: u64,
+    /// Steps whose batch loss was positive, i.e. that changed the weights.
+    pub updates: u64,
     pub dt: f64,
     /// t = dt·steps at the end of the run.
     pub t: f64,

@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use super::dynamics::{settle, Dtype, SetStats, Status, TrainConfig};
+use super::dynamics::{settle, Dtype, LoopCounts, SetStats, Status, TrainConfig};
 use super::observables::{LayerChange, RunRecord, TrajectoryPoint};
 use crate::datasets::RunData;
 use crate::rng::{DistinctSampler, Rng, Stream};
@@ -128,7 +128,7 @@ impl<'a, F: Real> Run<'a, F> {
         let mut sampler = DistinctSampler::new(p, Rng::stream(c.seed, Stream::Batches));
         let mut trajectory = Vec::new();
         let mut next_ckpt: u64 = 0;
-        let (mut steps, mut checks, mut check_wall) = (0u64, 0u64, 0.0f64);
+        let (mut steps, mut checks, mut check_wall, mut updates) = (0u64, 0u64, 0.0f64, 0u64);
         let mut moved = true;
         // Points unfitted at the last full check: one of them still unfitted proves L > 0.
         let mut suspects: Vec<usize> = Vec::new();
@@ -173,6 +173,7 @@ impl<'a, F: Real> Run<'a, F> {
                     }
                 }
                 moved = true;
+                updates += 1;
             } else if moved {
                 let t0 = Instant::now();
                 moved = false;
@@ -195,10 +196,9 @@ impl<'a, F: Real> Run<'a, F> {
             steps += 1;
         };
         let wall = start.elapsed().as_secs_f64();
-        self.finish(status, steps, dt, trajectory, wall, checks, check_wall)
+        self.finish(status, steps, dt, trajectory, wall, LoopCounts { updates, checks, check_wall })
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn finish(
         self,
         status: Status,
@@ -206,8 +206,7 @@ impl<'a, F: Real> Run<'a, F> {
         dt: f64,
         mut trajectory: Vec<TrajectoryPoint>,
         wall_s: f64,
-        checks: u64,
-        check_wall: f64,
+        counts: LoopCounts,
     ) -> RunRecord {
         let train = self.stats(&self.x_train, &self.y_train);
         let test = self.stats(&self.x_test, &self.y_test);
@@ -220,6 +219,7 @@ impl<'a, F: Real> Run<'a, F> {
         RunRecord {
             status,
             steps,
+            updates: counts.updates,
             dt,
             t: dt * steps as f64,
             t_star: (status == Status::Converged).then_some(dt * steps as f64),
@@ -242,8 +242,8 @@ impl<'a, F: Real> Run<'a, F> {
             trajectory,
             wall_s,
             steps_per_s: if wall_s > 0.0 { steps as f64 / wall_s } else { 0.0 },
-            full_checks: checks,
-            check_wall_s: check_wall,
+            full_checks: counts.checks,
+            check_wall_s: counts.check_wall,
             n_params: self.d as i64,
         }
     }

@@ -13,9 +13,10 @@
 
 use std::time::Instant;
 
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
-use super::dynamics::{stats_of, validate, DeviceSet, Status, TrainConfig, TrainError, Trainer, SUSPECTS};
+use super::dynamics::{validate, DeviceSet, Status, StopDetector, TrainConfig, TrainError, Trainer};
+use super::fc::{first_layer_layout, to_host, FcStep};
 use super::model::{ArchKind, Net};
 use super::observables::{RunRecord, TrajectoryPoint};
 use crate::datasets::RunData;
@@ -42,13 +43,37 @@ struct Replica {
     sampler: DistinctSampler,
     dt: f64,
     alpha: f64,
-    moved: bool,
     active: bool,
     next_ckpt: u64,
     trajectory: Vec<TrajectoryPoint>,
-    checks: u64,
-    check_wall: f64,
-    suspects: Option<Tensor>,
+    stop: StopDetector,
+    updates: u64,
+    /// Labels and centring outputs of its training set, on the host.
+    y: Vec<f64>,
+    f0: Vec<f64>,
+}
+
+/// The replicas' weights, stacked along a first dimension: `live[k]` is the run at position k.
+/// Finished replicas get zero steps until a quarter of the stack has finished; then they are
+/// dropped (a copy of the remaining weights), so they cost little after their last step.
+struct Stack {
+    live: Vec<usize>,
+    w: Vec<Tensor>,
+}
+
+impl Stack {
+    /// Drops the finished replicas once they are a quarter of the stack.
+    fn compact(&mut self, reps: &[Replica]) {
+        let keep: Vec<i64> = (0..self.live.len()).filter(|&k| reps[self.live[k]].active).map(|k| k as i64).collect();
+        if 4 * (self.live.len() - keep.len()) < self.live.len() && !keep.is_empty() {
+            return;
+        }
+        let _guard = tch::no_grad_guard();
+        let keep_t = Tensor::from_slice(&keep).to_device(self.w[0].device());
+        self.live = keep.iter().map(|&k| self.live[k as usize]).collect();
+        self.w = self.w.iter().map(|t| t.index_select(0, &keep_t)).collect();
+        self.w[0] = first_layer_layout(&self.w[0]);
+    }
 }
 
 /// Trains `runs` as replicas; `on_done(i, record)` is called for run `i` when it stops.
@@ -62,24 +87,23 @@ pub fn train_replicas(
     for (c, d) in runs {
         validate(c, d)?;
     }
+    let _guard = tch::no_grad_guard();
     let r = runs.len() as i64;
     let (c0, d0) = (&runs[0].0, runs[0].1);
     let (kind, device) = (c0.dtype.kind(), c0.device);
     let net = Net::new(c0.arch, &d0.sample_shape).map_err(TrainError::Invalid)?;
     let p = d0.p() as i64;
-    let batch = c0.batch as i64;
+    let batch = c0.batch;
+    let d = d0.sample_len() as i64;
     let start = Instant::now();
 
     // Stacked initial weights, data and centring outputs.
-    let (w0, w): (Vec<Tensor>, Vec<Tensor>) = {
-        let _guard = tch::no_grad_guard();
-        let per: Vec<Vec<Tensor>> = runs.iter().map(|(c, _)| net.init(c.seed, kind, device)).collect();
-        let w0: Vec<Tensor> = (0..per[0].len())
-            .map(|l| Tensor::stack(&per.iter().map(|w| w[l].shallow_clone()).collect::<Vec<_>>(), 0))
-            .collect();
-        let w = w0.iter().map(|t| t.copy().set_requires_grad(true)).collect();
-        (w0, w)
-    };
+    let per: Vec<Vec<Tensor>> = runs.iter().map(|(c, _)| net.init(c.seed, kind, device)).collect();
+    let w0: Vec<Tensor> = (0..per[0].len())
+        .map(|l| Tensor::stack(&per.iter().map(|w| w[l].shallow_clone()).collect::<Vec<_>>(), 0))
+        .collect();
+    let mut w: Vec<Tensor> = w0.iter().map(|t| t.copy()).collect();
+    w[0] = first_layer_layout(&w[0]);
     let mut shape = vec![r, p];
     shape.extend(d0.sample_shape.iter().map(|&s| s as i64));
     let x = Tensor::from_slice(&runs.iter().flat_map(|(_, d)| d.x_train.iter().copied()).collect::<Vec<f32>>())
@@ -90,7 +114,7 @@ pub fn train_replicas(
         .reshape([r, p])
         .to_kind(kind)
         .to_device(device);
-    let f0 = tch::no_grad(|| net.forward_replicas(&w0, &x));
+    let f0 = net.forward_replicas(&w0, &x);
     let mut test_shape = vec![d0.y_test.len() as i64];
     test_shape.extend(d0.sample_shape.iter().map(|&s| s as i64));
     let x_test = Tensor::from_slice(&d0.x_test).reshape(test_shape.as_slice()).to_kind(kind).to_device(device);
@@ -99,67 +123,67 @@ pub fn train_replicas(
     let f0_test: Vec<Tensor> = (0..r)
         .map(|i| {
             let wi: Vec<Tensor> = w0.iter().map(|t| t.select(0, i)).collect();
-            tch::no_grad(|| super::dynamics::chunked_forward(&net, &wi, &x_test, 8192))
+            super::dynamics::chunked_forward(&net, &wi, &x_test, 8192)
         })
         .collect();
-    let x_flat = x.flatten(0, 1);
-    let y_flat = y.flatten(0, 1);
-    let f0_flat = f0.flatten(0, 1);
-    let alphas = Tensor::from_slice(&runs.iter().map(|(c, _)| c.alpha).collect::<Vec<f64>>())
-        .to_kind(kind)
-        .to_device(device)
-        .unsqueeze(1);
 
     let mut reps: Vec<Replica> = runs
         .iter()
-        .map(|(c, d)| Replica {
+        .enumerate()
+        .map(|(i, (c, d))| Replica {
             sampler: DistinctSampler::new(d.p(), Rng::stream(c.seed, Stream::Batches)),
             dt: c.dt(),
             alpha: c.alpha,
-            moved: true,
             active: true,
             next_ckpt: 0,
             trajectory: Vec::new(),
-            checks: 0,
-            check_wall: 0.0,
-            suspects: None,
+            stop: StopDetector::new(d.p(), batch),
+            updates: 0,
+            y: to_host(&y.select(0, i as i64)),
+            f0: to_host(&f0.select(0, i as i64)),
         })
         .collect();
+    let mut stack = Stack { live: (0..runs.len()).collect(), w };
 
-    // A single-run view of replica i: its weight slices and data, for checks and records.
-    let view = |i: usize, w: &[Tensor]| -> Trainer<'_> {
-        let ii = i as i64;
+    // A single-run view of the replica at position k: its weight slices and data, for checks and
+    // records.
+    let view = |k: usize, stack: &Stack| -> Trainer<'_> {
+        let i = stack.live[k];
+        let (ii, kk) = (i as i64, k as i64);
         Trainer {
             config: &runs[i].0,
             net: net.clone(),
             w0: w0.iter().map(|t| t.select(0, ii)).collect(),
-            w: w.iter().map(|t| t.detach().select(0, ii)).collect(),
+            w: stack.w.iter().map(|t| t.select(0, kk)).collect(),
             train: DeviceSet { x: x.select(0, ii), y: y.select(0, ii), f0: f0.select(0, ii) },
             test: DeviceSet { x: x_test.shallow_clone(), y: y_test.shallow_clone(), f0: f0_test[i].shallow_clone() },
             chunk: 8192,
+            autograd: false,
         }
     };
 
-    let mut w = w;
+    let mut step = FcStep::new(&net, kind);
     let mut steps: u64 = 0;
-    let mut finish = |i: usize, status: Status, steps: u64, reps: &mut Vec<Replica>, w: &[Tensor]| {
+    let mut finish = |k: usize, status: Status, steps: u64, reps: &mut Vec<Replica>, stack: &Stack| {
+        let i = stack.live[k];
         let rep = &mut reps[i];
         rep.active = false;
         let trajectory = std::mem::take(&mut rep.trajectory);
-        let record = view(i, w).finish(
+        let record = view(k, stack).finish(
             status,
             steps,
             rep.dt,
             trajectory,
             start.elapsed().as_secs_f64(),
-            rep.checks,
-            rep.check_wall,
+            rep.stop.counts(rep.updates),
         );
         on_done(i, record);
     };
+    let (mut idx, mut yb, mut f0b, mut u) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     loop {
         // Checkpoints, limits.
-        for i in 0..reps.len() {
+        for k in 0..stack.live.len() {
+            let i = stack.live[k];
             if !reps[i].active {
                 continue;
             }
@@ -167,102 +191,88 @@ pub fn train_replicas(
             if c.trajectory && steps == reps[i].next_ckpt {
                 let next = reps[i].next_ckpt;
                 let with_test = steps == 0 || next.trailing_zeros().is_multiple_of(2);
-                let point = tch::no_grad(|| view(i, &w).checkpoint(steps, reps[i].dt, with_test));
+                let point = view(k, &stack).checkpoint(steps, reps[i].dt, with_test);
                 reps[i].trajectory.push(point);
                 reps[i].next_ckpt = if next == 0 { 1 } else { next * 2 };
             }
-            if steps >= c.max_steps {
-                finish(i, Status::StepLimit, steps, &mut reps, &w);
+            let limit = if steps >= c.max_steps {
+                Some(Status::StepLimit)
             } else if c.max_wall.is_some_and(|limit| steps.is_multiple_of(64) && start.elapsed().as_secs_f64() > limit)
             {
-                finish(i, Status::TimeLimit, steps, &mut reps, &w);
+                Some(Status::TimeLimit)
+            } else {
+                None
+            };
+            if let Some(limit) = limit {
+                let (status, n) = reps[i].stop.at_limit(&view(k, &stack), limit, steps);
+                finish(k, status, n, &mut reps, &stack);
             }
         }
         if reps.iter().all(|rep| !rep.active) {
             break;
         }
-        // One batched step.
-        let idx: Vec<i64> = reps
-            .iter_mut()
-            .enumerate()
-            .flat_map(|(i, rep)| {
-                rep.sampler.draw(batch as usize).iter().map(move |&j| i as i64 * p + j).collect::<Vec<_>>()
-            })
-            .collect();
-        let idx = Tensor::from_slice(&idx).to_device(device);
-        let mut xb_shape = vec![r, batch];
-        xb_shape.extend(d0.sample_shape.iter().map(|&s| s as i64));
-        let xb = x_flat.index_select(0, &idx).reshape(xb_shape.as_slice());
-        let yb = y_flat.index_select(0, &idx).reshape([r, batch]);
-        let f0b = f0_flat.index_select(0, &idx).reshape([r, batch]);
-        let f = net.forward_replicas(&w, &xb) - f0b;
-        let losses = ((1.0f64 - f * yb * &alphas).relu() / &alphas).mean_dim([1i64].as_slice(), false, None::<Kind>);
-        let values: Vec<f64> =
-            Vec::<f64>::try_from(losses.to_kind(Kind::Double).to_device(tch::Device::Cpu)).unwrap_or_default();
-        let mut scale = vec![0.0f64; reps.len()];
+        stack.compact(&reps);
+        let n = stack.live.len();
+        // One batched step: the forward pass, each replica's loss on the host, one descent.
+        idx.clear();
+        for &i in &stack.live {
+            let base = i as i64 * p;
+            if reps[i].active {
+                idx.extend(reps[i].sampler.draw(batch).iter().map(|&j| base + j));
+            } else {
+                idx.extend((0..batch as i64).map(|j| base + j));
+            }
+        }
+        let xb = x.view([-1, d]).index_select(0, &Tensor::from_slice(&idx).to_device(device));
+        let raw = to_host(&step.forward(&stack.w, xb.view([n as i64, batch as i64, d])));
+        u.resize(n * batch, 0.0);
         let mut to_check = Vec::new();
-        for (i, rep) in reps.iter_mut().enumerate() {
+        let mut diverged = Vec::new();
+        let mut updating = Vec::new();
+        for (k, &i) in stack.live.iter().enumerate() {
+            let rep = &mut reps[i];
+            let rows = k * batch..(k + 1) * batch;
             if !rep.active {
+                u[rows].fill(0.0);
                 continue;
             }
-            let v = values.get(i).copied().unwrap_or(f64::NAN);
-            if !v.is_finite() {
-                to_check.push((i, true));
-            } else if v > 0.0 {
-                scale[i] = rep.dt;
-                rep.moved = true;
-            } else if rep.moved {
-                to_check.push((i, false));
+            yb.clear();
+            f0b.clear();
+            for &j in &idx[rows.clone()] {
+                let j = (j - i as i64 * p) as usize;
+                yb.push(rep.y[j]);
+                f0b.push(rep.f0[j]);
+            }
+            let value = step.hinge(&raw[rows.clone()], &yb, &f0b, rep.alpha, rep.dt, &mut u[rows.clone()]);
+            if !value.is_finite() {
+                u[rows].fill(0.0);
+                diverged.push(k);
+            } else if rep.stop.after_step(steps, value > 0.0) {
+                to_check.push(k);
+            }
+            if value > 0.0 {
+                rep.updates += 1;
+                updating.push(k);
             }
         }
-        for &(i, diverged) in &to_check {
-            if diverged {
-                finish(i, Status::Diverged, steps, &mut reps, &w);
+        for &k in &diverged {
+            finish(k, Status::Diverged, steps, &mut reps, &stack);
+        }
+        if !updating.is_empty() {
+            let u_t = Tensor::from_slice(&u).to_kind(kind).to_device(device).view([n as i64, batch as i64]);
+            if 3 * updating.len() > 2 * n {
+                // Fitted and diverged replicas get a zero step.
+                step.descend(&mut stack.w, &u_t);
+            } else {
+                step.descend_some(&stack.w, &u_t, &updating);
             }
         }
-        if scale.iter().any(|&s| s > 0.0) {
-            // Inactive and fitted replicas get a zero step; the others w ← w − dt·∇.
-            let total = losses.sum(Kind::Double);
-            let grads = Tensor::run_backward(&[&total], &w, false, false);
-            let neg_scale: Vec<f64> = scale.iter().map(|s| -s).collect();
-            let scale_t = Tensor::from_slice(&neg_scale).to_kind(kind).to_device(device);
-            let _guard = tch::no_grad_guard();
-            for (wl, g) in w.iter_mut().zip(&grads) {
-                let mut shape = vec![r];
-                shape.extend(std::iter::repeat_n(1, g.dim() - 1));
-                // w += (−dt)·g in one pass (the replicas' weights do not fit in cache).
-                let _ = wl.addcmul_(g, &scale_t.reshape(shape.as_slice()));
-            }
-        }
-        // Candidate stops: the same exact check as a single run, on each replica's weights.
-        for &(i, diverged) in &to_check {
-            if diverged || !reps[i].active {
-                continue;
-            }
-            let t0 = Instant::now();
-            reps[i].moved = false;
-            let v = view(i, &w);
-            let proven_positive = match &reps[i].suspects {
-                Some(sus) => bool::try_from(tch::no_grad(|| v.margins_at(sus)).lt(1.0).any()).unwrap_or(false),
-                None => false,
-            };
-            let mut outcome = None;
-            if !proven_positive {
-                let margins = tch::no_grad(|| v.margins(&v.train));
-                let stats = stats_of(&margins, reps[i].alpha);
-                reps[i].checks += 1;
-                if stats.non_finite {
-                    outcome = Some(Status::Diverged);
-                } else if stats.unfitted == 0 {
-                    outcome = Some(Status::Converged);
-                } else {
-                    let k = (stats.unfitted as i64).max(SUSPECTS).min(margins.size()[0]);
-                    reps[i].suspects = Some(margins.topk(k, 0, false, false).1.to_device(device));
-                }
-            }
-            reps[i].check_wall += t0.elapsed().as_secs_f64();
-            if let Some(status) = outcome {
-                finish(i, status, steps, &mut reps, &w);
+        // Due stop checks: the same exact check as a single run, on each replica's weights (a
+        // replica due for one had a zero-loss batch, so the step left it unchanged).
+        for &k in &to_check {
+            let i = stack.live[k];
+            if let Some((status, n)) = reps[i].stop.check(&view(k, &stack)) {
+                finish(k, status, n, &mut reps, &stack);
             }
         }
         steps += 1;

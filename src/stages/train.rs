@@ -83,7 +83,7 @@ impl StageKind for Train {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn params(&self) -> &'static [ParamDef] {

@@ -189,6 +189,41 @@ fn perceptron_rust_path_matches_the_libtorch_path() {
 }
 
 #[test]
+fn hand_written_fc_step_matches_autograd() {
+    tch::set_num_threads(1);
+    let data = mnist(128, 7);
+    // ReLU (factors folded to the output), GELU (scaled per layer), and float64.
+    for (act, dtype, t) in [
+        (Activation::Relu, Dtype::F32, 0.0625),
+        (Activation::Gelu, Dtype::F32, 0.0625),
+        (Activation::Relu, Dtype::F64, 0.125),
+    ] {
+        let mut c = config(ArchKind::Fc, 3, 32, 32768.0, t, 8, 7);
+        c.arch.act = act;
+        c.dtype = dtype;
+        let fast = train(&c, &data).unwrap();
+        let reference = sgdnoise::nn::train_with_autograd(&c, &data).unwrap();
+        let what = format!("{act:?} {dtype:?}");
+        assert_eq!(fast.status, Status::Converged, "{what}");
+        assert_eq!(
+            (fast.status, fast.steps, fast.updates),
+            (reference.status, reference.steps, reference.updates),
+            "{what}"
+        );
+        assert!(0 < fast.updates && fast.updates < fast.steps, "{what}: {} updates", fast.updates);
+        assert!(
+            (fast.rel_dw - reference.rel_dw).abs() < 1e-4 * reference.rel_dw,
+            "{what}: {} vs {}",
+            fast.rel_dw,
+            reference.rel_dw
+        );
+        assert!((fast.test_err - reference.test_err).abs() < 2e-3, "{what}");
+        assert_eq!(fast.trajectory.last().map(|p| p.step), Some(fast.steps), "{what}");
+        assert_eq!(fast.trajectory.len(), reference.trajectory.len(), "{what}");
+    }
+}
+
+#[test]
 fn batched_replicas_match_their_single_runs() {
     tch::set_num_threads(1);
     // Different seeds (so data, init, batches), temperatures and α; one diverges.
