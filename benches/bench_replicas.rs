@@ -36,19 +36,25 @@ fn main() {
     let only: Option<usize> =
         args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).and_then(|r| r.parse().ok());
     let python = args.first().filter(|a| !a.starts_with("--")).cloned();
+    // `--phase`: the quick phase diagram's setting instead (GELU, α = 1, P = 256, small T).
+    let phase = args.iter().any(|a| a == "--phase");
+    let (act, alpha, p, t0) =
+        if phase { (Activation::Gelu, 1.0, 256, -12) } else { (Activation::Relu, 32768.0, 1024, -8) };
+    let ts: Vec<f64> = (t0..t0 + 4).map(|k| 2f64.powi(k)).collect();
     runtime::set_threads(1);
     let peak = sgemm_peak();
     println!(
-        "bench-replicas: FC-5L h128 relu, MNIST parity, alpha 2^15, B 16, P 1024, mixed T, 1 thread, libtorch {}",
+        "bench-replicas: FC-5L h128 {}, MNIST parity, alpha {alpha}, B 16, P {p}, T 2^{t0}..2^{}, 1 thread, libtorch {}",
+        act.name(),
+        t0 + 3,
         runtime::libtorch_version_full()
     );
     println!("  SGEMM peak (1024², 1 thread): {:.1} GFLOP/s", peak / 1e9);
     let pool = Pool::load(&DataSpec::MnistParity, &DataPaths::from_env()).expect("MNIST (run scripts/setup.sh)");
     let (test, rest) = pool.split(2048, 0).unwrap();
-    let ts = [2f64.powi(-8), 2f64.powi(-7), 2f64.powi(-6), 2f64.powi(-5)];
     let config = |i: usize| TrainConfig {
-        arch: ArchSpec { kind: ArchKind::Fc, depth: 5, width: 128, act: Activation::Relu },
-        alpha: 32768.0,
+        arch: ArchSpec { kind: ArchKind::Fc, depth: 5, width: 128, act },
+        alpha,
         temperature: ts[i % ts.len()],
         batch: 16,
         seed: i as u64,
@@ -83,8 +89,7 @@ fn main() {
         );
         rate
     };
-    let data: Vec<RunData> =
-        (0..64).map(|i| RunData::from_split(&pool, &test, &rest, 1024, i as u64).unwrap()).collect();
+    let data: Vec<RunData> = (0..64).map(|i| RunData::from_split(&pool, &test, &rest, p, i as u64).unwrap()).collect();
     // Single runs, one after the other: autograd's step, then the hand-written one.
     let singles = if only.unwrap_or(0) == 0 { 4 } else { 0 };
     let mut single = 1.0;

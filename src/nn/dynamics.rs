@@ -324,6 +324,13 @@ impl<'a> Trainer<'a> {
     }
 
     pub(super) fn checkpoint(&self, steps: u64, dt: f64, with_test: bool) -> TrajectoryPoint {
+        if steps == 0 {
+            // f(w0, x) = F(w0, x) − F(w0, x) = 0 by definition: every point has loss 1/α, is
+            // unfitted and (y·f = 0) counts as an error. No pass needed, and no rounding.
+            let p = self.train.y.size()[0] as usize;
+            let test_err = with_test.then_some(1.0);
+            return TrajectoryPoint { step: 0, t: 0.0, train_loss: 1.0 / self.config.alpha, unfitted: p, test_err };
+        }
         let train = self.train_stats();
         let test_err = if with_test { Some(self.test_stats().err) } else { None };
         TrajectoryPoint {
