@@ -15,7 +15,7 @@
 use tch::{Kind, Tensor};
 
 use super::act::Activation;
-use super::model::{FcScales, Net};
+use super::model::{product_column_major, FcScales, Net};
 
 /// The per-step buffers and constants of a fully connected net.
 pub(super) struct FcStep {
@@ -77,11 +77,12 @@ impl FcStep {
         self.pre.clear();
         self.z.push(xb);
         for (l, wl) in w[..depth].iter().enumerate() {
-            let mut a = product(&self.z[l], &wl.transpose(-2, -1));
             if self.scales.folded {
+                let mut a = product(&self.z[l], &wl.transpose(-2, -1));
                 let _ = a.relu_();
                 self.z.push(a);
             } else {
+                let mut a = product_column_major(&self.z[l], &wl.transpose(-2, -1));
                 let _ = a.g_mul_scalar_(self.scales.pre[l]);
                 self.z.push(self.act.apply(&a));
                 self.pre.push(a);
@@ -109,8 +110,10 @@ impl FcStep {
     fn descend_with(&self, w: &mut [Tensor], z: &[Tensor], pre: &[Tensor], u: &Tensor) {
         let depth = self.gains.len();
         let u = u.unsqueeze(-1);
-        // dz is the descent direction for z_l: −dt·∂L/∂z_l.
-        let mut dz = product(&u, &w[depth].unsqueeze(-2));
+        // dz is the descent direction for z_l: −dt·∂L/∂z_l (column-major when not folded, like
+        // the activations).
+        let times = if self.scales.folded { product } else { product_column_major };
+        let mut dz = times(&u, &w[depth].unsqueeze(-2));
         add_product(&mut w[depth].unsqueeze(-1), &z[depth].transpose(-2, -1), &u);
         for l in (0..depth).rev() {
             let da = if self.scales.folded {
@@ -124,7 +127,7 @@ impl FcStep {
                 da
             };
             if l > 0 {
-                dz = product(&da, &w[l]);
+                dz = times(&da, &w[l]);
             }
             add_product(&mut w[l], &da.transpose(-2, -1), &z[l]);
         }
