@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use super::dynamics::{settle, Dtype, LoopCounts, SetStats, Status, TrainConfig};
+use super::dynamics::{settle, Dtype, LoopCounts, SetStats, Status, TrainConfig, TRAJECTORY_TEST_POINTS};
 use super::observables::{LayerChange, RunRecord, TrajectoryPoint};
 use crate::datasets::RunData;
 use crate::rng::{DistinctSampler, Rng, Stream};
@@ -116,7 +116,10 @@ impl<'a, F: Real> Run<'a, F> {
 
     fn checkpoint(&self, steps: u64, dt: f64, with_test: bool) -> TrajectoryPoint {
         let s = self.stats(&self.x_train, &self.y_train);
-        let test_err = with_test.then(|| self.stats(&self.x_test, &self.y_test).err);
+        let test_err = with_test.then(|| {
+            let n = self.y_test.len().min(TRAJECTORY_TEST_POINTS);
+            self.stats(&self.x_test[..n * self.d], &self.y_test[..n]).err
+        });
         TrajectoryPoint { step: steps, t: dt * steps as f64, train_loss: s.loss, unfitted: s.unfitted, test_err }
     }
 
