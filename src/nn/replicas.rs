@@ -48,6 +48,10 @@ struct Replica {
     trajectory: Vec<TrajectoryPoint>,
     stop: StopDetector,
     updates: u64,
+    /// Seconds of the batch's time that are this replica's: its share of each batched step (the
+    /// step's time over the replicas in it), its own checks and checkpoints. Its `max_wall` and
+    /// its record's wall time are on this clock, so a limit means what it means alone.
+    clock: f64,
     /// Labels and centring outputs of its training set, on the host.
     y: Vec<f64>,
     f0: Vec<f64>,
@@ -139,6 +143,7 @@ pub fn train_replicas(
             trajectory: Vec::new(),
             stop: StopDetector::new(d.p(), batch),
             updates: 0,
+            clock: 0.0,
             y: to_host(&y.select(0, i as i64)),
             f0: to_host(&f0.select(0, i as i64)),
         })
@@ -164,6 +169,10 @@ pub fn train_replicas(
 
     let mut step = FcStep::new(&net, kind);
     let mut steps: u64 = 0;
+    let setup = start.elapsed().as_secs_f64() / r as f64;
+    for rep in &mut reps {
+        rep.clock = setup;
+    }
     let mut finish = |k: usize, status: Status, steps: u64, reps: &mut Vec<Replica>, stack: &Stack| {
         let i = stack.live[k];
         let rep = &mut reps[i];
@@ -174,7 +183,7 @@ pub fn train_replicas(
             steps,
             rep.dt,
             trajectory,
-            start.elapsed().as_secs_f64(),
+            rep.clock,
             rep.stop.counts(rep.updates),
         );
         on_done(i, record);
@@ -191,14 +200,15 @@ pub fn train_replicas(
             if c.trajectory && steps == reps[i].next_ckpt {
                 let next = reps[i].next_ckpt;
                 let with_test = steps == 0 || next.trailing_zeros().is_multiple_of(2);
+                let t0 = Instant::now();
                 let point = view(k, &stack).checkpoint(steps, reps[i].dt, with_test);
+                reps[i].clock += t0.elapsed().as_secs_f64();
                 reps[i].trajectory.push(point);
                 reps[i].next_ckpt = if next == 0 { 1 } else { next * 2 };
             }
             let limit = if steps >= c.max_steps {
                 Some(Status::StepLimit)
-            } else if c.max_wall.is_some_and(|limit| steps.is_multiple_of(64) && start.elapsed().as_secs_f64() > limit)
-            {
+            } else if c.max_wall.is_some_and(|limit| steps.is_multiple_of(64) && reps[i].clock > limit) {
                 Some(Status::TimeLimit)
             } else {
                 None
@@ -214,6 +224,8 @@ pub fn train_replicas(
         stack.compact(&reps);
         let n = stack.live.len();
         // One batched step: the forward pass, each replica's loss on the host, one descent.
+        let t_step = Instant::now();
+        let in_step: Vec<usize> = stack.live.iter().copied().filter(|&i| reps[i].active).collect();
         idx.clear();
         for &i in &stack.live {
             let base = i as i64 * p;
@@ -267,11 +279,18 @@ pub fn train_replicas(
                 step.descend_some(&stack.w, &u_t, &updating);
             }
         }
+        let share = t_step.elapsed().as_secs_f64() / in_step.len().max(1) as f64;
+        for &i in &in_step {
+            reps[i].clock += share;
+        }
         // Due stop checks: the same exact check as a single run, on each replica's weights (a
         // replica due for one had a zero-loss batch, so the step left it unchanged).
         for &k in &to_check {
             let i = stack.live[k];
-            if let Some((status, n)) = reps[i].stop.check(&view(k, &stack)) {
+            let t0 = Instant::now();
+            let ended = reps[i].stop.check(&view(k, &stack));
+            reps[i].clock += t0.elapsed().as_secs_f64();
+            if let Some((status, n)) = ended {
                 finish(k, status, n, &mut reps, &stack);
             }
         }
