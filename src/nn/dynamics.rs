@@ -164,7 +164,7 @@ pub(super) struct DeviceSet {
     pub(super) f0: Tensor,
 }
 
-const EVAL_CHUNK_FC: i64 = 8192;
+pub(super) const EVAL_CHUNK_FC: i64 = 1024;
 const EVAL_CHUNK_CONV: i64 = 256;
 
 /// A run in progress: the net, its weights and data on the device.

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use tch::Tensor;
 
-use super::dynamics::{validate, DeviceSet, Status, StopDetector, TrainConfig, TrainError, Trainer};
+use super::dynamics::{validate, DeviceSet, Status, StopDetector, TrainConfig, TrainError, Trainer, EVAL_CHUNK_FC};
 use super::fc::{first_layer_layout, to_host, FcStep};
 use super::model::{ArchKind, Net};
 use super::observables::{RunRecord, TrajectoryPoint};
@@ -127,7 +127,7 @@ pub fn train_replicas(
     let f0_test: Vec<Tensor> = (0..r)
         .map(|i| {
             let wi: Vec<Tensor> = w0.iter().map(|t| t.select(0, i)).collect();
-            super::dynamics::chunked_forward(&net, &wi, &x_test, 8192)
+            super::dynamics::chunked_forward(&net, &wi, &x_test, EVAL_CHUNK_FC)
         })
         .collect();
 
@@ -162,7 +162,7 @@ pub fn train_replicas(
             w: stack.w.iter().map(|t| t.select(0, kk)).collect(),
             train: DeviceSet { x: x.select(0, ii), y: y.select(0, ii), f0: f0.select(0, ii) },
             test: DeviceSet { x: x_test.shallow_clone(), y: y_test.shallow_clone(), f0: f0_test[i].shallow_clone() },
-            chunk: 8192,
+            chunk: EVAL_CHUNK_FC,
             autograd: false,
         }
     };
@@ -178,14 +178,7 @@ pub fn train_replicas(
         let rep = &mut reps[i];
         rep.active = false;
         let trajectory = std::mem::take(&mut rep.trajectory);
-        let record = view(k, stack).finish(
-            status,
-            steps,
-            rep.dt,
-            trajectory,
-            rep.clock,
-            rep.stop.counts(rep.updates),
-        );
+        let record = view(k, stack).finish(status, steps, rep.dt, trajectory, rep.clock, rep.stop.counts(rep.updates));
         on_done(i, record);
     };
     let (mut idx, mut yb, mut f0b, mut u) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
