@@ -212,9 +212,15 @@ impl<'a> Trainer<'a> {
         &self.net
     }
 
+    /// The current weights, in layer order (to set them in tests and experiments).
+    pub fn weights_mut(&mut self) -> &mut [Tensor] {
+        &mut self.w
+    }
+
     /// Full-set statistics of the training set at the current weights.
     pub fn train_stats(&self) -> SetStats {
-        self.stats(&self.train)
+        let _guard = tch::no_grad_guard();
+        stats_of(&self.train_margins(), self.config.alpha)
     }
 
     pub fn test_stats(&self) -> SetStats {
@@ -246,11 +252,72 @@ impl<'a> Trainer<'a> {
         Tensor::cat(&parts, 0)
     }
 
-    /// α·y·f of the training points at `idx`.
+    /// α·y·f of every training point, as float64, with the steps' arithmetic (see
+    /// [`Trainer::margins_at`]).
+    pub fn train_margins(&self) -> Tensor {
+        if !self.in_batches() {
+            return self.margins(&self.train);
+        }
+        let p = self.train.y.size()[0];
+        self.margins_at(&Tensor::arange(p, (Kind::Int64, self.config.device)))
+    }
+
+    /// α·y·f of the training points at `idx`, as float64. With the hand-written FC step the
+    /// points are evaluated B rows at a time by the step's own products (a matrix product's
+    /// rounding can depend on its number of rows), so that a point counts as fitted in a stop
+    /// check, a trajectory point or the record exactly when it does in a step: a point right at
+    /// the margin cannot be unfitted for the check yet fitted for every batch, which would stall
+    /// the run with its weights frozen.
     pub(super) fn margins_at(&self, idx: &Tensor) -> Tensor {
         let _guard = tch::no_grad_guard();
-        let f = self.net.forward(&self.w, &self.train.x.index_select(0, idx)) - self.train.f0.index_select(0, idx);
-        f * self.train.y.index_select(0, idx) * self.config.alpha
+        let outputs = if self.in_batches() {
+            self.outputs_in_batches(idx)
+        } else {
+            self.net.forward(&self.w, &self.train.x.index_select(0, idx))
+        };
+        let f = outputs - self.train.f0.index_select(0, idx);
+        (f * self.train.y.index_select(0, idx) * self.config.alpha).to_kind(Kind::Double)
+    }
+
+    /// Whether training points must be evaluated B rows at a time to get the steps' rounding.
+    /// For ReLU nets on one CPU thread MKL's products give each row the same bits whatever the
+    /// number of rows (a test pins this), so the large passes are exact there; with more
+    /// threads, on a GPU, or through GELU's kernels (column-major activations) they are not.
+    fn in_batches(&self) -> bool {
+        let exact_large =
+            self.config.device == Device::Cpu && super::runtime::threads() == 1 && self.net.fc_scales().folded;
+        self.config.arch.kind == ArchKind::Fc && !self.autograd && !exact_large
+    }
+
+    /// α·y·f of every training point evaluated B rows at a time (for tests of the above).
+    pub fn train_margins_in_batches(&self) -> Tensor {
+        let p = self.train.y.size()[0];
+        let idx = Tensor::arange(p, (Kind::Int64, self.config.device));
+        let _guard = tch::no_grad_guard();
+        let f = self.outputs_in_batches(&idx) - &self.train.f0;
+        (f * &self.train.y * self.config.alpha).to_kind(Kind::Double)
+    }
+
+    /// F(w, x) of the training points at `idx`, B rows at a time like the steps (the last group
+    /// padded with repeats of its first point).
+    fn outputs_in_batches(&self, idx: &Tensor) -> Tensor {
+        let b = self.config.batch;
+        let idx: Vec<i64> = Vec::try_from(idx.to_device(Device::Cpu)).unwrap_or_default();
+        let x = self.train.x.flatten(1, -1);
+        let mut step = FcStep::new(&self.net, self.config.dtype.kind());
+        let parts: Vec<Tensor> = idx
+            .chunks(b)
+            .map(|group| {
+                let mut rows = group.to_vec();
+                rows.resize(b, group[0]);
+                let xb = x.index_select(0, &Tensor::from_slice(&rows).to_device(self.config.device));
+                step.forward(&self.w, xb).narrow(0, 0, group.len() as i64)
+            })
+            .collect();
+        if parts.is_empty() {
+            return Tensor::zeros([0], (self.config.dtype.kind(), self.config.device));
+        }
+        Tensor::cat(&parts, 0) * self.net.fc_scales().out
     }
 
     /// Trains until the first zero-loss step or a limit, and returns the run's record.
@@ -331,7 +398,8 @@ impl<'a> Trainer<'a> {
             let test_err = with_test.then_some(1.0);
             return TrajectoryPoint { step: 0, t: 0.0, train_loss: 1.0 / self.config.alpha, unfitted: p, test_err };
         }
-        let train = self.train_stats();
+        // Not a stop decision: the fast full-set pass will do.
+        let train = self.stats(&self.train);
         let test_err = with_test.then(|| {
             let n = (self.test.y.size()[0]).min(TRAJECTORY_TEST_POINTS as i64);
             let set = &self.test;
@@ -474,14 +542,15 @@ const SUSPECTS: i64 = 32;
 /// so the first step n with L(w_n) = 0 is the first step of a stretch of constant weights whose
 /// full training loss is zero. A stretch starts being a candidate at its first zero-loss batch;
 /// any later positive batch in it proves L > 0 for free, so the full set is only examined once
-/// the stretch has lasted `quiet` zero-loss batches (a quarter of the training set drawn without
-/// finding an unfitted point) or a limit is reached. Then the lowest-margin points of the last
-/// full check are tried first, and only when all of them are fitted is the full set passed over.
-/// The run's record is taken at n (the extra batches did not change the weights).
+/// the stretch has lasted `quiet` zero-loss batches (half the training set drawn without finding
+/// an unfitted point) or a limit is reached. Then the lowest-margin points of the last full check
+/// are tried first, and only when all of them are fitted is the full set passed over. The run's
+/// record is taken at n (the extra batches did not change the weights; their time counts as stop
+/// detection).
 pub(super) struct StopDetector {
-    /// The first step of the current stretch of constant weights, while they are unchecked and
-    /// its batches have had zero loss.
-    candidate: Option<u64>,
+    /// The first step of the current stretch of constant weights, and when it began, while they
+    /// are unchecked and its batches have had zero loss.
+    candidate: Option<(u64, Instant)>,
     /// Whether the weights changed since the last check.
     unchecked: bool,
     quiet: u64,
@@ -499,7 +568,7 @@ pub(super) struct LoopCounts {
 
 impl StopDetector {
     pub(super) fn new(p: usize, batch: usize) -> StopDetector {
-        let quiet = (p / (4 * batch.max(1))).clamp(4, 256) as u64;
+        let quiet = (p / (2 * batch.max(1))).clamp(4, 512) as u64;
         StopDetector { candidate: None, unchecked: true, quiet, suspects: None, checks: 0, wall: 0.0 }
     }
 
@@ -511,7 +580,7 @@ impl StopDetector {
             self.unchecked = true;
             return false;
         }
-        self.unchecked && step + 1 - *self.candidate.get_or_insert(step) >= self.quiet
+        self.unchecked && step + 1 - self.candidate.get_or_insert((step, Instant::now())).0 >= self.quiet
     }
 
     pub(super) fn counts(&self, updates: u64) -> LoopCounts {
@@ -528,7 +597,7 @@ impl StopDetector {
     /// count (the stretch's first step) when it ends there.
     pub(super) fn check(&mut self, trainer: &Trainer) -> Option<(Status, u64)> {
         let t0 = Instant::now();
-        let first = self.candidate.take().unwrap_or(0);
+        let (first, began) = self.candidate.take().unwrap_or((0, t0));
         self.unchecked = false;
         let _guard = tch::no_grad_guard();
         // NaN compares false: a non-finite suspect sends us to the full check.
@@ -538,7 +607,7 @@ impl StopDetector {
             .is_some_and(|idx| bool::try_from(trainer.margins_at(idx).lt(1.0).any()).unwrap_or(false));
         let mut end = None;
         if !suspect_unfitted {
-            let margins = trainer.margins(&trainer.train);
+            let margins = trainer.train_margins();
             let stats = stats_of(&margins, trainer.config.alpha);
             self.checks += 1;
             if stats.non_finite {
@@ -550,7 +619,8 @@ impl StopDetector {
                 self.suspects = Some(margins.topk(k, 0, false, false).1.to_device(trainer.config.device));
             }
         }
-        self.wall += t0.elapsed().as_secs_f64();
+        // When the run ends at `first`, the batches drawn since were spent on detecting it.
+        self.wall += if end.is_some() { began } else { t0 }.elapsed().as_secs_f64();
         end.map(|status| (status, first))
     }
 }

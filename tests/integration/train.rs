@@ -145,7 +145,7 @@ fn perceptron_reports_w1_and_w_perp() {
 
 #[test]
 fn mnas_trains_on_images() {
-    tch::set_num_threads(2);
+    tch::set_num_threads(1);
     let data = mnist(32, 0);
     let mut c = config(ArchKind::Mnas, 0, 2, 32768.0, 0.01, 8, 0);
     c.max_steps = 3;
@@ -224,6 +224,31 @@ fn hand_written_fc_step_matches_autograd() {
 }
 
 #[test]
+fn one_thread_full_passes_have_the_steps_rounding() {
+    // The stop check trusts that, for ReLU nets on one CPU thread, a training point's output has
+    // the same bits in a pass over the whole set as in a batch of B rows (the steps' products). If
+    // a libtorch or MKL update breaks this, train_margins must evaluate in batches there too.
+    // (GELU nets and more threads always evaluate in batches.)
+    tch::set_num_threads(1);
+    let data = mnist(200, 4);
+    let c = config(ArchKind::Fc, 3, 64, 32768.0, 0.0625, 16, 4);
+    let mut trainer = Trainer::new(&c, &data).unwrap();
+    tch::no_grad(|| {
+        for w in trainer.weights_mut() {
+            let _ = w.g_add_(&(w.randn_like() * 0.05));
+        }
+    });
+    let full = trainer.train_margins();
+    let batched = trainer.train_margins_in_batches();
+    assert_eq!(full.size(), [200]);
+    let differ = i64::try_from(full.ne_tensor(&batched).sum(tch::Kind::Int64)).unwrap();
+    assert_eq!(differ, 0, "{differ} of 200 margins differ between the two passes");
+    // Not trivially equal: the weights moved away from w0.
+    let nonzero = i64::try_from(full.ne(0.0).sum(tch::Kind::Int64)).unwrap();
+    assert_eq!(nonzero, 200);
+}
+
+#[test]
 fn batched_replicas_match_their_single_runs() {
     tch::set_num_threads(1);
     // Different seeds (so data, init, batches), temperatures and α; one diverges.
@@ -267,17 +292,47 @@ fn batched_replicas_match_their_single_runs() {
 
 #[test]
 fn results_do_not_depend_on_the_thread_count_beyond_rounding() {
+    // The two-thread run is the command in its own process: the thread count is global to a
+    // process, and other tests run beside this one.
+    tch::set_num_threads(1);
     let data = mnist(256, 2);
     let c = config(ArchKind::Fc, 3, 64, 32768.0, 0.0625, 16, 2);
-    tch::set_num_threads(1);
     let one = train(&c, &data).unwrap();
-    tch::set_num_threads(2);
-    let two = train(&c, &data).unwrap();
-    tch::set_num_threads(1);
-    assert_eq!((one.status, two.status), (Status::Converged, Status::Converged));
+    let out = crate::support::sgdnoise(&[
+        "train",
+        "--arch",
+        "fc",
+        "--depth",
+        "3",
+        "--width",
+        "64",
+        "--alpha",
+        "32768",
+        "--P",
+        "256",
+        "--T",
+        "0.0625",
+        "--batch",
+        "16",
+        "--seed",
+        "2",
+        "--test-size",
+        "2048",
+        "--test-seed",
+        "0",
+        "--threads",
+        "2",
+        "--json",
+    ]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let two: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((one.status, two["status"].as_str()), (Status::Converged, Some("converged")));
     // Same data, initialisation and batches whatever the threads: only float rounding differs.
-    let steps = (one.steps as f64 - two.steps as f64).abs() / one.steps as f64;
-    assert!(steps <= 0.05, "{} vs {} steps", one.steps, two.steps);
-    assert!((one.rel_dw - two.rel_dw).abs() <= 0.05 * one.rel_dw, "{} vs {}", one.rel_dw, two.rel_dw);
-    assert_eq!(one.w0_norm, two.w0_norm);
+    let two_steps = two["steps"].as_u64().unwrap();
+    let steps = (one.steps as f64 - two_steps as f64).abs() / one.steps as f64;
+    assert!(steps <= 0.05, "{} vs {} steps", one.steps, two_steps);
+    let two_rel_dw = two["rel_dw"].as_f64().unwrap();
+    assert!((one.rel_dw - two_rel_dw).abs() <= 0.05 * one.rel_dw, "{} vs {}", one.rel_dw, two_rel_dw);
+    assert_eq!(Some(one.w0_norm), two["w0_norm"].as_f64());
+    assert_eq!(two["threads"].as_u64(), Some(2));
 }
