@@ -345,10 +345,10 @@ impl<'a> Trainer<'a> {
                 next_ckpt = if next_ckpt == 0 { 1 } else { next_ckpt * 2 };
             }
             if steps >= config.max_steps {
-                break stop.at_limit(&self, Status::StepLimit, steps);
+                break stop.at_limit(&self, Status::StepLimit, steps, start.elapsed().as_secs_f64());
             }
             if steps.is_multiple_of(64) && config.max_wall.is_some_and(|limit| start.elapsed().as_secs_f64() > limit) {
-                break stop.at_limit(&self, Status::TimeLimit, steps);
+                break stop.at_limit(&self, Status::TimeLimit, steps, start.elapsed().as_secs_f64());
             }
             let value = match &mut fc {
                 Some(fc) => fc.step(&mut self.w, sampler.draw(batch), alpha, dt),
@@ -358,8 +358,8 @@ impl<'a> Trainer<'a> {
                 break (Status::Diverged, steps);
             }
             updates += u64::from(value > 0.0);
-            if stop.after_step(steps, value > 0.0) {
-                if let Some(end) = stop.check(&self) {
+            if stop.after_step(steps, value > 0.0, start.elapsed().as_secs_f64()) {
+                if let Some(end) = stop.check(&self, start.elapsed().as_secs_f64()) {
                     break end;
                 }
             }
@@ -548,9 +548,9 @@ const SUSPECTS: i64 = 32;
 /// record is taken at n (the extra batches did not change the weights; their time counts as stop
 /// detection).
 pub(super) struct StopDetector {
-    /// The first step of the current stretch of constant weights, and when it began, while they
-    /// are unchecked and its batches have had zero loss.
-    candidate: Option<(u64, Instant)>,
+    /// The first step of the current stretch of constant weights, and when it began on the run's
+    /// clock, while they are unchecked and its batches have had zero loss.
+    candidate: Option<(u64, f64)>,
     /// Whether the weights changed since the last check.
     unchecked: bool,
     quiet: u64,
@@ -572,15 +572,15 @@ impl StopDetector {
         StopDetector { candidate: None, unchecked: true, quiet, suspects: None, checks: 0, wall: 0.0 }
     }
 
-    /// After step `step`, whose batch loss was positive (`moved`) or zero: whether the weights
-    /// are to be examined now ([`StopDetector::check`]).
-    pub(super) fn after_step(&mut self, step: u64, moved: bool) -> bool {
+    /// After step `step`, whose batch loss was positive (`moved`) or zero, at `clock` seconds of
+    /// the run's time: whether the weights are to be examined now ([`StopDetector::check`]).
+    pub(super) fn after_step(&mut self, step: u64, moved: bool, clock: f64) -> bool {
         if moved {
             self.candidate = None;
             self.unchecked = true;
             return false;
         }
-        self.unchecked && step + 1 - self.candidate.get_or_insert((step, Instant::now())).0 >= self.quiet
+        self.unchecked && step + 1 - self.candidate.get_or_insert((step, clock)).0 >= self.quiet
     }
 
     pub(super) fn counts(&self, updates: u64) -> LoopCounts {
@@ -588,16 +588,17 @@ impl StopDetector {
     }
 
     /// At a step or time limit: a pending candidate may be where the run converged.
-    pub(super) fn at_limit(&mut self, trainer: &Trainer, limit: Status, steps: u64) -> (Status, u64) {
-        let ended = if self.candidate.is_some() { self.check(trainer) } else { None };
+    pub(super) fn at_limit(&mut self, trainer: &Trainer, limit: Status, steps: u64, clock: f64) -> (Status, u64) {
+        let ended = if self.candidate.is_some() { self.check(trainer, clock) } else { None };
         ended.unwrap_or((limit, steps))
     }
 
-    /// Examines the current weights (those of the candidate stretch): the run's end and its step
-    /// count (the stretch's first step) when it ends there.
-    pub(super) fn check(&mut self, trainer: &Trainer) -> Option<(Status, u64)> {
+    /// Examines the current weights (those of the candidate stretch), `clock` seconds into the
+    /// run's time: the run's end and its step count (the stretch's first step) when it ends
+    /// there.
+    pub(super) fn check(&mut self, trainer: &Trainer, clock: f64) -> Option<(Status, u64)> {
         let t0 = Instant::now();
-        let (first, began) = self.candidate.take().unwrap_or((0, t0));
+        let (first, began) = self.candidate.take().unwrap_or((0, clock));
         self.unchecked = false;
         let _guard = tch::no_grad_guard();
         // NaN compares false: a non-finite suspect sends us to the full check.
@@ -620,7 +621,8 @@ impl StopDetector {
             }
         }
         // When the run ends at `first`, the batches drawn since were spent on detecting it.
-        self.wall += if end.is_some() { began } else { t0 }.elapsed().as_secs_f64();
+        let waited = if end.is_some() { clock - began } else { 0.0 };
+        self.wall += waited + t0.elapsed().as_secs_f64();
         end.map(|status| (status, first))
     }
 }

@@ -207,7 +207,8 @@ pub fn train_replicas(
                 None
             };
             if let Some(limit) = limit {
-                let (status, n) = reps[i].stop.at_limit(&view(k, &stack), limit, steps);
+                let clock = reps[i].clock;
+                let (status, n) = reps[i].stop.at_limit(&view(k, &stack), limit, steps, clock);
                 finish(k, status, n, &mut reps, &stack);
             }
         }
@@ -252,7 +253,7 @@ pub fn train_replicas(
             if !value.is_finite() {
                 u[rows].fill(0.0);
                 diverged.push(k);
-            } else if rep.stop.after_step(steps, value > 0.0) {
+            } else if rep.stop.after_step(steps, value > 0.0, rep.clock) {
                 to_check.push(k);
             }
             if value > 0.0 {
@@ -281,7 +282,8 @@ pub fn train_replicas(
         for &k in &to_check {
             let i = stack.live[k];
             let t0 = Instant::now();
-            let ended = reps[i].stop.check(&view(k, &stack));
+            let clock = reps[i].clock;
+            let ended = reps[i].stop.check(&view(k, &stack), clock);
             reps[i].clock += t0.elapsed().as_secs_f64();
             if let Some((status, n)) = ended {
                 finish(k, status, n, &mut reps, &stack);
