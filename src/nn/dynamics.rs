@@ -76,8 +76,6 @@ struct FcRun {
     x: Tensor,
     y: Vec<f64>,
     f0: Vec<f64>,
-    yb: Vec<f64>,
-    f0b: Vec<f64>,
     u: Vec<f64>,
 }
 
@@ -89,8 +87,6 @@ impl FcRun {
             x,
             y: to_host(&trainer.train.y),
             f0: to_host(&trainer.train.f0),
-            yb: Vec::new(),
-            f0b: Vec::new(),
             u: Vec::new(),
         }
     }
@@ -101,12 +97,8 @@ impl FcRun {
         let device = self.x.device();
         let xb = self.x.index_select(0, &Tensor::from_slice(idx).to_device(device));
         let raw = to_host(&self.step.forward(w, xb));
-        self.yb.clear();
-        self.yb.extend(idx.iter().map(|&i| self.y[i as usize]));
-        self.f0b.clear();
-        self.f0b.extend(idx.iter().map(|&i| self.f0[i as usize]));
         self.u.resize(idx.len(), 0.0);
-        let value = self.step.hinge(&raw, &self.yb, &self.f0b, alpha, dt, &mut self.u);
+        let value = self.step.hinge(&raw, idx, &self.y, &self.f0, alpha, dt, &mut self.u);
         if value.is_finite() && value > 0.0 {
             let u = Tensor::from_slice(&self.u).to_kind(self.x.kind()).to_device(device);
             self.step.descend(w, &u);
@@ -258,19 +250,31 @@ impl<'a> Trainer<'a> {
         if !self.in_batches() {
             return self.margins(&self.train);
         }
-        let p = self.train.y.size()[0];
-        self.margins_at(&Tensor::arange(p, (Kind::Int64, self.config.device)))
+        self.train_margins_in_batches()
+    }
+
+    /// α·y·f of every training point evaluated B rows at a time (for tests of the above).
+    pub fn train_margins_in_batches(&self) -> Tensor {
+        self.margins_of(&self.all_train(), true)
+    }
+
+    fn all_train(&self) -> Tensor {
+        Tensor::arange(self.train.y.size()[0], (Kind::Int64, self.config.device))
     }
 
     /// α·y·f of the training points at `idx`, as float64. With the hand-written FC step the
-    /// points are evaluated B rows at a time by the step's own products (a matrix product's
-    /// rounding can depend on its number of rows), so that a point counts as fitted in a stop
-    /// check, a trajectory point or the record exactly when it does in a step: a point right at
-    /// the margin cannot be unfitted for the check yet fitted for every batch, which would stall
-    /// the run with its weights frozen.
+    /// points are evaluated B rows at a time by the step's own products where a larger product
+    /// could round differently ([`Trainer::in_batches`]), so that a point counts as fitted in a
+    /// stop check or the record exactly when it does in a step: a point right at the margin
+    /// cannot be unfitted for the check yet fitted for every batch, which would stall the run
+    /// with its weights frozen.
     pub(super) fn margins_at(&self, idx: &Tensor) -> Tensor {
+        self.margins_of(idx, self.in_batches())
+    }
+
+    fn margins_of(&self, idx: &Tensor, in_batches: bool) -> Tensor {
         let _guard = tch::no_grad_guard();
-        let outputs = if self.in_batches() {
+        let outputs = if in_batches {
             self.outputs_in_batches(idx)
         } else {
             self.net.forward(&self.w, &self.train.x.index_select(0, idx))
@@ -286,16 +290,12 @@ impl<'a> Trainer<'a> {
     fn in_batches(&self) -> bool {
         let exact_large =
             self.config.device == Device::Cpu && super::runtime::threads() == 1 && self.net.fc_scales().folded;
-        self.config.arch.kind == ArchKind::Fc && !self.autograd && !exact_large
+        self.hand_written() && !exact_large
     }
 
-    /// α·y·f of every training point evaluated B rows at a time (for tests of the above).
-    pub fn train_margins_in_batches(&self) -> Tensor {
-        let p = self.train.y.size()[0];
-        let idx = Tensor::arange(p, (Kind::Int64, self.config.device));
-        let _guard = tch::no_grad_guard();
-        let f = self.outputs_in_batches(&idx) - &self.train.f0;
-        (f * &self.train.y * self.config.alpha).to_kind(Kind::Double)
+    /// Whether this run takes the hand-written FC step rather than autograd's gradient.
+    fn hand_written(&self) -> bool {
+        self.config.arch.kind == ArchKind::Fc && !self.autograd
     }
 
     /// F(w, x) of the training points at `idx`, B rows at a time like the steps (the last group
@@ -334,7 +334,7 @@ impl<'a> Trainer<'a> {
         let mut steps: u64 = 0;
         let mut stop = StopDetector::new(self.train.y.size()[0] as usize, batch);
         let mut updates: u64 = 0;
-        let mut fc = (config.arch.kind == ArchKind::Fc && !self.autograd).then(|| FcRun::new(&self));
+        let mut fc = self.hand_written().then(|| FcRun::new(&self));
         let (status, steps) = loop {
             if config.trajectory && steps == next_ckpt {
                 trajectory.push(self.checkpoint(
@@ -366,7 +366,7 @@ impl<'a> Trainer<'a> {
             steps += 1;
         };
         let wall_train = start.elapsed().as_secs_f64();
-        self.finish(status, steps, dt, trajectory, wall_train, stop.counts(updates))
+        self.finish(LoopEnd { status, steps, dt, trajectory, wall_s: wall_train, counts: stop.counts(updates) })
     }
 
     /// One step through autograd on the batch `idx`: returns the batch loss, and moves the
@@ -415,72 +415,95 @@ impl<'a> Trainer<'a> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn finish(
-        self,
-        status: Status,
-        steps: u64,
-        dt: f64,
-        mut trajectory: Vec<TrajectoryPoint>,
-        wall_train: f64,
-        counts: LoopCounts,
-    ) -> RunRecord {
-        // Points recorded after the stop, while it was pending, were taken at the same weights.
-        trajectory.retain(|p| p.step <= steps);
+    /// The run's record: final statistics of both sets and how far each weight tensor moved.
+    pub(super) fn finish(self, end: LoopEnd) -> RunRecord {
         let train = self.train_stats();
         let test = self.test_stats();
-        let status = settle(status, &train, &test, steps, dt, self.config.trajectory.then_some(&mut trajectory));
         let _guard = tch::no_grad_guard();
-        let mut layers = Vec::new();
-        let (mut dw2, mut w02) = (0.0, 0.0);
+        let mut moved = Movement { layers: Vec::new(), dw2: 0.0, w02: 0.0, w1: None, w_perp: None };
         for ((name, w), w0) in self.net.param_names().into_iter().zip(&self.w).zip(&self.w0) {
             let d2 = sq_norm(&(w - w0));
             let n2 = sq_norm(w0);
-            dw2 += d2;
-            w02 += n2;
-            layers.push(LayerChange {
+            moved.dw2 += d2;
+            moved.w02 += n2;
+            moved.layers.push(LayerChange {
                 name: name.to_owned(),
                 dw_norm: d2.sqrt(),
                 w0_norm: n2.sqrt(),
                 rel_dw: (d2 / n2).sqrt(),
             });
         }
-        let (w1, w_perp) = if matches!(self.config.arch.kind, super::model::ArchKind::Linear) {
+        if matches!(self.config.arch.kind, ArchKind::Linear) {
             let dw: Vec<f64> =
                 Vec::<f64>::try_from((&self.w[0] - &self.w0[0]).to_kind(Kind::Double).to_device(Device::Cpu))
                     .unwrap_or_default();
-            let w1 = dw.first().copied().unwrap_or(f64::NAN);
-            let perp = dw.iter().skip(1).map(|v| v * v).sum::<f64>().sqrt();
-            (Some(w1), Some(perp))
-        } else {
-            (None, None)
-        };
-        let wall_s = wall_train;
-        RunRecord {
-            status,
-            steps,
-            updates: counts.updates,
-            dt,
-            t: dt * steps as f64,
-            t_star: (status == Status::Converged).then_some(dt * steps as f64),
-            train_loss: train.loss,
-            train_err: train.err,
-            unfitted: train.unfitted,
-            test_err: test.err,
-            test_loss: test.loss,
-            rel_dw: (dw2 / w02).sqrt(),
-            dw_norm: dw2.sqrt(),
-            w0_norm: w02.sqrt(),
-            layers,
-            w1,
-            w_perp,
-            trajectory,
-            wall_s,
-            steps_per_s: if wall_s > 0.0 { steps as f64 / wall_s } else { 0.0 },
-            full_checks: counts.checks,
-            check_wall_s: counts.check_wall,
-            n_params: self.net.param_count(),
+            moved.w1 = Some(dw.first().copied().unwrap_or(f64::NAN));
+            moved.w_perp = Some(dw.iter().skip(1).map(|v| v * v).sum::<f64>().sqrt());
         }
+        record(end, &train, &test, moved, self.config.trajectory, self.net.param_count())
+    }
+}
+
+/// How a training loop ended, and what it counted.
+pub(super) struct LoopEnd {
+    pub(super) status: Status,
+    pub(super) steps: u64,
+    pub(super) dt: f64,
+    pub(super) trajectory: Vec<TrajectoryPoint>,
+    /// Wall time of the loop.
+    pub(super) wall_s: f64,
+    pub(super) counts: LoopCounts,
+}
+
+/// How far the weights moved from w0: per tensor, in all (squared), and for the perceptron along
+/// the teacher direction and orthogonally to it.
+pub(super) struct Movement {
+    pub(super) layers: Vec<LayerChange>,
+    pub(super) dw2: f64,
+    pub(super) w02: f64,
+    pub(super) w1: Option<f64>,
+    pub(super) w_perp: Option<f64>,
+}
+
+/// A run's record, whichever path trained it, from its loop's end, the final statistics of the
+/// training and test sets, and the weights' movement.
+pub(super) fn record(
+    end: LoopEnd,
+    train: &SetStats,
+    test: &SetStats,
+    moved: Movement,
+    with_trajectory: bool,
+    n_params: i64,
+) -> RunRecord {
+    let LoopEnd { status, steps, dt, mut trajectory, wall_s, counts } = end;
+    // Points recorded after the stop, while it was pending, were taken at the same weights.
+    trajectory.retain(|p| p.step <= steps);
+    let status = settle(status, train, test, steps, dt, with_trajectory.then_some(&mut trajectory));
+    let Movement { layers, dw2, w02, w1, w_perp } = moved;
+    RunRecord {
+        status,
+        steps,
+        updates: counts.updates,
+        dt,
+        t: dt * steps as f64,
+        t_star: (status == Status::Converged).then_some(dt * steps as f64),
+        train_loss: train.loss,
+        train_err: train.err,
+        unfitted: train.unfitted,
+        test_err: test.err,
+        test_loss: test.loss,
+        rel_dw: (dw2 / w02).sqrt(),
+        dw_norm: dw2.sqrt(),
+        w0_norm: w02.sqrt(),
+        layers,
+        w1,
+        w_perp,
+        trajectory,
+        wall_s,
+        steps_per_s: if wall_s > 0.0 { steps as f64 / wall_s } else { 0.0 },
+        full_checks: counts.checks,
+        check_wall_s: counts.check_wall,
+        n_params,
     }
 }
 

@@ -133,22 +133,34 @@ impl FcStep {
         }
     }
 
-    /// The batch's hinge loss mean max(0, 1 − α·y·f)/α from the raw outputs, with f = out·raw − f0
-    /// computed in the run's precision; writes u = −dt·∂L/∂raw into `u` and returns the loss
-    /// (non-finite when an output is).
-    pub(super) fn hinge(&self, raw: &[f64], y: &[f64], f0: &[f64], alpha: f64, dt: f64, u: &mut [f64]) -> f64 {
+    /// The batch's hinge loss mean max(0, 1 − α·y·f)/α from the raw outputs of the training
+    /// points `idx` (labels `y`, centring outputs `f0`), with f = out·raw − f0 computed in the
+    /// run's precision; writes u = −dt·∂L/∂raw into `u` and returns the loss (non-finite when an
+    /// output is).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn hinge(
+        &self,
+        raw: &[f64],
+        idx: &[i64],
+        y: &[f64],
+        f0: &[f64],
+        alpha: f64,
+        dt: f64,
+        u: &mut [f64],
+    ) -> f64 {
         let r = self.round;
         let n = raw.len() as f64;
         let alpha_r = r(alpha);
         let coef = dt * self.out / n;
         let mut loss = 0.0;
-        for b in 0..raw.len() {
-            let f = r(r(raw[b] * self.out) - f0[b]);
-            let m = r(r(f * y[b]) * alpha_r);
+        for (b, &i) in idx.iter().enumerate() {
+            let (y, f0) = (y[i as usize], f0[i as usize]);
+            let f = r(r(raw[b] * self.out) - f0);
+            let m = r(r(f * y) * alpha_r);
             let gap = 1.0 - m;
             if gap > 0.0 || gap.is_nan() {
                 loss += gap;
-                u[b] = r(coef * y[b]);
+                u[b] = r(coef * y);
             } else {
                 u[b] = 0.0;
             }

@@ -8,7 +8,9 @@
 
 use std::time::Instant;
 
-use super::dynamics::{settle, Dtype, LoopCounts, SetStats, Status, TrainConfig, TRAJECTORY_TEST_POINTS};
+use super::dynamics::{
+    record, Dtype, LoopCounts, LoopEnd, Movement, SetStats, Status, TrainConfig, TRAJECTORY_TEST_POINTS,
+};
 use super::observables::{LayerChange, RunRecord, TrajectoryPoint};
 use crate::datasets::RunData;
 use crate::rng::{DistinctSampler, Rng, Stream};
@@ -199,55 +201,25 @@ impl<'a, F: Real> Run<'a, F> {
             steps += 1;
         };
         let wall = start.elapsed().as_secs_f64();
-        self.finish(status, steps, dt, trajectory, wall, LoopCounts { updates, checks, check_wall })
+        let counts = LoopCounts { updates, checks, check_wall };
+        self.finish(LoopEnd { status, steps, dt, trajectory, wall_s: wall, counts })
     }
 
-    fn finish(
-        self,
-        status: Status,
-        steps: u64,
-        dt: f64,
-        mut trajectory: Vec<TrajectoryPoint>,
-        wall_s: f64,
-        counts: LoopCounts,
-    ) -> RunRecord {
+    fn finish(self, end: LoopEnd) -> RunRecord {
         let train = self.stats(&self.x_train, &self.y_train);
         let test = self.stats(&self.x_test, &self.y_test);
-        let status = settle(status, &train, &test, steps, dt, self.config.trajectory.then_some(&mut trajectory));
         let v: Vec<f64> = self.v.iter().map(|x| x.get()).collect();
         let dw2: f64 = v.iter().map(|x| x * x).sum();
         let w02: f64 = self.w0.iter().map(|x| x * x).sum();
-        let w1 = v.first().copied().unwrap_or(f64::NAN);
-        let w_perp = v.iter().skip(1).map(|x| x * x).sum::<f64>().sqrt();
-        RunRecord {
-            status,
-            steps,
-            updates: counts.updates,
-            dt,
-            t: dt * steps as f64,
-            t_star: (status == Status::Converged).then_some(dt * steps as f64),
-            train_loss: train.loss,
-            train_err: train.err,
-            unfitted: train.unfitted,
-            test_err: test.err,
-            test_loss: test.loss,
-            rel_dw: (dw2 / w02).sqrt(),
-            dw_norm: dw2.sqrt(),
-            w0_norm: w02.sqrt(),
-            layers: vec![LayerChange {
-                name: "w".into(),
-                rel_dw: (dw2 / w02).sqrt(),
-                dw_norm: dw2.sqrt(),
-                w0_norm: w02.sqrt(),
-            }],
-            w1: Some(w1),
-            w_perp: Some(w_perp),
-            trajectory,
-            wall_s,
-            steps_per_s: if wall_s > 0.0 { steps as f64 / wall_s } else { 0.0 },
-            full_checks: counts.checks,
-            check_wall_s: counts.check_wall,
-            n_params: self.d as i64,
-        }
+        let layer =
+            LayerChange { name: "w".into(), rel_dw: (dw2 / w02).sqrt(), dw_norm: dw2.sqrt(), w0_norm: w02.sqrt() };
+        let moved = Movement {
+            layers: vec![layer],
+            dw2,
+            w02,
+            w1: Some(v.first().copied().unwrap_or(f64::NAN)),
+            w_perp: Some(v.iter().skip(1).map(|x| x * x).sum::<f64>().sqrt()),
+        };
+        record(end, &train, &test, moved, self.config.trajectory, self.d as i64)
     }
 }

@@ -15,7 +15,9 @@ use std::time::Instant;
 
 use tch::Tensor;
 
-use super::dynamics::{validate, DeviceSet, Status, StopDetector, TrainConfig, TrainError, Trainer, EVAL_CHUNK_FC};
+use super::dynamics::{
+    validate, DeviceSet, LoopEnd, Status, StopDetector, TrainConfig, TrainError, Trainer, EVAL_CHUNK_FC,
+};
 use super::fc::{first_layer_layout, to_host, FcStep};
 use super::model::{ArchKind, Net};
 use super::observables::{RunRecord, TrajectoryPoint};
@@ -178,10 +180,13 @@ pub fn train_replicas(
         let rep = &mut reps[i];
         rep.active = false;
         let trajectory = std::mem::take(&mut rep.trajectory);
-        let record = view(k, stack).finish(status, steps, rep.dt, trajectory, rep.clock, rep.stop.counts(rep.updates));
+        let end =
+            LoopEnd { status, steps, dt: rep.dt, trajectory, wall_s: rep.clock, counts: rep.stop.counts(rep.updates) };
+        let record = view(k, stack).finish(end);
         on_done(i, record);
     };
-    let (mut idx, mut yb, mut f0b, mut u) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // Each position's batch: indices into its own training set, and into the stacked inputs.
+    let (mut local, mut idx, mut u) = (Vec::new(), Vec::new(), Vec::new());
     loop {
         // Checkpoints, limits.
         for k in 0..stack.live.len() {
@@ -220,15 +225,16 @@ pub fn train_replicas(
         // One batched step: the forward pass, each replica's loss on the host, one descent.
         let t_step = Instant::now();
         let in_step: Vec<usize> = stack.live.iter().copied().filter(|&i| reps[i].active).collect();
-        idx.clear();
+        local.clear();
         for &i in &stack.live {
-            let base = i as i64 * p;
             if reps[i].active {
-                idx.extend(reps[i].sampler.draw(batch).iter().map(|&j| base + j));
+                local.extend_from_slice(reps[i].sampler.draw(batch));
             } else {
-                idx.extend((0..batch as i64).map(|j| base + j));
+                local.extend(0..batch as i64);
             }
         }
+        idx.clear();
+        idx.extend(local.iter().enumerate().map(|(r, &j)| stack.live[r / batch] as i64 * p + j));
         let xb = x.view([-1, d]).index_select(0, &Tensor::from_slice(&idx).to_device(device));
         let raw = to_host(&step.forward(&stack.w, xb.view([n as i64, batch as i64, d])));
         u.resize(n * batch, 0.0);
@@ -242,14 +248,8 @@ pub fn train_replicas(
                 u[rows].fill(0.0);
                 continue;
             }
-            yb.clear();
-            f0b.clear();
-            for &j in &idx[rows.clone()] {
-                let j = (j - i as i64 * p) as usize;
-                yb.push(rep.y[j]);
-                f0b.push(rep.f0[j]);
-            }
-            let value = step.hinge(&raw[rows.clone()], &yb, &f0b, rep.alpha, rep.dt, &mut u[rows.clone()]);
+            let (batch_raw, batch_idx) = (&raw[rows.clone()], &local[rows.clone()]);
+            let value = step.hinge(batch_raw, batch_idx, &rep.y, &rep.f0, rep.alpha, rep.dt, &mut u[rows.clone()]);
             if !value.is_finite() {
                 u[rows].fill(0.0);
                 diverged.push(k);
