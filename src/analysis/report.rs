@@ -30,6 +30,19 @@ pub struct ClaimRow {
     pub runs: String,
     pub verdict: &'static str,
     pub id: String,
+    /// Computed with `--partial` over part of the planned runs.
+    pub provisional: bool,
+}
+
+impl ClaimRow {
+    /// The verdict as shown: marked when it rests on part of the planned runs.
+    pub fn verdict_text(&self) -> String {
+        if self.provisional {
+            format!("{}, provisional", self.verdict)
+        } else {
+            self.verdict.to_owned()
+        }
+    }
 }
 
 pub struct Figure {
@@ -145,11 +158,19 @@ pub fn build(title: &str, results: &[Result]) -> Report {
     let mut claims = Vec::new();
     let mut figures = Vec::new();
     for r in results {
+        let first = claims.len();
         match r.kind.as_str() {
             "fit" => fit_claims(r, &mut claims, &mut figures),
             "crossover" => crossover_claims(r, &mut claims, &mut figures),
             "optimum" => optimum_claims(r, &mut claims, &mut figures),
             _ => {}
+        }
+        let o = &r.output["provisional"];
+        if let (Some(done), Some(planned)) = (o["runs_done"].as_u64(), o["runs_planned"].as_u64()) {
+            for c in &mut claims[first..] {
+                c.provisional = true;
+                c.runs = format!("{}; provisional: {done} of {planned} runs done", c.runs);
+            }
         }
     }
     for (i, fig) in figures.iter_mut().enumerate() {
@@ -181,6 +202,7 @@ fn fit_claims(r: &Result, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Figure>)
                 runs: format!("{}; R² {}", runs_text(o), o["fit"]["r2"].as_f64().map(fmt).unwrap_or_default()),
                 verdict: seeded(verdict(expected, f(&e["value"]), lo, hi), o),
                 id: id(&r.kind, &r.key),
+                provisional: false,
             });
         }
     }
@@ -208,6 +230,7 @@ fn fit_claims(r: &Result, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Figure>)
                 runs: "same runs".into(),
                 verdict: "measured",
                 id: id(&r.kind, &r.key),
+                provisional: false,
             });
         }
     }
@@ -276,6 +299,7 @@ fn crossover_claims(r: &Result, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Fi
         // a − γ/δ on the same resamples: agree when its interval holds 0.
         verdict: seeded(verdict(Some(0.0), ratio.and(f(&c["a"])), dlo, dhi), o),
         id: id(&r.kind, &r.key),
+        provisional: false,
     });
     let group = o["group"].as_str().unwrap_or("P");
     let x = o["x"].as_str().unwrap_or("T");
@@ -344,6 +368,7 @@ fn optimum_claims(r: &Result, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Figu
         ),
         verdict: seeded(verdict(theory, f(&opt["k"]), lo, hi), o),
         id: id(&r.kind, &r.key),
+        provisional: false,
     });
     // Heatmap of the seed-averaged error over (α, T); diverged or unconverged cells are holes.
     let grid = o["grid"].as_array().cloned().unwrap_or_default();
@@ -439,7 +464,7 @@ impl Report {
                 c.expected.replace('|', "\\|"),
                 c.measured,
                 c.runs,
-                c.verdict,
+                c.verdict_text(),
                 c.id
             ));
         }
@@ -466,7 +491,7 @@ impl Report {
                 escape(&c.measured),
                 escape(&c.runs),
                 c.verdict,
-                c.verdict,
+                c.verdict_text(),
                 escape(&c.id)
             ));
         }

@@ -31,6 +31,12 @@ pub(crate) fn load_pipeline(file: &Path) -> anyhow::Result<Pipeline> {
     pipeline::load(file).map_err(|e| anyhow::Error::new(InvalidInput(e.to_string())))
 }
 
+/// Loads a pipeline and keeps the part that `targets` name (all of it when there are none).
+pub(crate) fn load_targets(file: &Path, targets: &[String]) -> anyhow::Result<Pipeline> {
+    let pipeline = load_pipeline(file)?;
+    pipeline::targets::select(pipeline, targets).map_err(|e| anyhow::Error::new(InvalidInput(e.to_string())))
+}
+
 /// The key environment for `device` (`auto`, `cpu`, `cuda`, `cuda:N`).
 pub(crate) fn plan_env(device: &str) -> anyhow::Result<(PlanEnv, String)> {
     let dev = runtime::parse_device(device).map_err(InvalidInput)?;

@@ -12,6 +12,11 @@ use crate::engine::plan::{Planner, Status};
 #[derive(Debug, Args)]
 pub(crate) struct PlanArgs {
     pipeline: PathBuf,
+    /// Plan only these stages, globs or instance ids, and what they need (default: everything).
+    targets: Vec<String>,
+    /// Plan as `run --partial` would: training runs not done stay pending.
+    #[arg(long)]
+    partial: bool,
     /// Say why each instance runs.
     #[arg(long)]
     explain: bool,
@@ -25,11 +30,12 @@ pub(crate) struct PlanArgs {
 }
 
 pub(crate) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let pipeline = cache::load_pipeline(&args.pipeline)?;
+    let pipeline = cache::load_targets(&args.pipeline, &args.targets)?;
     let cache_dir = cache::cache_dir(args.cache.as_deref());
     let (store, db) = cache::open(&cache_dir)?;
     let (env, _) = cache::plan_env(&args.device)?;
-    let planner = Planner::new(&pipeline, &db, &store, env)?;
+    let mut planner = Planner::new(&pipeline, &db, &store, env)?;
+    planner.partial = args.partial;
     let plan = planner.plan();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&planner.to_json(&plan))?);
@@ -37,13 +43,24 @@ pub(crate) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     }
     let mut fresh_total = 0;
     let mut run_total = 0;
+    let mut pending_total = 0;
+    let pending_text = |n: usize| if n > 0 { format!(", {n} pending") } else { String::new() };
     for &si in &pipeline.order {
         let stage = &pipeline.stages[si];
-        let fresh = plan[si].iter().filter(|p| p.status == Status::Fresh).count();
-        let run = plan[si].len() - fresh;
+        let count = |status: Status| plan[si].iter().filter(|p| p.status == status).count();
+        let (fresh, run, pending) = (count(Status::Fresh), count(Status::Run), count(Status::Pending));
         fresh_total += fresh;
         run_total += run;
-        println!("{:>12} {} ({}): {} fresh, {} to run", "Stage", stage.name, stage.kind.name(), fresh, run);
+        pending_total += pending;
+        println!(
+            "{:>12} {} ({}): {} fresh, {} to run{}",
+            "Stage",
+            stage.name,
+            stage.kind.name(),
+            fresh,
+            run,
+            pending_text(pending)
+        );
         if args.explain {
             for p in plan[si].iter().filter(|p| p.status == Status::Run) {
                 let reasons: Vec<String> = p.reasons.iter().map(ToString::to_string).collect();
@@ -52,12 +69,13 @@ pub(crate) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         }
     }
     println!(
-        "{:>12} {}: {} instances, {} fresh, {} to run",
+        "{:>12} {}: {} instances, {} fresh, {} to run{}",
         "Plan",
         pipeline.name,
-        fresh_total + run_total,
+        fresh_total + run_total + pending_total,
         fresh_total,
-        run_total
+        run_total,
+        pending_text(pending_total)
     );
     if run_total > 0 {
         print_estimate(&pipeline, &plan, &db)?;

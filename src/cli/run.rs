@@ -16,6 +16,12 @@ use crate::nn::runtime;
 pub(crate) struct RunArgs {
     /// The pipeline file.
     pipeline: PathBuf,
+    /// Run only these stages, globs or instance ids, and what they need (default: everything).
+    targets: Vec<String>,
+    /// Leave training runs that are not done pending and compute the analyses and report over
+    /// the runs that are (marked provisional, with k of n runs done).
+    #[arg(long)]
+    partial: bool,
     /// Worker slots (concurrent instances).
     #[arg(long, short = 'j', default_value_t = 1)]
     jobs: usize,
@@ -40,7 +46,7 @@ pub(crate) struct RunArgs {
 }
 
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let pipeline = cache::load_pipeline(&args.pipeline)?;
+    let pipeline = cache::load_targets(&args.pipeline, &args.targets)?;
     let cache_dir = cache::cache_dir(args.cache.as_deref());
     let _lock = lock::acquire(&cache_dir)?;
     let (store, mut db) = cache::open(&cache_dir)?;
@@ -48,12 +54,14 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let _ = std::fs::remove_file(stale);
     }
     let (env, device) = cache::plan_env(&args.device)?;
-    let planner = Planner::new(&pipeline, &db, &store, env)?;
+    let mut planner = Planner::new(&pipeline, &db, &store, env)?;
+    planner.partial = args.partial;
     let jobs = args.jobs.max(1);
     let opts = RunOptions {
         jobs,
         device,
-        keep_going: args.keep_going,
+        // A partial run reports what it can: one analysis failing for want of runs stops nothing.
+        keep_going: args.keep_going || args.partial,
         threads: args.threads.unwrap_or_else(|| runtime::default_threads(jobs)),
         quiet: args.json,
         exe: std::env::current_exe()?,
@@ -63,11 +71,12 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let summary = scheduler::run(&planner, &mut db, &opts);
     // Put the reports where a person looks for them.
     let mut exported = Vec::new();
-    if !args.no_export && summary.failed == 0 && summary.cancelled == 0 {
+    if !args.no_export && (summary.failed == 0 || args.partial) && summary.cancelled == 0 {
         let reports: Vec<usize> =
             (0..pipeline.stages.len()).filter(|&i| pipeline.stages[i].kind.name() == "report").collect();
         if !reports.is_empty() {
-            let planner = Planner::new(&pipeline, &db, &store, planner.env.clone())?;
+            let mut planner = Planner::new(&pipeline, &db, &store, planner.env.clone())?;
+            planner.partial = args.partial;
             let plan = planner.plan();
             for si in reports {
                 let dir = super::export::default_dir(&pipeline);
@@ -81,7 +90,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         eprintln!(
-            "{:>12} {}: {} executed, {} cached, {} failed{}{} in {}",
+            "{:>12} {}: {} executed, {} cached, {} failed{}{}{} in {}",
             if summary.failed + summary.cancelled > 0 { "Stopped" } else { "Finished" },
             pipeline.name,
             summary.executed,
@@ -89,6 +98,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             summary.failed,
             if summary.cancelled > 0 { format!(", {} cancelled", summary.cancelled) } else { String::new() },
             if summary.skipped > 0 { format!(", {} skipped", summary.skipped) } else { String::new() },
+            if summary.pending > 0 { format!(", {} pending", summary.pending) } else { String::new() },
             human(summary.wall_s)
         );
         for path in &exported {

@@ -75,7 +75,7 @@ pub(crate) fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             let Some(kind) = registry::find(&row.kind) else { continue };
             // A record of an older implementation would differ by design: only records this code
             // made can be reproduced.
-            if row.kind_version != kind.version() {
+            if row.kind_version != kind.version_of(&serde_json::from_value(row.params.clone()).unwrap_or_default()) {
                 older += 1;
                 continue;
             }
@@ -102,6 +102,7 @@ pub(crate) fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
                 threads: row.env.get("threads").and_then(Value::as_u64).unwrap_or(1) as usize,
                 // The same device as recorded (a CUDA run re-executed on the CPU would differ).
                 device: row.env.get("device").and_then(Value::as_str).unwrap_or("cpu").to_owned(),
+                partial: row.key_inputs.pointer("/key/partial").and_then(|p| serde_json::from_value(p.clone()).ok()),
             };
             let ctx = ExecContext { store: &store, data: DataPaths::from_env() };
             done += 1;

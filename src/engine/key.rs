@@ -11,6 +11,7 @@
 //! | `external`     | (file name, sha256) of raw files read outside the store     | new MNIST bytes, new pool             |
 //! | `torch`        | libtorch version (with build tag) and device class          | numerics differ across them           |
 //! | `determinism`  | determinism-relevant settings                               | reserved; empty today                 |
+//! | `partial`      | with `--partial`: upstream instances done of those planned  | a provisional aggregate is not final  |
 //!
 //! Not keyed (recorded in provenance only): the stage's name, instance id, paths, worker count,
 //! threads, GPU index, log level.
@@ -39,6 +40,18 @@ pub struct StageKey {
     pub external: Vec<(String, String)>,
     pub torch: Option<TorchKey>,
     pub determinism: BTreeMap<String, Value>,
+    /// Only on aggregates computed over part of their upstream (`--partial`); absent otherwise,
+    /// so complete keys serialise exactly as before the field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial: Option<Partial>,
+}
+
+/// How much of its upstream an aggregate computed with `--partial` saw: instances done (its
+/// inputs) of those planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partial {
+    pub done: usize,
+    pub planned: usize,
 }
 
 impl StageKey {
@@ -122,6 +135,7 @@ mod tests {
             external: vec![],
             torch: Some(TorchKey { libtorch: "2.11.0+cu130".into(), device_class: "cpu".into() }),
             determinism: BTreeMap::new(),
+            partial: None,
         }
     }
 
@@ -143,6 +157,9 @@ mod tests {
         assert_ne!(k.hash(), GOLDEN_TRAIN);
         let outputs: BTreeMap<String, String> = [("record.json".to_owned(), "cd".repeat(32))].into_iter().collect();
         assert_eq!(output_hash(&outputs), GOLDEN_OUTPUTS);
+        let mut k = key();
+        k.partial = Some(Partial { done: 3, planned: 4 });
+        assert_ne!(k.hash(), GOLDEN_TRAIN, "a provisional aggregate has its own key");
     }
     const GOLDEN_TRAIN: &str = "42bdfddff79666597e4831f1d20424ed2946e4d9052754501cd5d0d8084b361b";
     const GOLDEN_OUTPUTS: &str = "d8dd4a6e8d5dd81fb99473396bb1e27501158e11717254333d2b71c39497c801";

@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::key::{KeyInputs, StageKey, TorchKey, KEY_SALT};
+use super::key::{KeyInputs, Partial, StageKey, TorchKey, KEY_SALT};
 use super::reason::{explain, RerunReason};
 use super::store::Store;
 use crate::datasets::DataPaths;
@@ -50,6 +50,9 @@ pub struct Done {
 pub enum Status {
     Fresh,
     Run,
+    /// With `--partial`: not executed now (a training run not done yet, or an aggregate with
+    /// nothing done upstream).
+    Pending,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +77,9 @@ pub struct Planner<'a> {
     file_hashes: HashMap<String, String>,
     /// Instances whose raw files are missing or unreadable, with the message.
     missing: HashMap<(usize, usize), String>,
+    /// `--partial`: training runs that are not fresh are left pending and aggregates are computed
+    /// over what is done, keyed as provisional.
+    pub partial: bool,
 }
 
 impl<'a> Planner<'a> {
@@ -87,6 +93,7 @@ impl<'a> Planner<'a> {
             failures: db.failures()?,
             file_hashes: HashMap::new(),
             missing: HashMap::new(),
+            partial: false,
         };
         planner.hash_external_files(db)?;
         Ok(planner)
@@ -127,9 +134,22 @@ impl<'a> Planner<'a> {
         self.missing.get(&(stage, index)).map(String::as_str)
     }
 
+    /// Whether `--partial` leaves this instance pending when it is not fresh: training runs are
+    /// the expensive part; everything else is computed over what is done.
+    pub fn pending_if_not_fresh(&self, stage: usize) -> bool {
+        self.partial && self.pipeline.stages[stage].kind.name() == "train"
+    }
+
     /// The key of instance `index` of `stage`; `upstream` holds (stage name, output hash) of
-    /// every instance of the stages it needs.
-    pub fn key_for(&self, stage: usize, index: usize, upstream: &[(&str, &str)]) -> (String, KeyInputs) {
+    /// every instance of the stages it needs that is done, and `partial` says how many were
+    /// planned when that is not all of them.
+    pub fn key_for(
+        &self,
+        stage: usize,
+        index: usize,
+        upstream: &[(&str, &str)],
+        partial: Option<Partial>,
+    ) -> (String, KeyInputs) {
         let s = &self.pipeline.stages[stage];
         let inst = &s.instances[index];
         let mut inputs: Vec<String> = upstream.iter().map(|(_, h)| (*h).to_owned()).collect();
@@ -149,7 +169,7 @@ impl<'a> Planner<'a> {
         let key = StageKey {
             salt: KEY_SALT.to_owned(),
             kind: s.kind.name().to_owned(),
-            kind_version: s.kind.version(),
+            kind_version: s.kind.version_of(&inst.params),
             params: params::keyed(s.kind.params(), &inst.params),
             inputs,
             external,
@@ -158,6 +178,7 @@ impl<'a> Planner<'a> {
                 .uses_torch()
                 .then(|| TorchKey { libtorch: self.env.libtorch.clone(), device_class: self.env.device_class.clone() }),
             determinism: BTreeMap::new(),
+            partial,
         };
         let hash = key.hash();
         (hash, KeyInputs { key, input_stages, external_paths })
@@ -202,53 +223,71 @@ impl<'a> Planner<'a> {
     pub fn plan(&self) -> Vec<Vec<PlannedInstance>> {
         let stages = &self.pipeline.stages;
         let mut out: Vec<Vec<PlannedInstance>> = stages.iter().map(|_| Vec::new()).collect();
-        let mut complete = vec![false; stages.len()];
+        let unknown = |si: usize, i: usize, reason: RerunReason, status: Status| PlannedInstance {
+            stage: si,
+            index: i,
+            key: None,
+            key_inputs: None,
+            status,
+            reasons: vec![reason],
+            record: None,
+        };
         for &si in &self.pipeline.order {
             let stage = &stages[si];
-            let blocked = stage.needs.iter().find(|&&n| !complete[n]).map(|&n| stages[n].name.clone());
-            if let Some(up) = blocked {
+            // An upstream instance that will run makes this key unknowable; with `--partial`
+            // pending ones are left out and the key says so.
+            let will_run =
+                stage.needs.iter().find(|&&n| out[n].iter().any(|p| self.will_run(p))).map(|&n| stages[n].name.clone());
+            if let Some(up) = will_run {
                 out[si] = (0..stage.instances.len())
-                    .map(|i| PlannedInstance {
-                        stage: si,
-                        index: i,
-                        key: None,
-                        key_inputs: None,
-                        status: Status::Run,
-                        reasons: vec![RerunReason::UpstreamWillRun { stage: up.clone() }],
-                        record: None,
-                    })
+                    .map(|i| unknown(si, i, RerunReason::UpstreamWillRun { stage: up.clone() }, Status::Run))
                     .collect();
                 continue;
             }
+            let planned_upstream: usize = stage.needs.iter().map(|&n| out[n].len()).sum();
             let upstream: Vec<(&str, &str)> = stage
                 .needs
                 .iter()
                 .flat_map(|&n| {
                     let name = stages[n].name.as_str();
-                    out[n].iter().map(move |p| (name, p.record.as_ref().map(|r| r.output_hash.as_str()).unwrap_or("")))
+                    out[n].iter().filter_map(move |p| p.record.as_ref().map(|r| (name, r.output_hash.as_str())))
                 })
                 .collect();
+            let partial = (upstream.len() < planned_upstream)
+                .then_some(Partial { done: upstream.len(), planned: planned_upstream });
+            if partial.is_some_and(|p| p.done == 0) {
+                out[si] =
+                    (0..stage.instances.len()).map(|i| unknown(si, i, RerunReason::Pending, Status::Pending)).collect();
+                continue;
+            }
             let planned: Vec<PlannedInstance> = (0..stage.instances.len())
                 .map(|i| match self.missing_data(si, i) {
-                    Some(message) => PlannedInstance {
-                        stage: si,
-                        index: i,
-                        key: None,
-                        key_inputs: None,
-                        status: Status::Run,
-                        reasons: vec![RerunReason::MissingData { message: message.to_owned() }],
-                        record: None,
-                    },
+                    Some(message) => {
+                        let status = if self.partial { Status::Pending } else { Status::Run };
+                        unknown(si, i, RerunReason::MissingData { message: message.to_owned() }, status)
+                    }
                     None => {
-                        let (key, ki) = self.key_for(si, i, &upstream);
-                        self.classify(si, i, &key, ki)
+                        let (key, ki) = self.key_for(si, i, &upstream, partial);
+                        let mut p = self.classify(si, i, &key, ki);
+                        if p.status == Status::Run && self.pending_if_not_fresh(si) {
+                            p.status = Status::Pending;
+                            p.reasons = vec![RerunReason::Pending];
+                        }
+                        p
                     }
                 })
                 .collect();
-            complete[si] = planned.iter().all(|p| p.status == Status::Fresh);
             out[si] = planned;
         }
         out
+    }
+
+    /// Whether `p` will execute in a run, so that what needs it cannot be keyed before. With
+    /// `--partial` an instance that failed before with the same key counts as settled, not done:
+    /// it would fail again, and the aggregates above it are computed without it.
+    fn will_run(&self, p: &PlannedInstance) -> bool {
+        p.status == Status::Run
+            && !(self.partial && matches!(p.reasons.first(), Some(RerunReason::PreviousFailed { .. })))
     }
 
     /// The downstream view of a fresh instance.

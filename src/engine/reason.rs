@@ -8,7 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::key::KeyInputs;
+use super::key::{KeyInputs, Partial};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
@@ -64,6 +64,21 @@ pub enum RerunReason {
     /// Nothing differs from the last execution of this id, yet no record holds the key (the
     /// record was removed by `gc`, or the last run was interrupted).
     NotRecorded,
+    /// With `--partial`: a training run not done yet, left for a full run.
+    Pending,
+    /// An aggregate's share of its upstream changed (`--partial` against a full run or another
+    /// partial one).
+    CoverageChanged {
+        old: Option<Partial>,
+        new: Option<Partial>,
+    },
+}
+
+fn coverage(p: &Option<Partial>) -> String {
+    match p {
+        Some(p) => format!("{} of {}", p.done, p.planned),
+        None => "all".into(),
+    }
 }
 
 fn show(v: &Value) -> String {
@@ -97,6 +112,10 @@ impl fmt::Display for RerunReason {
             RerunReason::MissingData { message } => write!(f, "cannot run here: {message}"),
             RerunReason::PreviousFailed { error } => write!(f, "previous attempt failed: {error}"),
             RerunReason::NotRecorded => write!(f, "not recorded (interrupted or collected)"),
+            RerunReason::Pending => write!(f, "pending: not run by --partial"),
+            RerunReason::CoverageChanged { old, new } => {
+                write!(f, "upstream coverage changed {} → {}", coverage(old), coverage(new))
+            }
         }
     }
 }
@@ -150,6 +169,9 @@ pub fn explain(old: &KeyInputs, new: &KeyInputs) -> Vec<RerunReason> {
             per_stage.entry(stage).or_default().1 += 1;
         }
     }
+    if o.partial != n.partial {
+        out.push(RerunReason::CoverageChanged { old: o.partial, new: n.partial });
+    }
     for (stage, (added, removed, total)) in per_stage {
         if added == 0 && removed == 0 {
             continue;
@@ -183,6 +205,7 @@ mod tests {
                 external: vec![],
                 torch: Some(TorchKey { libtorch: "2.11.0".into(), device_class: "cpu".into() }),
                 determinism: Default::default(),
+                partial: None,
             },
             input_stages: ups.iter().map(|s| (s.to_string(), "mnist".to_owned())).collect(),
             external_paths: Default::default(),

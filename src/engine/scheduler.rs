@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::clock::{hostname, now_rfc3339};
 use super::exec::{execute_group_in_process, ChildWorker, ExecFailure, ExecResult};
-use super::key::output_hash;
+use super::key::{output_hash, Partial};
 use super::plan::{Done, PlannedInstance, Planner, Status};
 use super::progress::Progress;
 use crate::provenance::{Db, ExecutionRow};
@@ -43,7 +43,7 @@ pub struct InstanceOutcome {
     pub stage: String,
     pub id: String,
     pub key: Option<String>,
-    /// `cached`, `executed`, `failed`, `cancelled`, `skipped`.
+    /// `cached`, `executed`, `failed`, `cancelled`, `skipped`, `pending` (`--partial`).
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -58,6 +58,8 @@ pub struct RunSummary {
     pub failed: usize,
     pub cancelled: usize,
     pub skipped: usize,
+    /// With `--partial`: instances left for a full run.
+    pub pending: usize,
     pub wall_s: f64,
     pub instances: Vec<InstanceOutcome>,
 }
@@ -146,35 +148,55 @@ pub fn run(planner: &Planner, db: &mut Db, opts: &RunOptions) -> RunSummary {
             if activated[si] || blocked[si] {
                 continue;
             }
-            if stages[si].needs.iter().any(|&u| blocked[u]) {
+            if !planner.partial && stages[si].needs.iter().any(|&u| blocked[u]) {
                 blocked[si] = true;
                 for (i, inst) in stages[si].instances.iter().enumerate() {
                     outcomes[si][i] = Some(outcome(&stages[si].name, &inst.id, None, "skipped", None));
                 }
                 continue;
             }
-            if !stages[si].needs.iter().all(|&u| done[u].iter().all(Option::is_some)) {
+            // Without `--partial` a stage waits for every upstream instance to be done; with it,
+            // for each to be settled (done, pending or failed), and takes what is done.
+            let settled = |u: usize, i: usize| done[u][i].is_some() || (planner.partial && outcomes[u][i].is_some());
+            if !stages[si].needs.iter().all(|&u| (0..stages[u].instances.len()).all(|i| settled(u, i))) {
                 continue;
             }
             activated[si] = true;
             let upstream: Vec<Done> =
                 stages[si].needs.iter().flat_map(|&u| done[u].iter().flatten().cloned()).collect();
+            let planned_upstream: usize = stages[si].needs.iter().map(|&u| stages[u].instances.len()).sum();
+            let partial = (upstream.len() < planned_upstream)
+                .then_some(Partial { done: upstream.len(), planned: planned_upstream });
+            if partial.is_some_and(|p| p.done == 0) {
+                for (i, inst) in stages[si].instances.iter().enumerate() {
+                    outcomes[si][i] = Some(outcome(&stages[si].name, &inst.id, None, "pending", None));
+                }
+                continue;
+            }
             let pairs: Vec<(&str, &str)> =
                 upstream.iter().map(|d| (d.input.stage.as_str(), d.output_hash.as_str())).collect();
             let mut fresh = 0;
             for i in 0..stages[si].instances.len() {
                 if let Some(message) = planner.missing_data(si, i) {
                     let id = &stages[si].instances[i].id;
+                    if planner.partial {
+                        outcomes[si][i] =
+                            Some(outcome(&stages[si].name, id, None, "pending", Some(message.to_owned())));
+                        continue;
+                    }
                     progress.failed(id, message);
                     outcomes[si][i] = Some(outcome(&stages[si].name, id, None, "failed", Some(message.to_owned())));
                     blocked[si] = true;
                     stopping |= !opts.keep_going;
                     continue;
                 }
-                let (key, ki) = planner.key_for(si, i, &pairs);
+                let (key, ki) = planner.key_for(si, i, &pairs, partial);
                 let ki_json = serde_json::to_value(&ki).expect("key inputs serialise");
                 let planned: PlannedInstance = planner.classify(si, i, &key, ki);
-                if planned.status == Status::Fresh {
+                if planned.status != Status::Fresh && planner.pending_if_not_fresh(si) {
+                    let id = &stages[si].instances[i].id;
+                    outcomes[si][i] = Some(outcome(&stages[si].name, id, Some(key), "pending", None));
+                } else if planned.status == Status::Fresh {
                     fresh += 1;
                     done[si][i] = Some(planner.done_of(&planned));
                     outcomes[si][i] =
@@ -191,6 +213,7 @@ pub fn run(planner: &Planner, db: &mut Db, opts: &RunOptions) -> RunSummary {
                         inputs: upstream.iter().map(|d| d.input.clone()).collect(),
                         threads: opts.threads,
                         device: opts.device.clone(),
+                        partial,
                     };
                     key_inputs_of[si][i] = Some(ki_json.clone());
                     keys[si][i] = Some(job.key.clone());
@@ -267,7 +290,7 @@ pub fn run(planner: &Planner, db: &mut Db, opts: &RunOptions) -> RunSummary {
                     stage: s.name.clone(),
                     instance: inst.id.clone(),
                     kind: s.kind.name().to_owned(),
-                    kind_version: s.kind.version(),
+                    kind_version: s.kind.version_of(&inst.params),
                     key_inputs: key_inputs_of[stage][index].clone().unwrap_or(Value::Null),
                     params: serde_json::to_value(&inst.params).expect("params serialise"),
                     inputs: json!(s
@@ -373,6 +396,7 @@ pub fn run(planner: &Planner, db: &mut Db, opts: &RunOptions) -> RunSummary {
                 "cached" => summary.cached += 1,
                 "failed" => summary.failed += 1,
                 "cancelled" => summary.cancelled += 1,
+                "pending" => summary.pending += 1,
                 _ => summary.skipped += 1,
             }
             summary.instances.push(o);

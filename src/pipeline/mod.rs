@@ -1,9 +1,10 @@
 //! Pipelines: the YAML file (`spec`), sweeps and instance ids (`sweep`), the stage graph
-//! (`graph`), and the located tree that lets every error point at the text (`located`).
+//! (`graph`), target selection (`targets`), and the located tree that lets every error point at the text (`located`).
 
 pub mod graph;
 pub mod located;
 pub mod spec;
 pub mod sweep;
+pub mod targets;
 
 pub use spec::{load, InstanceSpec, Pipeline, PipelineError, Stage};

@@ -3,6 +3,7 @@
 //! `sgdnoise results`. Rows are sorted by parameters so the table does not depend on stage
 //! names or execution order.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::params::{ParamDef, Params};
@@ -55,9 +56,53 @@ impl StageKind for Collect {
         let mut out = ExecOutput::default();
         out.outputs.insert("runs.csv".into(), to_csv(&rows).into_bytes());
         out.outputs.insert("runs.json".into(), serde_json::to_vec_pretty(&rows).expect("serialise rows"));
+        if let Some(p) = job.partial {
+            let coverage = Coverage { runs_done: p.done, runs_planned: p.planned };
+            out.outputs.insert(COVERAGE.into(), serde_json::to_vec_pretty(&coverage).expect("serialise coverage"));
+        }
         out.metrics = serde_json::json!({ "runs": rows.len() });
         Ok(out)
     }
+}
+
+/// The output of a collect computed over part of its runs (`--partial`).
+const COVERAGE: &str = "coverage.json";
+
+/// How many of the planned runs a provisional table holds; analyses above it carry it on as
+/// `provisional`, and the report marks their claims with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    pub runs_done: usize,
+    pub runs_planned: usize,
+}
+
+/// The coverage of an analysis's runs: summed over its provisional collect inputs (and its own
+/// partial train inputs); `None` when every planned run is in.
+pub fn coverage(ctx: &ExecContext, job: &Job) -> Result<Option<Coverage>, StageError> {
+    let mut total = Coverage { runs_done: 0, runs_planned: 0 };
+    let mut partial = false;
+    for input in job.inputs.iter().filter(|i| i.kind == "collect") {
+        let Some(hash) = input.outputs.get(COVERAGE) else { continue };
+        let bytes = ctx.store.get(hash).map_err(|e| StageError(e.to_string()))?;
+        let c: Coverage = serde_json::from_slice(&bytes).map_err(|e| StageError(format!("object {hash}: {e}")))?;
+        partial = true;
+        total.runs_done += c.runs_done;
+        total.runs_planned += c.runs_planned;
+    }
+    if let Some(p) = job.partial.filter(|_| job.inputs.iter().any(|i| i.kind == "train")) {
+        partial = true;
+        total.runs_done += p.done;
+        total.runs_planned += p.planned;
+    }
+    Ok(partial.then_some(total))
+}
+
+/// Adds `provisional` to an analysis output computed over part of its runs.
+pub fn mark_provisional(ctx: &ExecContext, job: &Job, out: &mut Value) -> Result<(), StageError> {
+    if let (Some(c), Value::Object(map)) = (coverage(ctx, job)?, out) {
+        map.insert("provisional".into(), serde_json::to_value(c).expect("serialise coverage"));
+    }
+    Ok(())
 }
 
 /// The rows as CSV: the union of scalar columns, in first-seen order.

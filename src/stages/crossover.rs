@@ -131,7 +131,7 @@ impl StageKind for Crossover {
         }
         let ratio_ci = interval(&mut ratios, b.confidence);
         let diff_ci = interval(&mut diffs, b.confidence);
-        let out_json = json!({
+        let mut out_json = json!({
             "x": x, "y": y, "group": group,
             "criterion": { "plateau": param_i64(p, "plateau"), "threshold": param_f64(p, "threshold") },
             "crossover": c,
@@ -148,6 +148,7 @@ impl StageKind for Crossover {
             "runs_excluded": selected.excluded,
             "used_keys": rows.iter().map(|r| r.get("key").cloned().unwrap_or(Value::Null)).collect::<Vec<_>>(),
         });
+        super::collect::mark_provisional(ctx, job, &mut out_json)?;
         let mut out = ExecOutput { metrics: json!({ "runs_used": rows.len() }), ..Default::default() };
         out.outputs.insert("crossover.json".into(), serde_json::to_vec_pretty(&out_json).expect("serialise"));
         Ok(out)

@@ -87,7 +87,7 @@ impl StageKind for Fit {
         let b = ap::bootstrap(&job.params);
         let result = fit(&law, &points, b.resamples, b.confidence, b.seed)
             .map_err(|m| StageError(format!("fit of {y} ~ {law_text}: {m}")))?;
-        let out_json = json!({
+        let mut out_json = json!({
             "y": y,
             "law": law_text,
             "variables": law.terms.iter().map(|(v, _)| v.clone()).collect::<Vec<_>>(),
@@ -99,6 +99,7 @@ impl StageKind for Fit {
             "local": local_slopes,
             "used_keys": used,
         });
+        super::collect::mark_provisional(ctx, job, &mut out_json)?;
         let mut out = ExecOutput { metrics: json!({ "runs_used": used.len() }), ..Default::default() };
         out.outputs.insert("fit.json".into(), serde_json::to_vec_pretty(&out_json).expect("serialise fit"));
         Ok(out)

@@ -85,7 +85,7 @@ impl StageKind for Optimum {
         let depths: Vec<i64> = rows.iter().filter_map(|r| r.get("depth").and_then(Value::as_i64)).collect();
         let depth = depths.first().copied().filter(|d| depths.iter().all(|x| x == d));
         let theory_k = depth.map(|d| (d as f64 - 1.0) / (d as f64 + 1.0));
-        let out_json = json!({
+        let mut out_json = json!({
             "x": x, "y": y, "group": group, "alpha_max": alpha_max,
             "optimum": fit,
             "depth": depth,
@@ -97,6 +97,7 @@ impl StageKind for Optimum {
             "runs_excluded": selected.excluded,
             "used_keys": rows.iter().map(|r| r.get("key").cloned().unwrap_or(Value::Null)).collect::<Vec<_>>(),
         });
+        super::collect::mark_provisional(ctx, job, &mut out_json)?;
         let mut out = ExecOutput { metrics: json!({ "runs_used": rows.len() }), ..Default::default() };
         out.outputs.insert("optimum.json".into(), serde_json::to_vec_pretty(&out_json).expect("serialise"));
         Ok(out)

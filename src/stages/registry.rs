@@ -36,6 +36,9 @@ pub struct Job {
     pub threads: usize,
     /// `cpu`, `cuda`, `cuda:N`.
     pub device: String,
+    /// Set when an aggregate runs over part of its upstream (`--partial`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial: Option<crate::engine::key::Partial>,
 }
 
 /// Where a job runs and what it may use.
@@ -80,6 +83,11 @@ pub trait StageKind: Send + Sync {
     fn name(&self) -> &'static str;
     /// Bump when the implementation changes what it outputs.
     fn version(&self) -> u32;
+    /// The implementation version of one instance: the kind's, unless a change of code touched
+    /// only some of its instances (a new perceptron loop need not rerun every net).
+    fn version_of(&self, _params: &Params) -> u32 {
+        self.version()
+    }
     fn params(&self) -> &'static [ParamDef];
     /// The libtorch version and device class enter the key.
     fn uses_torch(&self) -> bool {
