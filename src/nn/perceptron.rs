@@ -5,6 +5,15 @@
 //!
 //! f(x) = (w − w0)·x/√d is computed from v = w − w0 directly (the centred output, exactly as
 //! defined; the libtorch path subtracts F(w0, x) instead, equal up to rounding).
+//!
+//! The one idea for speed: the batch stream does not depend on the weights, and late in a run
+//! almost no step changes them (at χ = 0 fewer than 1% do). So the margins of several upcoming
+//! batches are computed together with the current weights, as independent dot products that
+//! the processor overlaps, while the rows of batches further ahead are prefetched; a step that
+//! updates the weights discards the margins computed past it. Each dot product is summed in one
+//! fixed order (eight partial sums, see [`SUMS`]) whichever strategy computes it, so every
+//! margin, and so the whole run, is bitwise what one dot product at a time gives
+//! ([`Strategy::ONE_AT_A_TIME`], kept as the reference for tests and the bench).
 
 use std::time::Instant;
 
@@ -42,11 +51,37 @@ impl Real for f64 {
     const ZERO: Self = 0.0;
 }
 
+/// How margins are computed: how many upcoming batches at once, and how far ahead rows are
+/// prefetched. Results do not depend on it (bitwise); only speed does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Strategy {
+    /// The most upcoming batches whose margins are computed together.
+    pub block: usize,
+    /// Batches ahead of the one in use whose rows are prefetched.
+    pub lookahead: usize,
+    /// Dot products computed side by side (1, 2, 4 or 8).
+    pub lanes: usize,
+    /// Use AVX2 registers where the processor has them (same bits).
+    pub wide: bool,
+}
+
+impl Strategy {
+    /// What training uses.
+    pub const FAST: Strategy = Strategy { block: 8, lookahead: 64, lanes: 4, wide: true };
+    /// One dot product at a time, no prefetch, baseline registers: the straightforward loop.
+    pub const ONE_AT_A_TIME: Strategy = Strategy { block: 1, lookahead: 0, lanes: 1, wide: false };
+}
+
 /// Trains the perceptron on the CPU.
 pub fn train_perceptron(config: &TrainConfig, data: &RunData) -> RunRecord {
+    train_perceptron_with(config, data, Strategy::FAST)
+}
+
+/// Trains the perceptron with a given margin strategy (tests and benchmarks compare them).
+pub fn train_perceptron_with(config: &TrainConfig, data: &RunData, strategy: Strategy) -> RunRecord {
     match config.dtype {
-        Dtype::F32 => Run::<f32>::new(config, data).run(),
-        Dtype::F64 => Run::<f64>::new(config, data).run(),
+        Dtype::F32 => Run::<f32>::new(config, data, strategy).run(),
+        Dtype::F64 => Run::<f64>::new(config, data, strategy).run(),
     }
 }
 
@@ -60,10 +95,147 @@ struct Run<'a, F: Real> {
     w0: Vec<f64>,
     v: Vec<F>,
     scale: F,
+    strategy: Strategy,
+}
+
+/// Upcoming batches, drawn ahead of use (the stream does not depend on the weights) so their
+/// rows can be prefetched.
+struct Batches {
+    sampler: DistinctSampler,
+    batch: usize,
+    /// Indices of the batches drawn and not yet used, `batch` per step, from `start`.
+    buf: Vec<u32>,
+    start: usize,
+}
+
+impl Batches {
+    fn ahead(&self) -> usize {
+        (self.buf.len() - self.start) / self.batch
+    }
+
+    /// Draws until `steps` batches are waiting; returns where the new ones begin in `buf`.
+    fn fill(&mut self, steps: usize) -> usize {
+        if self.start > 1 << 14 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        let from = self.buf.len();
+        while self.ahead() < steps {
+            let idx = self.sampler.draw(self.batch);
+            self.buf.extend(idx.iter().map(|&i| i as u32));
+        }
+        from
+    }
+
+    /// The rows of the `k`-th waiting batch.
+    fn get(&self, k: usize) -> &[u32] {
+        &self.buf[self.start + k * self.batch..][..self.batch]
+    }
+
+    fn pop(&mut self) {
+        self.start += self.batch;
+    }
+}
+
+/// Asks the processor to bring `row` into cache (a hint: no effect on results).
+#[inline(always)]
+fn prefetch<F>(row: &[F]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
+        let p = row.as_ptr().cast::<i8>();
+        for off in (0..std::mem::size_of_val(row)).step_by(64) {
+            // SAFETY: a prefetch never faults and reads nothing; the address lies inside `row`.
+            unsafe { _mm_prefetch::<_MM_HINT_T1>(p.add(off)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = row;
+}
+
+/// Partial sums each dot product keeps: element j goes to sum j mod 8, and the eight are added
+/// in one fixed tree. Independent sums let the processor vectorise and overlap the additions
+/// (a left-to-right sum waits on each addition in turn); the order is fixed by this code, not by
+/// the instruction set, so the bits are the same on every x86-64 or other processor.
+const SUMS: usize = 8;
+
+/// One dot product a·b summed as [`SUMS`] describes.
+#[inline(always)]
+fn dot<F: Real>(a: &[F], b: &[F]) -> F {
+    let full = a.len() - a.len() % SUMS;
+    let mut acc = [F::ZERO; SUMS];
+    for (ca, cb) in a[..full].chunks_exact(SUMS).zip(b[..full].chunks_exact(SUMS)) {
+        for l in 0..SUMS {
+            acc[l] += ca[l] * cb[l];
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (x, y) in a[full..].iter().zip(&b[full..]) {
+        s += *x * *y;
+    }
+    s
+}
+
+/// N dot products x_r·v, written one after the other: they do not depend on each other, so the
+/// processor overlaps them.
+#[inline(always)]
+fn dots<F: Real, const N: usize>(x: &[F], d: usize, rows: &[u32], v: &[F]) -> [F; N] {
+    let v = &v[..d];
+    let mut out = [F::ZERO; N];
+    for (o, &r) in out.iter_mut().zip(rows) {
+        *o = dot(&x[r as usize * d..][..d], v);
+    }
+    out
+}
+
+/// What margins are computed from: α·y·f = α·y·(x·v)/√d.
+struct Margins<'m, F: Real> {
+    x: &'m [F],
+    y: &'m [F],
+    d: usize,
+    v: &'m [F],
+    scale: F,
+    alpha: f64,
+}
+
+impl<F: Real> Margins<'_, F> {
+    /// α·y·f of the points `rows` into `out`, `lanes` dot products at a time.
+    #[inline(always)]
+    fn fill(&self, rows: &[u32], out: &mut [f64], lanes: usize) {
+        let mut done = 0;
+        for width in [8, 4, 2, 1] {
+            while width <= lanes && rows.len() - done >= width {
+                let r = &rows[done..done + width];
+                let m: &mut [f64] = &mut out[done..done + width];
+                match width {
+                    8 => self.finish(&dots::<F, 8>(self.x, self.d, r, self.v), r, m),
+                    4 => self.finish(&dots::<F, 4>(self.x, self.d, r, self.v), r, m),
+                    2 => self.finish(&dots::<F, 2>(self.x, self.d, r, self.v), r, m),
+                    _ => self.finish(&dots::<F, 1>(self.x, self.d, r, self.v), r, m),
+                }
+                done += width;
+            }
+        }
+    }
+
+    /// [`Margins::fill`] compiled for AVX2: wider registers for the same lane-wise arithmetic
+    /// (no fused multiply-add), so the same bits.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn fill_avx2(&self, rows: &[u32], out: &mut [f64], lanes: usize) {
+        self.fill(rows, out, lanes)
+    }
+
+    #[inline(always)]
+    fn finish(&self, dots: &[F], rows: &[u32], out: &mut [f64]) {
+        for ((m, &dot), &i) in out.iter_mut().zip(dots).zip(rows) {
+            *m = (dot * self.scale * self.y[i as usize]).get() * self.alpha;
+        }
+    }
 }
 
 impl<'a, F: Real> Run<'a, F> {
-    fn new(config: &'a TrainConfig, data: &RunData) -> Self {
+    fn new(config: &'a TrainConfig, data: &RunData, strategy: Strategy) -> Self {
         let d = data.sample_len();
         let mut rng = Rng::stream(config.seed, Stream::Init);
         let w0: Vec<f64> = (0..d).map(|_| rng.normal()).collect();
@@ -78,25 +250,55 @@ impl<'a, F: Real> Run<'a, F> {
             w0,
             v: vec![F::ZERO; d],
             scale: F::of(1.0 / (d as f64).sqrt()),
+            strategy,
         }
     }
 
-    /// α·y·f of point `i` of (x, y).
-    fn margin(&self, x: &[F], y: &[F], i: usize) -> f64 {
-        let row = &x[i * self.d..(i + 1) * self.d];
-        let mut dot = F::ZERO;
-        for (a, b) in row.iter().zip(&self.v) {
-            dot += *a * *b;
+    /// α·y·f of the points `rows` of (x, y) into `out`, `lanes` dot products at a time.
+    fn margins(&self, x: &[F], y: &[F], rows: &[u32], out: &mut [f64]) {
+        let m = Margins { x, y, d: self.d, v: &self.v, scale: self.scale, alpha: self.config.alpha };
+        #[cfg(target_arch = "x86_64")]
+        if self.strategy.wide && std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor has AVX2, checked just above.
+            return unsafe { m.fill_avx2(rows, out, self.strategy.lanes) };
         }
-        (dot * self.scale * y[i]).get() * self.config.alpha
+        m.fill(rows, out, self.strategy.lanes)
+    }
+
+    /// Whether one of the suspects (points unfitted at the last full check) is still unfitted,
+    /// looked at a few at a time from the first. The suspects found fitted before the first
+    /// unfitted one are dropped (`from` moves past them): the list only serves to prove the loss
+    /// positive without a full pass, so it may shrink, and without this every check after an
+    /// update would walk the same long run of points fitted since.
+    fn any_unfitted(&self, suspects: &[u32], from: &mut usize) -> bool {
+        let mut m = [0.0f64; 8];
+        let mut at = *from;
+        for group in suspects[*from..].chunks(8) {
+            let m = &mut m[..group.len()];
+            self.margins(&self.x_train, &self.y_train, group, m);
+            if let Some(k) = m.iter().position(|&m| m < 1.0) {
+                *from = at + k;
+                return true;
+            }
+            at += group.len();
+        }
+        *from = suspects.len();
+        false
+    }
+
+    /// α·y·f of every point of (x, y).
+    fn all_margins(&self, x: &[F], y: &[F]) -> Vec<f64> {
+        let rows: Vec<u32> = (0..y.len() as u32).collect();
+        let mut out = vec![0.0; rows.len()];
+        self.margins(x, y, &rows, &mut out);
+        out
     }
 
     fn stats(&self, x: &[F], y: &[F]) -> SetStats {
-        let n = y.len();
         let alpha = self.config.alpha;
         let (mut loss, mut err, mut unfitted, mut non_finite) = (0.0, 0usize, 0usize, false);
-        for i in 0..n {
-            let m = self.margin(x, y, i);
+        let margins = self.all_margins(x, y);
+        for &m in &margins {
             if !m.is_finite() {
                 non_finite = true;
                 err += 1;
@@ -112,7 +314,7 @@ impl<'a, F: Real> Run<'a, F> {
                 loss += (1.0 - m) / alpha;
             }
         }
-        let n = n.max(1) as f64;
+        let n = margins.len().max(1) as f64;
         SetStats { loss: loss / n, err: err as f64 / n, unfitted, non_finite }
     }
 
@@ -130,75 +332,100 @@ impl<'a, F: Real> Run<'a, F> {
         let c = self.config;
         let (dt, alpha, batch) = (c.dt(), c.alpha, c.batch);
         let p = self.y_train.len();
-        let mut sampler = DistinctSampler::new(p, Rng::stream(c.seed, Stream::Batches));
+        let d = self.d;
+        let Strategy { block: max_block, lookahead, .. } = self.strategy;
+        let mut batches = Batches {
+            sampler: DistinctSampler::new(p, Rng::stream(c.seed, Stream::Batches)),
+            batch,
+            buf: Vec::new(),
+            start: 0,
+        };
         let mut trajectory = Vec::new();
         let mut next_ckpt: u64 = 0;
         let (mut steps, mut checks, mut check_wall, mut updates) = (0u64, 0u64, 0.0f64, 0u64);
         let mut moved = true;
         // Points unfitted at the last full check: one of them still unfitted proves L > 0.
-        let mut suspects: Vec<usize> = Vec::new();
+        let mut suspects: Vec<u32> = Vec::new();
+        let mut suspects_from = 0usize;
         let step_scale = F::of(dt / batch as f64) * self.scale;
-        let status = loop {
-            if c.trajectory && steps == next_ckpt {
-                let with_test = steps == 0 || next_ckpt.trailing_zeros().is_multiple_of(2);
-                trajectory.push(self.checkpoint(steps, dt, with_test));
-                next_ckpt = if next_ckpt == 0 { 1 } else { next_ckpt * 2 };
-            }
-            if steps >= c.max_steps {
-                break Status::StepLimit;
-            }
-            if steps.is_multiple_of(4096) {
-                if let Some(limit) = c.max_wall {
-                    if start.elapsed().as_secs_f64() > limit {
-                        break Status::TimeLimit;
-                    }
+        // Margins of the next `block` batches at the current weights. After an update the block
+        // starts again at one batch and doubles while no step updates, so that at most about
+        // half of the margins computed are thrown away.
+        let mut block = 1usize;
+        let mut margins = vec![0.0f64; max_block.max(1) * batch];
+        let status = 'run: loop {
+            let from = batches.fill(block + lookahead);
+            if lookahead > 0 {
+                for &i in &batches.buf[from..] {
+                    prefetch(&self.x_train[i as usize * d..][..d]);
                 }
             }
-            let idx = sampler.draw(batch);
-            let mut loss = 0.0;
-            let mut update: Vec<(usize, F)> = Vec::with_capacity(batch);
-            for &i in idx {
-                let i = i as usize;
-                let m = self.margin(&self.x_train, &self.y_train, i);
-                if m.is_nan() || m < 1.0 {
-                    loss += (1.0 - m) / alpha;
-                    update.push((i, self.y_train[i]));
+            let rows = &batches.buf[batches.start..][..block * batch];
+            self.margins(&self.x_train, &self.y_train, rows, &mut margins[..block * batch]);
+            let mut updated = false;
+            for j in 0..block {
+                if c.trajectory && steps == next_ckpt {
+                    let with_test = steps == 0 || next_ckpt.trailing_zeros().is_multiple_of(2);
+                    trajectory.push(self.checkpoint(steps, dt, with_test));
+                    next_ckpt = if next_ckpt == 0 { 1 } else { next_ckpt * 2 };
                 }
-            }
-            if !loss.is_finite() {
-                break Status::Diverged;
-            }
-            if loss > 0.0 {
-                // w ← w − dt·∇(mean batch loss) = w + (dt/B)·Σ_unfitted y·x/√d
-                for (i, y) in update {
-                    let row = &self.x_train[i * self.d..(i + 1) * self.d];
-                    let k = step_scale * y;
-                    for (v, x) in self.v.iter_mut().zip(row) {
-                        *v += k * *x;
+                if steps >= c.max_steps {
+                    break 'run Status::StepLimit;
+                }
+                if steps.is_multiple_of(4096) {
+                    if let Some(limit) = c.max_wall {
+                        if start.elapsed().as_secs_f64() > limit {
+                            break 'run Status::TimeLimit;
+                        }
                     }
                 }
-                moved = true;
-                updates += 1;
-            } else if moved {
-                let t0 = Instant::now();
-                moved = false;
-                let proven_positive = suspects.iter().any(|&i| self.margin(&self.x_train, &self.y_train, i) < 1.0);
-                if !proven_positive {
-                    checks += 1;
-                    let margins: Vec<f64> = (0..p).map(|i| self.margin(&self.x_train, &self.y_train, i)).collect();
-                    if margins.iter().any(|m| !m.is_finite()) {
-                        check_wall += t0.elapsed().as_secs_f64();
-                        break Status::Diverged;
-                    }
-                    suspects = (0..p).filter(|&i| margins[i] < 1.0).collect();
-                    if suspects.is_empty() {
-                        check_wall += t0.elapsed().as_secs_f64();
-                        break Status::Converged;
-                    }
+                let ms = &margins[j * batch..(j + 1) * batch];
+                let loss = ms.iter().filter(|m| m.is_nan() || **m < 1.0).fold(0.0, |l, m| l + (1.0 - m) / alpha);
+                if !loss.is_finite() {
+                    break 'run Status::Diverged;
                 }
-                check_wall += t0.elapsed().as_secs_f64();
+                if loss > 0.0 {
+                    // w ← w − dt·∇(mean batch loss) = w + (dt/B)·Σ_unfitted y·x/√d
+                    for (&i, m) in batches.get(0).iter().zip(ms) {
+                        if m.is_nan() || *m < 1.0 {
+                            let i = i as usize;
+                            let row = &self.x_train[i * d..(i + 1) * d];
+                            let k = step_scale * self.y_train[i];
+                            for (v, x) in self.v.iter_mut().zip(row) {
+                                *v += k * *x;
+                            }
+                        }
+                    }
+                    moved = true;
+                    updates += 1;
+                    updated = true;
+                } else if moved {
+                    let t0 = Instant::now();
+                    moved = false;
+                    let proven_positive = self.any_unfitted(&suspects, &mut suspects_from);
+                    if !proven_positive {
+                        checks += 1;
+                        let all = self.all_margins(&self.x_train, &self.y_train);
+                        if all.iter().any(|m| !m.is_finite()) {
+                            check_wall += t0.elapsed().as_secs_f64();
+                            break 'run Status::Diverged;
+                        }
+                        suspects = (0..p as u32).filter(|&i| all[i as usize] < 1.0).collect();
+                        suspects_from = 0;
+                        if suspects.is_empty() {
+                            check_wall += t0.elapsed().as_secs_f64();
+                            break 'run Status::Converged;
+                        }
+                    }
+                    check_wall += t0.elapsed().as_secs_f64();
+                }
+                batches.pop();
+                steps += 1;
+                if updated {
+                    break;
+                }
             }
-            steps += 1;
+            block = if updated { 1 } else { (block * 2).min(max_block.max(1)) };
         };
         let wall = start.elapsed().as_secs_f64();
         let counts = LoopCounts { updates, checks, check_wall };

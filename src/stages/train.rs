@@ -86,6 +86,15 @@ impl StageKind for Train {
         2
     }
 
+    /// Per architecture since version 2: linear 3 (dot products in eight partial sums), mnas 3
+    /// (bounded full-set passes), fc 2.
+    fn version_of(&self, params: &Params) -> u32 {
+        match param_str(params, "arch") {
+            Some("linear") | Some("mnas") => 3,
+            _ => self.version(),
+        }
+    }
+
     fn params(&self) -> &'static [ParamDef] {
         PARAMS
     }

@@ -336,3 +336,41 @@ fn results_do_not_depend_on_the_thread_count_beyond_rounding() {
     assert_eq!(Some(one.w0_norm), two["w0_norm"].as_f64());
     assert_eq!(two["threads"].as_u64(), Some(2));
 }
+
+#[test]
+fn perceptron_fast_margins_are_bitwise_the_straightforward_loop() {
+    use sgdnoise::nn::perceptron::{train_perceptron_with, Strategy};
+    // Blocked margins, prefetch and side-by-side dot products change speed only: every field
+    // of the record but the clocks must have the same bits as one dot product at a time.
+    let without_clocks = |r: &sgdnoise::nn::RunRecord| {
+        let mut v = serde_json::to_value(r).unwrap();
+        for k in ["wall_s", "steps_per_s", "check_wall_s"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        v
+    };
+    let cases = [
+        (0.0, 16, 512, 0.0625, 2, Dtype::F32),
+        (1.0, 128, 2048, 0.0625, 2, Dtype::F32),
+        (3.0, 32, 1024, 0.03125, 3, Dtype::F32),
+        (0.0, 20, 256, 0.25, 5, Dtype::F64),
+    ];
+    for (chi, d, p, t, batch, dtype) in cases {
+        let data = RunData::depleted(chi, d, p, 512, 1, 0).unwrap();
+        let mut c = config(ArchKind::Linear, 0, 1, 32768.0, t, batch, 1);
+        c.dtype = dtype;
+        let fast = train_perceptron_with(&c, &data, Strategy::FAST);
+        let plain = train_perceptron_with(&c, &data, Strategy::ONE_AT_A_TIME);
+        let what = format!("chi {chi} d {d} P {p} B {batch} {dtype:?}");
+        assert_eq!(fast.status, Status::Converged, "{what}");
+        assert!(fast.updates > 10 && fast.updates < fast.steps, "{what}: {} updates", fast.updates);
+        assert_eq!(without_clocks(&fast), without_clocks(&plain), "{what}");
+        // A step limit inside a block stops at the same step too.
+        let mut short = c.clone();
+        short.max_steps = fast.steps / 2 + 3;
+        let a = train_perceptron_with(&short, &data, Strategy::FAST);
+        let b = train_perceptron_with(&short, &data, Strategy::ONE_AT_A_TIME);
+        assert_eq!((a.status, a.steps), (Status::StepLimit, short.max_steps), "{what}");
+        assert_eq!(without_clocks(&a), without_clocks(&b), "{what}");
+    }
+}

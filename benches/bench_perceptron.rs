@@ -1,0 +1,125 @@
+//! Benchmark: the perceptron's SGD steps at the paper's largest size (d = 128, P = 16384,
+//! B = 2, T = 2^-4), the fast margin strategy against one dot product at a time, in one
+//! invocation, beside what one random row read of the same training matrix costs here, both
+//! back to back (each read's address depends on the last: latency) and independent (throughput).
+//! A step reads B = 2 such rows, so the latency floor of a straightforward step is about two
+//! dependent reads, and prefetching ahead moves it towards the throughput figure.
+//!
+//! `bench-perceptron [MAX_STEPS]` (default 20,000,000 steps for χ = 0, which does not converge
+//! within them; χ = 1 runs to its stop, about 1.1M steps).
+
+use std::time::Instant;
+
+use sgdnoise::datasets::RunData;
+use sgdnoise::nn::perceptron::{train_perceptron_with, Strategy};
+use sgdnoise::nn::{Activation, ArchKind, ArchSpec, Dtype, RunRecord, TrainConfig};
+
+const D: usize = 128;
+const P: usize = 16384;
+
+fn config(max_steps: u64) -> TrainConfig {
+    TrainConfig {
+        arch: ArchSpec { kind: ArchKind::Linear, depth: 0, width: 1, act: Activation::Relu },
+        alpha: 32768.0,
+        temperature: 0.0625,
+        batch: 2,
+        seed: 0,
+        max_steps,
+        max_wall: None,
+        dtype: Dtype::F32,
+        device: tch::Device::Cpu,
+        trajectory: true,
+    }
+}
+
+/// The sum of a row with 8 independent accumulators, so that reading it, not adding it up,
+/// is what costs.
+fn read_row(row: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    for chunk in row.chunks_exact(8) {
+        for k in 0..8 {
+            acc[k] += chunk[k];
+        }
+    }
+    acc.iter().sum()
+}
+
+/// ns per read of a random row of `x` (rows of `d` floats): dependent reads, then independent.
+fn row_reads(x: &[f32], d: usize, reads: usize) -> (f64, f64) {
+    let rows = x.len() / d;
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = |salt: u64| {
+        state ^= salt;
+        state = state.wrapping_mul(0x2545_f491_4f6c_dd1d).rotate_left(17);
+        (state % rows as u64) as usize
+    };
+    let t0 = Instant::now();
+    let mut salt = 0u64;
+    for _ in 0..reads {
+        let i = next(salt);
+        salt = u64::from(read_row(&x[i * d..(i + 1) * d]).to_bits() & 1);
+    }
+    let dependent = t0.elapsed().as_secs_f64() * 1e9 / reads as f64;
+    let idx: Vec<usize> = (0..reads).map(|_| next(0)).collect();
+    let t1 = Instant::now();
+    let mut total = 0.0f32;
+    for &i in &idx {
+        total += read_row(&x[i * d..(i + 1) * d]);
+    }
+    let independent = t1.elapsed().as_secs_f64() * 1e9 / reads as f64;
+    std::hint::black_box(total + salt as f32);
+    (dependent, independent)
+}
+
+fn run(label: &str, c: &TrainConfig, data: &RunData, strategy: Strategy) -> RunRecord {
+    let t0 = Instant::now();
+    let r = train_perceptron_with(c, data, strategy);
+    let wall = t0.elapsed().as_secs_f64();
+    println!(
+        "  {label:<22} {:>10} steps {:>8} updates  {:>7.1} ns/step  {:>6.2} M steps/s  ({:?}, {} full checks, {:.2} s)",
+        r.steps,
+        r.updates,
+        wall * 1e9 / r.steps as f64,
+        r.steps as f64 / wall / 1e6,
+        r.status,
+        r.full_checks,
+        wall
+    );
+    r
+}
+
+fn main() {
+    let max_steps: u64 = std::env::args().nth(1).map(|s| s.parse().expect("MAX_STEPS")).unwrap_or(20_000_000);
+    println!("bench-perceptron: d = {D}, P = {P}, B = 2, T = 2^-4, α = 2^15, f32, one thread");
+    let mut ratios = Vec::new();
+    for (chi, steps) in [(1.0, 100_000_000), (0.0, max_steps)] {
+        let data = RunData::depleted(chi, D, P, 2048, 0, 0).expect("depleted data");
+        if chi == 1.0 {
+            let (dep, ind) = row_reads(&data.x_train, D, 2_000_000);
+            println!(
+                "  random row read ({} B of a {:.0} MB matrix): {dep:.1} ns dependent, {ind:.1} ns independent",
+                D * 4,
+                (P * D * 4) as f64 / 1e6
+            );
+        }
+        println!("χ = {chi} (max {steps} steps):");
+        let c = config(steps);
+        let t0 = Instant::now();
+        let plain = run("one dot at a time", &c, &data, Strategy::ONE_AT_A_TIME);
+        let t_plain = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        let strategy = std::env::var("STRATEGY").ok().map(|v| {
+            let n: Vec<usize> = v.split(',').map(|x| x.parse().expect("block,lookahead,lanes")).collect();
+            Strategy { block: n[0], lookahead: n[1], lanes: n[2], wide: n.get(3) != Some(&0) }
+        });
+        let fast = run("blocked + prefetch", &c, &data, strategy.unwrap_or(Strategy::FAST));
+        let t_fast = t1.elapsed().as_secs_f64();
+        assert_eq!(
+            (plain.steps, plain.updates, plain.rel_dw.to_bits()),
+            (fast.steps, fast.updates, fast.rel_dw.to_bits())
+        );
+        println!("  speed-up {:.2}x (same steps, updates and bits)", t_plain / t_fast);
+        ratios.push(t_plain / t_fast);
+    }
+    println!("speed-up: χ = 1 {:.2}x, χ = 0 {:.2}x", ratios[0], ratios[1]);
+}
