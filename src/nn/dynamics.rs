@@ -158,6 +158,10 @@ pub(super) struct DeviceSet {
 
 pub(super) const EVAL_CHUNK_FC: i64 = 1024;
 const EVAL_CHUNK_CONV: i64 = 256;
+/// Floats the widest activation of one chunk of a full-set pass may hold (16 MB in f32): a
+/// MnasNet h = 64 pass over 256 images held 77 MB per activation, and glibc maps and unmaps
+/// blocks that large at every use, which spent as much time in the kernel as in the net.
+const EVAL_BUDGET_FLOATS: usize = 1 << 22;
 
 /// A run in progress: the net, its weights and data on the device.
 pub struct Trainer<'a> {
@@ -168,6 +172,9 @@ pub struct Trainer<'a> {
     pub(super) train: DeviceSet,
     pub(super) test: DeviceSet,
     pub(super) chunk: i64,
+    /// Seconds per row of the last full-set pass, to foresee whether a trajectory point still
+    /// fits in `max_wall`.
+    pub(super) pass_seconds_per_row: std::cell::Cell<Option<f64>>,
     /// Take the gradient from autograd even where a hand-written step exists (the reference).
     pub(super) autograd: bool,
 }
@@ -184,8 +191,12 @@ impl<'a> Trainer<'a> {
         if config.arch.kind == ArchKind::Fc {
             w[0] = first_layer_layout(&w[0]).set_requires_grad(true);
         }
-        let chunk =
-            if matches!(config.arch.kind, super::model::ArchKind::Mnas) { EVAL_CHUNK_CONV } else { EVAL_CHUNK_FC };
+        let chunk = if matches!(config.arch.kind, super::model::ArchKind::Mnas) {
+            (EVAL_BUDGET_FLOATS / net.widest_activation(&data.sample_shape).max(1)).clamp(1, EVAL_CHUNK_CONV as usize)
+                as i64
+        } else {
+            EVAL_CHUNK_FC
+        };
         let mut shape = vec![0i64];
         shape.extend(data.sample_shape.iter().map(|&s| s as i64));
         let mut to_set = |x: &[f32], y: &[f32]| -> DeviceSet {
@@ -197,7 +208,17 @@ impl<'a> Trainer<'a> {
         };
         let train = to_set(&data.x_train, &data.y_train);
         let test = to_set(&data.x_test, &data.y_test);
-        Ok(Trainer { config, net, w0, w, train, test, chunk, autograd: false })
+        Ok(Trainer {
+            config,
+            net,
+            w0,
+            w,
+            train,
+            test,
+            chunk,
+            pass_seconds_per_row: Default::default(),
+            autograd: false,
+        })
     }
 
     pub fn net(&self) -> &Net {
@@ -228,6 +249,7 @@ impl<'a> Trainer<'a> {
     /// α·y·f for every point of `set`, in chunks, as float64 on the device.
     pub(super) fn margins(&self, set: &DeviceSet) -> Tensor {
         let _guard = tch::no_grad_guard();
+        let started = Instant::now();
         let n = set.y.size()[0];
         let alpha = self.config.alpha;
         let parts: Vec<Tensor> = (0..n)
@@ -241,7 +263,16 @@ impl<'a> Trainer<'a> {
         if parts.is_empty() {
             return Tensor::zeros([0], (Kind::Double, self.config.device));
         }
-        Tensor::cat(&parts, 0)
+        let margins = Tensor::cat(&parts, 0);
+        self.pass_seconds_per_row.set(Some(started.elapsed().as_secs_f64() / n as f64));
+        margins
+    }
+
+    /// What a trajectory point at this step would cost, from the last full pass's rate.
+    fn checkpoint_cost(&self, with_test: bool) -> f64 {
+        let rows = self.train.y.size()[0]
+            + if with_test { self.test.y.size()[0].min(TRAJECTORY_TEST_POINTS as i64) } else { 0 };
+        self.pass_seconds_per_row.get().unwrap_or(0.0) * rows as f64
     }
 
     /// α·y·f of every training point, as float64, with the steps' arithmetic (see
@@ -337,17 +368,22 @@ impl<'a> Trainer<'a> {
         let mut fc = self.hand_written().then(|| FcRun::new(&self));
         let (status, steps) = loop {
             if config.trajectory && steps == next_ckpt {
-                trajectory.push(self.checkpoint(
-                    steps,
-                    dt,
-                    next_ckpt.is_power_of_two() && next_ckpt.trailing_zeros().is_multiple_of(2) || steps == 0,
-                ));
+                let with_test =
+                    next_ckpt.is_power_of_two() && next_ckpt.trailing_zeros().is_multiple_of(2) || steps == 0;
+                // A point that would end past max_wall is not begun: the run ends at its limit
+                // now rather than a whole pass later (a MnasNet pass can take longer than the limit).
+                let cost = if steps == 0 { 0.0 } else { self.checkpoint_cost(with_test) };
+                if config.max_wall.is_some_and(|limit| start.elapsed().as_secs_f64() + cost > limit) {
+                    break stop.at_limit(&self, Status::TimeLimit, steps, start.elapsed().as_secs_f64());
+                }
+                trajectory.push(self.checkpoint(steps, dt, with_test));
                 next_ckpt = if next_ckpt == 0 { 1 } else { next_ckpt * 2 };
             }
             if steps >= config.max_steps {
                 break stop.at_limit(&self, Status::StepLimit, steps, start.elapsed().as_secs_f64());
             }
-            if steps.is_multiple_of(64) && config.max_wall.is_some_and(|limit| start.elapsed().as_secs_f64() > limit) {
+            // Every step: a MnasNet step takes a noticeable part of a second on a CPU core.
+            if config.max_wall.is_some_and(|limit| start.elapsed().as_secs_f64() > limit) {
                 break stop.at_limit(&self, Status::TimeLimit, steps, start.elapsed().as_secs_f64());
             }
             let value = match &mut fc {

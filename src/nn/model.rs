@@ -262,6 +262,30 @@ impl Net {
         padded.conv2d(weight, None::<Tensor>, [stride, stride], [0i64, 0], [1i64, 1], groups) * scale
     }
 
+    /// The floats one sample's largest activation holds (mnas: the widest convolution output,
+    /// padding included), to size full-set passes to a memory budget.
+    pub fn widest_activation(&self, sample_shape: &[usize]) -> usize {
+        let flat: usize = sample_shape.iter().product();
+        if self.spec.kind != ArchKind::Mnas || sample_shape.len() != 3 {
+            return flat.max(self.spec.width);
+        }
+        let (mut h, mut w) = (sample_shape[1], sample_shape[2]);
+        let mut widest = flat;
+        for (_, layer, shape) in &self.layers {
+            let stride = match *layer {
+                Layer::Conv { stride } | Layer::Depthwise { stride } => stride as usize,
+                _ => continue,
+            };
+            let k = shape[2] as usize;
+            // The padded input, then the output.
+            widest = widest.max(shape[0] as usize * (h + k) * (w + k));
+            h = h.div_ceil(stride);
+            w = w.div_ceil(stride);
+            widest = widest.max(shape[0] as usize * h * w);
+        }
+        widest
+    }
+
     /// Which parameter indices form each reported layer group (each tensor is its own group).
     pub fn layer_count(&self) -> usize {
         self.layers.len()

@@ -165,6 +165,7 @@ pub fn train_replicas(
             train: DeviceSet { x: x.select(0, ii), y: y.select(0, ii), f0: f0.select(0, ii) },
             test: DeviceSet { x: x_test.shallow_clone(), y: y_test.shallow_clone(), f0: f0_test[i].shallow_clone() },
             chunk: EVAL_CHUNK_FC,
+            pass_seconds_per_row: Default::default(),
             autograd: false,
         }
     };
