@@ -25,6 +25,9 @@ pub(crate) struct ExportArgs {
     device: String,
     #[arg(long)]
     cache: Option<PathBuf>,
+    /// Export what `run --partial` made (provisional analyses over the runs done).
+    #[arg(long)]
+    partial: bool,
 }
 
 pub(crate) fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
@@ -33,7 +36,8 @@ pub(crate) fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let cache_dir = cache::cache_dir(args.cache.as_deref());
     let (store, db) = cache::open(&cache_dir)?;
     let (env, _) = cache::plan_env(&args.device)?;
-    let planner = Planner::new(&pipeline, &db, &store, env)?;
+    let mut planner = Planner::new(&pipeline, &db, &store, env)?;
+    planner.partial = args.partial;
     let plan = planner.plan();
     let out = args.out.unwrap_or_else(|| default_dir(&pipeline));
     let n = export_stage(&pipeline, &store, &plan, si, &out)?;

@@ -501,3 +501,41 @@ fn replicas_are_trained_together_and_recorded_one_by_one() {
     assert_eq!(a, b);
     assert!(a.iter().any(|r| r.2 == "diverged") && a.iter().any(|r| r.2 == "converged"), "{a:?}");
 }
+
+#[test]
+fn targets_run_only_what_they_name_and_partial_reports_are_provisional() {
+    let cache = tempfile::tempdir().unwrap();
+    let p = fixture("analysis.yaml");
+    let (ps, c) = (p.to_str().unwrap(), cache.path().to_str().unwrap());
+    // A glob over instance ids: the 45 runs at α = 2^15, nothing else.
+    let first = run_json(&p, cache.path(), &["train[alpha=32768,*"]);
+    assert_eq!(counts(&first), (45, 0, 0));
+    assert!(first["instances"].as_array().unwrap().iter().all(|i| i["stage"] == "train"));
+    // A report over what is done: the other 90 runs stay pending.
+    let out = sgdnoise(&["run", ps, "report", "--partial", "--cache", c, "--json", "--no-export"]);
+    let v: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!((v["pending"].as_u64(), v["cached"].as_u64()), (Some(90), Some(45)), "{v}");
+    let report = |partial: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = vec!["export", ps, "--stage", "report", "--cache", c, "--out", dir.path().to_str().unwrap()];
+        if partial {
+            args.push("--partial");
+        }
+        let out = sgdnoise(&args);
+        out.status.success().then(|| std::fs::read_to_string(dir.path().join("report.md")).unwrap())
+    };
+    // The provisional report is keyed apart: it never passes for the final one.
+    assert_eq!(report(false), None);
+    let md = report(true).expect("the provisional report is exported with --partial");
+    let row =
+        md.lines().find(|l| l.starts_with("| tiny perceptron weights | delta |")).unwrap_or_else(|| panic!("{md}"));
+    assert!(row.contains("; provisional: 45 of 135 runs done |"), "{row}");
+    assert!(row.contains(", provisional |"), "{row}");
+    // The whole pipeline: the 90 runs and the analyses above them, with no provisional mark.
+    let full = run_json(&p, cache.path(), &["-j", "2", "--no-export"]);
+    assert_eq!(full["executed"].as_u64(), Some(90 + 5), "{full}");
+    let md = report(false).expect("the final report");
+    let row = md.lines().find(|l| l.starts_with("| tiny perceptron weights | delta |")).unwrap();
+    assert!(!row.contains("provisional"), "{row}");
+}
