@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::cache;
+use crate::engine::estimate::CostModels;
 use crate::engine::plan::{Planner, Status};
 
 #[derive(Debug, Args)]
@@ -17,6 +18,9 @@ pub(crate) struct PlanArgs {
     /// Plan as `run --partial` would: training runs not done stay pending.
     #[arg(long)]
     partial: bool,
+    /// Worker slots the wall-time estimate assumes.
+    #[arg(long, short = 'j', default_value_t = 1)]
+    jobs: usize,
     /// Say why each instance runs.
     #[arg(long)]
     explain: bool,
@@ -37,8 +41,16 @@ pub(crate) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let mut planner = Planner::new(&pipeline, &db, &store, env)?;
     planner.partial = args.partial;
     let plan = planner.plan();
+    let models = CostModels::fit(&db.durations()?);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&planner.to_json(&plan))?);
+        let mut items = planner.to_json(&plan);
+        for item in items.as_array_mut().into_iter().flatten() {
+            let estimate = (item["status"] == "run")
+                .then(|| models.predict(item["kind"].as_str().unwrap_or(""), &item["params"]))
+                .flatten();
+            item["estimate_s"] = serde_json::json!(estimate);
+        }
+        println!("{}", serde_json::to_string_pretty(&items)?);
         return Ok(ExitCode::SUCCESS);
     }
     let mut fresh_total = 0;
@@ -78,52 +90,70 @@ pub(crate) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         pending_text(pending_total)
     );
     if run_total > 0 {
-        print_estimate(&pipeline, &plan, &db)?;
+        print_estimate(&pipeline, &plan, &models, args.jobs.max(1));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Compute time of the instances to run, at this cache's recorded mean durations per stage kind
-/// and architecture: a lower bound when the runs are larger than those recorded.
+/// Compute time of the instances to run, from cost models fitted to this cache's records
+/// ([`CostModels`]), in core-hours and as wall time at `jobs` workers.
 fn print_estimate(
     pipeline: &crate::pipeline::Pipeline,
     plan: &[Vec<crate::engine::plan::PlannedInstance>],
-    db: &crate::provenance::Db,
-) -> anyhow::Result<()> {
-    let means = db.mean_durations_by_arch()?;
+    models: &CostModels,
+    jobs: usize,
+) {
     let mut seconds = 0.0;
+    let mut longest: f64 = 0.0;
     let mut unknown = std::collections::BTreeMap::<String, usize>::new();
     for &si in &pipeline.order {
         let stage = &pipeline.stages[si];
         for p in plan[si].iter().filter(|p| p.status == Status::Run) {
-            let arch = stage.instances[p.index].params.get("arch").and_then(|v| v.as_str()).unwrap_or("").to_owned();
-            match means.get(&(stage.kind.name().to_owned(), arch.clone())) {
-                Some((m, _)) => seconds += m,
+            let params = &stage.instances[p.index].params;
+            let value = serde_json::to_value(params).unwrap_or_default();
+            match models.predict(stage.kind.name(), &value) {
+                Some(s) => {
+                    seconds += s * stage.weight as f64;
+                    longest = longest.max(s);
+                }
                 None => {
-                    let what = if arch.is_empty() {
-                        stage.kind.name().to_owned()
-                    } else {
-                        format!("{} {arch}", stage.kind.name())
-                    };
+                    let (kind, arch) = crate::engine::estimate::group_of(stage.kind.name(), &value);
+                    let what = if arch.is_empty() { kind } else { format!("{kind} {arch}") };
                     *unknown.entry(what).or_default() += 1;
                 }
             }
         }
     }
-    let basis: Vec<String> = means
+    let basis: Vec<String> = models
+        .models()
         .iter()
         .filter(|((k, _), _)| k == "train")
-        .map(|((_, a), (m, n))| format!("train {a}: {m:.2} s over {n} runs"))
+        .map(|((_, a), m)| {
+            let law = if m.features.is_empty() {
+                "mean".to_owned()
+            } else {
+                format!("log-linear in {}", m.features.join(", "))
+            };
+            format!(
+                "train {a}: {law} over {} runs, actual/predicted median {:.2} (10–90% {:.2}–{:.2})",
+                m.records, m.ratio.0, m.ratio.1, m.ratio.2
+            )
+        })
         .collect();
     println!(
-        "{:>12} ~{:.2} h of compute at this cache's recorded means ({}); a lower bound when the runs are larger",
+        "{:>12} {:.2} core-hours; {} wall at -j {jobs}",
         "Estimate",
         seconds / 3600.0,
-        if basis.is_empty() { "none recorded yet".to_owned() } else { basis.join(", ") }
+        crate::engine::progress::human((seconds / jobs as f64).max(longest))
     );
+    if basis.is_empty() {
+        println!("{:>12} no recorded runs in this cache yet", "");
+    }
+    for b in basis {
+        println!("{:>12} {b}", "");
+    }
     if !unknown.is_empty() {
         let list: Vec<String> = unknown.iter().map(|(k, n)| format!("{n} {k}")).collect();
-        println!("{:>12} not counted (no recorded duration): {}", "", list.join(", "));
+        println!("{:>12} not counted (no recorded runs of their kind): {}", "", list.join(", "));
     }
-    Ok(())
 }

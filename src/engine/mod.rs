@@ -2,6 +2,7 @@
 //! and its workers, progress, and the cache lock.
 
 pub mod clock;
+pub mod estimate;
 pub mod exec;
 pub mod key;
 pub mod lock;

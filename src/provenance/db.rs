@@ -23,9 +23,6 @@ pub enum DbError {
 /// (stage, instance id) → (key, key inputs JSON) of the latest execution.
 pub type LatestMap = HashMap<(String, String), (String, String)>;
 
-/// (kind, arch) → (mean seconds, executions).
-pub type DurationMap = HashMap<(String, String), (f64, u64)>;
-
 /// A finished or failed execution.
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionRow {
@@ -272,20 +269,13 @@ impl Db {
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
-    /// Mean duration and count of successful executions per (kind, arch param), for estimates.
-    pub fn mean_durations_by_arch(&self) -> Result<DurationMap, DbError> {
+    /// (kind, params as JSON, seconds) of every successful execution, for the cost model.
+    pub fn durations(&self) -> Result<Vec<(String, String, f64)>, DbError> {
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT kind, COALESCE(json_extract(params, '$.arch'), ''), AVG(duration_s), COUNT(*) FROM executions \
-                 WHERE status = 'ok' GROUP BY 1, 2",
-            )
+            .prepare("SELECT kind, params, duration_s FROM executions WHERE status = 'ok' AND duration_s IS NOT NULL")
             .map_err(self.err())?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(((r.get(0)?, r.get(1)?), (r.get::<_, Option<f64>>(2)?.unwrap_or(0.0), r.get::<_, i64>(3)? as u64)))
-            })
-            .map_err(self.err())?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
