@@ -61,11 +61,12 @@ fn solve(rows: &[Vec<f64>], y: &[f64]) -> Option<Vec<f64>> {
         if a[c][c].abs() < 1e-300 {
             return None;
         }
-        for i in 0..k {
+        let pivot_row = a[c].clone();
+        for (i, row) in a.iter_mut().enumerate() {
             if i != c {
-                let f = a[i][c] / a[c][c];
-                for j in c..=k {
-                    a[i][j] -= f * a[c][j];
+                let f = row[c] / pivot_row[c];
+                for (x, p) in row[c..].iter_mut().zip(&pivot_row[c..]) {
+                    *x -= f * p;
                 }
             }
         }
