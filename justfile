@@ -39,6 +39,7 @@ bench: build
     . scripts/env.sh && target/release/bench-train --python "$SGDNOISE_PYTHON"
     . scripts/env.sh && target/release/bench-plan 10000
     . scripts/env.sh && target/release/bench-replicas "$SGDNOISE_PYTHON"
+    . scripts/env.sh && target/release/bench-perceptron
 
 # libtorch, devices, threads and datasets as sgdnoise sees them
 doctor: build
