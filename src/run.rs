@@ -63,6 +63,18 @@ impl Default for RunSpec {
     }
 }
 
+/// A run parameter that does not hold, with the parameter it is about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{param}: {message}")]
+pub struct RunSpecError {
+    pub param: &'static str,
+    pub message: String,
+}
+
+fn bad(param: &'static str, message: impl Into<String>) -> RunSpecError {
+    RunSpecError { param, message: message.into() }
+}
+
 /// A [`RunSpec`] checked and turned into types.
 #[derive(Debug, Clone)]
 pub struct ResolvedRun {
@@ -75,38 +87,38 @@ pub struct ResolvedRun {
 
 impl RunSpec {
     /// Checks every parameter; an error names the parameter.
-    pub fn resolve(&self, device: Device) -> Result<ResolvedRun, String> {
-        let data = DataSpec::parse(&self.data, self.chi, self.dim).map_err(|e| format!("data: {e}"))?;
+    pub fn resolve(&self, device: Device) -> Result<ResolvedRun, RunSpecError> {
+        let data = DataSpec::parse(&self.data, self.chi, self.dim).map_err(|e| bad("data", e.to_string()))?;
         let kind = ArchKind::parse(&self.arch)
-            .ok_or_else(|| format!("arch: unknown `{}` (expected linear, fc or mnas)", self.arch))?;
+            .ok_or_else(|| bad("arch", format!("unknown `{}` (expected linear, fc or mnas)", self.arch)))?;
         let act = Activation::parse(&self.act)
-            .ok_or_else(|| format!("act: unknown `{}` (expected relu or gelu)", self.act))?;
+            .ok_or_else(|| bad("act", format!("unknown `{}` (expected relu or gelu)", self.act)))?;
         let dtype = Dtype::parse(&self.dtype)
-            .ok_or_else(|| format!("dtype: unknown `{}` (expected f32 or f64)", self.dtype))?;
+            .ok_or_else(|| bad("dtype", format!("unknown `{}` (expected f32 or f64)", self.dtype)))?;
         if kind == ArchKind::Mnas && !data.is_image() {
-            return Err("arch: mnas needs image data".into());
+            return Err(bad("arch", "mnas needs image data"));
         }
         if !(self.alpha > 0.0 && self.alpha.is_finite()) {
-            return Err(format!("alpha: must be positive and finite, got {}", self.alpha));
+            return Err(bad("alpha", format!("must be positive and finite, got {}", self.alpha)));
         }
         if !(self.temperature > 0.0 && self.temperature.is_finite()) {
-            return Err(format!("T: must be positive and finite, got {}", self.temperature));
+            return Err(bad("T", format!("must be positive and finite, got {}", self.temperature)));
         }
         if self.p == 0 {
-            return Err("P: must be at least 1".into());
+            return Err(bad("P", "must be at least 1"));
         }
         if self.batch == 0 || self.batch > self.p {
-            return Err(format!("batch: must be between 1 and P = {}, got {}", self.p, self.batch));
+            return Err(bad("batch", format!("must be between 1 and P = {}, got {}", self.p, self.batch)));
         }
         if kind != ArchKind::Linear && self.width == 0 {
-            return Err("width: must be at least 1".into());
+            return Err(bad("width", "must be at least 1"));
         }
         if kind == ArchKind::Fc && self.depth == 0 {
-            return Err("depth: must be at least 1".into());
+            return Err(bad("depth", "must be at least 1"));
         }
         if let Some(w) = self.max_wall {
             if w.is_nan() || w <= 0.0 {
-                return Err(format!("max_wall: must be positive seconds, got {w}"));
+                return Err(bad("max_wall", format!("must be positive seconds, got {w}")));
             }
         }
         let arch =

@@ -55,13 +55,13 @@ pub(crate) fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
             for key in &keys {
                 match read_job(&store, key) {
                     Ok(j) => jobs.push(j),
-                    Err(e) => reply(key, Err(e))?,
+                    Err(e) => reply(key, Err(e.to_string()))?,
                 }
             }
             let mut failed_write = None;
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 execute_group_in_process(&store, &data, &jobs, &mut |i, result| {
-                    if let Err(e) = reply(&jobs[i].key, result) {
+                    if let Err(e) = reply(&jobs[i].key, result.map_err(|e| e.to_string())) {
                         failed_write = Some(e);
                     }
                 })
@@ -78,8 +78,8 @@ pub(crate) fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let key = args.key.unwrap_or_default();
-    let job = read_job(&store, &key).map_err(anyhow::Error::msg)?;
-    let result = execute_in_process(&store, &data, &job).map_err(anyhow::Error::msg)?;
+    let job = read_job(&store, &key)?;
+    let result = execute_in_process(&store, &data, &job)?;
     println!("{}", serde_json::to_string(&result)?);
     Ok(ExitCode::SUCCESS)
 }

@@ -92,7 +92,7 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         max_wall: args.max_wall,
         dtype: args.dtype,
     };
-    let resolved = spec.resolve(device).map_err(InvalidInput)?;
+    let resolved = spec.resolve(device).map_err(|e| InvalidInput(e.to_string()))?;
     let paths = DataPaths::from_env();
     let data = resolved.draw_data(&paths).context("preparing the data")?;
     let record = train(&resolved.config, &data).context("training")?;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::store::Store;
+use super::store::{Store, StoreError};
 use crate::datasets::DataPaths;
 use crate::stages::registry::{self, ExecContext, Job};
 
@@ -26,6 +26,42 @@ pub struct ExecResult {
     pub metrics: Value,
 }
 
+/// Why a job could not be executed or its outputs not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("unknown stage kind {0}")]
+    UnknownKind(String),
+    #[error(transparent)]
+    Stage(#[from] registry::StageError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot encode job {key}: {source}")]
+    EncodeJob {
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("no planned job for key {key} ({}: {source}); `sgdnoise run` writes job files before executing them", .path.display())]
+    NoJob {
+        key: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", .path.display())]
+    BadJob {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("cannot start {}: {source}", .exe.display())]
+    Spawn {
+        exe: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExecFailure {
     Failed(String),
@@ -33,35 +69,37 @@ pub enum ExecFailure {
 }
 
 /// Runs `job` here and stores its outputs.
-pub fn execute_in_process(store: &Store, data: &DataPaths, job: &Job) -> Result<ExecResult, String> {
-    let kind = registry::find(&job.kind).ok_or_else(|| format!("unknown stage kind {}", job.kind))?;
+pub fn execute_in_process(store: &Store, data: &DataPaths, job: &Job) -> Result<ExecResult, ExecError> {
+    let kind = registry::find(&job.kind).ok_or_else(|| ExecError::UnknownKind(job.kind.clone()))?;
     let ctx = ExecContext { store, data: data.clone() };
-    let out = kind.execute(&ctx, job).map_err(|e| e.to_string())?;
+    store_outputs(store, kind.execute(&ctx, job)?)
+}
+
+/// Puts an execution's outputs into the store.
+fn store_outputs(store: &Store, out: registry::ExecOutput) -> Result<ExecResult, ExecError> {
     let mut outputs = BTreeMap::new();
     for (name, bytes) in out.outputs {
-        let hash = store.put(&bytes).map_err(|e| e.to_string())?;
-        outputs.insert(name, hash);
+        outputs.insert(name, store.put(&bytes)?);
     }
     Ok(ExecResult { outputs, metrics: out.metrics })
 }
 
 /// Writes the job file `cache/jobs/KEY.json` that `sgdnoise exec --key KEY` reads.
-pub fn write_job(store: &Store, job: &Job) -> Result<PathBuf, String> {
+pub fn write_job(store: &Store, job: &Job) -> Result<PathBuf, ExecError> {
     let path = store.job_path(&job.key);
-    let bytes = serde_json::to_vec_pretty(job).map_err(|e| e.to_string())?;
-    store.write_atomic(&path, &bytes).map_err(|e| e.to_string())?;
+    let bytes =
+        serde_json::to_vec_pretty(job).map_err(|source| ExecError::EncodeJob { key: job.key.clone(), source })?;
+    store.write_atomic(&path, &bytes)?;
     Ok(path)
 }
 
-pub fn read_job(store: &Store, key: &str) -> Result<Job, String> {
+pub fn read_job(store: &Store, key: &str) -> Result<Job, ExecError> {
     let path = store.job_path(key);
-    let bytes = std::fs::read(&path).map_err(|e| {
-        format!(
-            "no planned job for key {key} ({}: {e}); `sgdnoise run` writes job files before executing them",
-            path.display()
-        )
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(source) => return Err(ExecError::NoJob { key: key.to_owned(), path, source }),
+    };
+    serde_json::from_slice(&bytes).map_err(|source| ExecError::BadJob { path, source })
 }
 
 /// A child `sgdnoise exec --serve` that executes jobs one after another: libtorch's start-up
@@ -75,7 +113,7 @@ pub struct ChildWorker {
 }
 
 impl ChildWorker {
-    pub fn spawn(exe: &Path, cache: &Path) -> Result<ChildWorker, String> {
+    pub fn spawn(exe: &Path, cache: &Path) -> Result<ChildWorker, ExecError> {
         let mut cmd = Command::new(exe);
         cmd.args(["exec", "--serve", "--cache"])
             .arg(cache)
@@ -91,7 +129,7 @@ impl ChildWorker {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+        let mut child = cmd.spawn().map_err(|source| ExecError::Spawn { exe: exe.to_owned(), source })?;
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
@@ -143,7 +181,7 @@ impl ChildWorker {
         };
         for job in jobs {
             if let Err(e) = write_job(store, job) {
-                fail_rest(&mut pending, ExecFailure::Failed(e), on_result);
+                fail_rest(&mut pending, ExecFailure::Failed(e.to_string()), on_result);
                 return true;
             }
         }
@@ -228,23 +266,16 @@ pub fn execute_group_in_process(
     store: &Store,
     data: &DataPaths,
     jobs: &[Job],
-    on_result: &mut dyn FnMut(usize, Result<ExecResult, String>),
+    on_result: &mut dyn FnMut(usize, Result<ExecResult, ExecError>),
 ) {
     let Some(kind) = jobs.first().and_then(|j| registry::find(&j.kind)) else {
         for (i, j) in jobs.iter().enumerate() {
-            on_result(i, Err(format!("unknown stage kind {}", j.kind)));
+            on_result(i, Err(ExecError::UnknownKind(j.kind.clone())));
         }
         return;
     };
     let ctx = ExecContext { store, data: data.clone() };
     kind.execute_group(&ctx, jobs, &mut |i, out| {
-        let result = out.map_err(|e| e.to_string()).and_then(|out| {
-            let mut outputs = BTreeMap::new();
-            for (name, bytes) in out.outputs {
-                outputs.insert(name, store.put(&bytes).map_err(|e| e.to_string())?);
-            }
-            Ok(ExecResult { outputs, metrics: out.metrics })
-        });
-        on_result(i, result);
+        on_result(i, out.map_err(ExecError::from).and_then(|out| store_outputs(store, out)));
     });
 }

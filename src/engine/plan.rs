@@ -119,8 +119,8 @@ impl<'a> Planner<'a> {
                         Ok(sha) => {
                             self.file_hashes.insert(key, sha);
                         }
-                        Err(m) => {
-                            self.missing.insert((si, ii), m);
+                        Err(e) => {
+                            self.missing.insert((si, ii), e.to_string());
                         }
                     }
                 }
@@ -335,15 +335,16 @@ fn first_line(s: &str) -> String {
 }
 
 /// sha256 of a file, cached in the database by path, size and mtime.
-pub fn file_sha256(db: &Db, path: &Path) -> Result<String, String> {
+pub fn file_sha256(db: &Db, path: &Path) -> Result<String, crate::datasets::DataError> {
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let meta =
+        std::fs::metadata(path).map_err(|source| crate::datasets::DataError::Io { path: path.to_owned(), source })?;
     let (size, mtime) = (meta.len() as i64, meta.mtime() * 1_000_000_000 + meta.mtime_nsec());
     let key = path.display().to_string();
     if let Some(sha) = db.cached_file_hash(&key, size, mtime) {
         return Ok(sha);
     }
-    let sha = crate::datasets::sources::sha256_file(path).map_err(|e| e.to_string())?;
+    let sha = crate::datasets::sources::sha256_file(path)?;
     db.store_file_hash(&key, size, mtime, &sha);
     Ok(sha)
 }

@@ -472,7 +472,9 @@ fn worker(
                     }
                 }
             } else {
-                execute_group_in_process(&store, &data, &jobs, &mut |k, r| report(k, r.map_err(ExecFailure::Failed)));
+                execute_group_in_process(&store, &data, &jobs, &mut |k, r| {
+                    report(k, r.map_err(|e| ExecFailure::Failed(e.to_string())))
+                });
             }
         }
         let _ = tx.send(Event::WorkDone { stage });

@@ -1,11 +1,17 @@
-//! A YAML tree that remembers where each node is, so that every error can point at the text.
+//! The one YAML front end: yaml-rust2's marked events build a tree that remembers where each node
+//! is, rejects duplicate keys, and is itself a serde `Deserializer`, so a typed spec is read
+//! straight from it and every error, serde's own included, carries the position and key path of
+//! the node it is about (`stages.train.sweep.grid.T`). Nothing rewrites another parser's messages.
 //!
-//! serde_yaml deserialises the typed spec but forgets positions and silently keeps the last of
-//! duplicate keys; this tree, built from yaml-rust2's marked events, rejects duplicate keys and
-//! maps a key path (`stages.train.sweep.grid.T`) back to a line and column.
+//! Plain scalars resolve by YAML 1.2's core schema (null, booleans, integers, floats, strings);
+//! quoted scalars are strings. Infinite and NaN numbers are rejected: no parameter takes them.
 
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::Marker;
+use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -16,11 +22,14 @@ pub struct Pos {
 
 #[derive(Debug, Clone)]
 pub enum NodeKind {
-    Scalar(String),
+    /// A scalar's text; `plain` when unquoted (only plain scalars resolve to non-strings).
+    Scalar {
+        text: String,
+        plain: bool,
+    },
     Seq(Vec<Node>),
     /// Keys (scalars) and values, in file order.
     Map(Vec<(Node, Node)>),
-    Alias,
 }
 
 #[derive(Debug, Clone)]
@@ -29,8 +38,9 @@ pub struct Node {
     pub pos: Pos,
 }
 
-/// A syntax error or a duplicate key, located.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A syntax error, a duplicate key or a value of the wrong shape, located.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct LocatedError {
     pub pos: Pos,
     pub path: String,
@@ -43,25 +53,30 @@ fn pos(m: &Marker) -> Pos {
 
 #[derive(Default)]
 struct Builder {
-    stack: Vec<(Node, Option<Node>)>,
+    /// Open collections with their anchor ids.
+    stack: Vec<(Node, Option<Node>, usize)>,
+    anchors: HashMap<usize, Node>,
     root: Option<Node>,
 }
 
 impl Builder {
-    fn push_value(&mut self, node: Node) {
+    fn push_value(&mut self, node: Node, anchor: usize) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
         match self.stack.last_mut() {
             None => {
                 if self.root.is_none() {
                     self.root = Some(node);
                 }
             }
-            Some((parent, pending_key)) => match &mut parent.kind {
+            Some((parent, pending_key, _)) => match &mut parent.kind {
                 NodeKind::Seq(items) => items.push(node),
                 NodeKind::Map(entries) => match pending_key.take() {
                     None => *pending_key = Some(node),
                     Some(key) => entries.push((key, node)),
                 },
-                _ => unreachable!("only collections are pushed on the stack"),
+                NodeKind::Scalar { .. } => unreachable!("only collections are pushed on the stack"),
             },
         }
     }
@@ -71,13 +86,25 @@ impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let p = pos(&mark);
         match ev {
-            Event::Scalar(value, ..) => self.push_value(Node { kind: NodeKind::Scalar(value), pos: p }),
-            Event::Alias(_) => self.push_value(Node { kind: NodeKind::Alias, pos: p }),
-            Event::SequenceStart(..) => self.stack.push((Node { kind: NodeKind::Seq(Vec::new()), pos: p }, None)),
-            Event::MappingStart(..) => self.stack.push((Node { kind: NodeKind::Map(Vec::new()), pos: p }, None)),
+            Event::Scalar(text, style, anchor, _) => {
+                let plain = style == TScalarStyle::Plain;
+                self.push_value(Node { kind: NodeKind::Scalar { text, plain }, pos: p }, anchor)
+            }
+            Event::Alias(id) => {
+                // The parser rejects unknown anchors; the aliased node keeps its own position.
+                if let Some(node) = self.anchors.get(&id).cloned() {
+                    self.push_value(node, 0);
+                }
+            }
+            Event::SequenceStart(anchor, _) => {
+                self.stack.push((Node { kind: NodeKind::Seq(Vec::new()), pos: p }, None, anchor))
+            }
+            Event::MappingStart(anchor, _) => {
+                self.stack.push((Node { kind: NodeKind::Map(Vec::new()), pos: p }, None, anchor))
+            }
             Event::SequenceEnd | Event::MappingEnd => {
-                if let Some((node, _)) = self.stack.pop() {
-                    self.push_value(node);
+                if let Some((node, _, anchor)) = self.stack.pop() {
+                    self.push_value(node, anchor);
                 }
             }
             _ => {}
@@ -113,7 +140,7 @@ fn check_duplicates(node: &Node, path: &str) -> Result<(), LocatedError> {
         NodeKind::Map(entries) => {
             let mut seen: Vec<(&str, Pos)> = Vec::new();
             for (k, v) in entries {
-                let key = scalar(k).unwrap_or("?");
+                let key = k.scalar().unwrap_or("?");
                 if let Some((_, first)) = seen.iter().find(|(s, _)| *s == key) {
                     return Err(LocatedError {
                         pos: k.pos,
@@ -130,19 +157,57 @@ fn check_duplicates(node: &Node, path: &str) -> Result<(), LocatedError> {
                 check_duplicates(item, &format!("{path}[{i}]"))?;
             }
         }
-        _ => {}
+        NodeKind::Scalar { .. } => {}
     }
     Ok(())
 }
 
-fn scalar(node: &Node) -> Option<&str> {
-    match &node.kind {
-        NodeKind::Scalar(s) => Some(s),
-        _ => None,
+/// What a plain scalar means under the core schema.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Resolved<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(&'a str),
+}
+
+fn resolve(text: &str) -> Resolved<'_> {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Resolved::Null,
+        "true" | "True" | "TRUE" => return Resolved::Bool(true),
+        "false" | "False" | "FALSE" => return Resolved::Bool(false),
+        ".nan" | ".NaN" | ".NAN" => return Resolved::Float(f64::NAN),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Resolved::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Resolved::Float(f64::NEG_INFINITY),
+        _ => {}
+    }
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().map(Resolved::Int).unwrap_or_else(|_| Resolved::Float(text.parse().unwrap_or(f64::NAN)));
+    }
+    let numeric = digits.bytes().any(|b| b.is_ascii_digit())
+        && digits.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'));
+    match text.parse::<f64>() {
+        Ok(f) if numeric => Resolved::Float(f),
+        _ => Resolved::Str(text),
     }
 }
 
 impl Node {
+    /// The text of a scalar node.
+    pub fn scalar(&self) -> Option<&str> {
+        match &self.kind {
+            NodeKind::Scalar { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+
+    /// Whether the node is an explicit or empty null.
+    pub fn is_null(&self) -> bool {
+        matches!(&self.kind, NodeKind::Scalar { text, plain: true } if resolve(text) == Resolved::Null)
+    }
+
     /// The position of the deepest node along `path` (dotted keys, `[i]` for sequence items);
     /// for a map entry, the position of its key.
     pub fn locate(&self, path: &str) -> Pos {
@@ -151,7 +216,7 @@ impl Node {
         for part in split_path(path) {
             let next = match (&node.kind, part) {
                 (NodeKind::Map(entries), PathPart::Key(k)) => {
-                    entries.iter().find(|(key, _)| scalar(key) == Some(k)).map(|(key, v)| (key.pos, v))
+                    entries.iter().find(|(key, _)| key.scalar() == Some(k)).map(|(key, v)| (key.pos, v))
                 }
                 (NodeKind::Seq(items), PathPart::Index(i)) => items.get(i).map(|v| (v.pos, v)),
                 _ => None,
@@ -173,14 +238,20 @@ impl Node {
         for part in split_path(path) {
             node = match (&node.kind, part) {
                 (NodeKind::Map(entries), PathPart::Key(k)) => {
-                    &entries.iter().find(|(key, _)| scalar(key) == Some(k))?.1
+                    &entries.iter().find(|(key, _)| key.scalar() == Some(k))?.1
                 }
                 (NodeKind::Seq(items), PathPart::Index(i)) => items.get(i)?,
                 _ => return None,
             };
-            let _ = &node;
         }
         Some(node.pos)
+    }
+
+    /// Deserialises the tree (a whole document) into `T`; an error names the node it is about,
+    /// and one about the document as a whole (a missing top-level field) points at its start.
+    pub fn deserialize<'de, T: de::Deserialize<'de>>(&self) -> Result<T, LocatedError> {
+        let start = Pos { line: 1, col: 1 };
+        T::deserialize(De { node: self, path: String::new(), key: Some(start) }).map_err(|e| e.located(start, ""))
     }
 }
 
@@ -209,9 +280,311 @@ fn split_path(path: &str) -> Vec<PathPart<'_>> {
     out
 }
 
+/// A deserialisation error, located by the innermost node that saw it.
+#[derive(Debug)]
+pub struct DeError {
+    at: Option<(Pos, String)>,
+    message: String,
+}
+
+impl DeError {
+    fn at(pos: Pos, path: &str, message: impl Into<String>) -> Self {
+        DeError { at: Some((pos, path.to_owned())), message: message.into() }
+    }
+
+    /// Keeps the innermost location; a raw serde error takes this one.
+    fn or_at(self, pos: Pos, path: &str) -> Self {
+        match self.at {
+            Some(_) => self,
+            None => DeError { at: Some((pos, path.to_owned())), message: self.message },
+        }
+    }
+
+    fn located(self, pos: Pos, path: &str) -> LocatedError {
+        let (pos, path) = self.at.unwrap_or((pos, path.to_owned()));
+        LocatedError { pos, path, message: self.message }
+    }
+}
+
+impl fmt::Display for DeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DeError {}
+
+impl de::Error for DeError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        DeError { at: None, message: msg.to_string() }
+    }
+}
+
+/// A node being deserialised, with its key path and the position of its key, if it has one.
+struct De<'a> {
+    node: &'a Node,
+    path: String,
+    key: Option<Pos>,
+}
+
+impl<'a> De<'a> {
+    fn unexpected(&self) -> de::Unexpected<'a> {
+        match &self.node.kind {
+            NodeKind::Seq(_) => de::Unexpected::Seq,
+            NodeKind::Map(_) => de::Unexpected::Map,
+            NodeKind::Scalar { text, plain: false } => de::Unexpected::Str(text),
+            NodeKind::Scalar { text, plain: true } => match resolve(text) {
+                Resolved::Null => de::Unexpected::Unit,
+                Resolved::Bool(b) => de::Unexpected::Bool(b),
+                Resolved::Int(i) => de::Unexpected::Signed(i),
+                Resolved::Float(f) => de::Unexpected::Float(f),
+                Resolved::Str(s) => de::Unexpected::Str(s),
+            },
+        }
+    }
+
+    fn wrong<V>(&self, exp: &dyn de::Expected) -> Result<V, DeError> {
+        Err(DeError::at(
+            self.node.pos,
+            &self.path,
+            <DeError as de::Error>::invalid_type(self.unexpected(), exp).message,
+        ))
+    }
+
+    /// Locates an error a visitor raised about this node as a whole (a missing field): at its
+    /// key for a collection, at the value for a scalar.
+    fn here<T>(&self, r: Result<T, DeError>) -> Result<T, DeError> {
+        let pos = match self.node.kind {
+            NodeKind::Scalar { .. } => self.node.pos,
+            _ => self.key.unwrap_or(self.node.pos),
+        };
+        r.map_err(|e| e.or_at(pos, &self.path))
+    }
+}
+
+macro_rules! forward_to_any {
+    ($($name:ident)*) => {
+        $(fn $name<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+            self.deserialize_any(visitor)
+        })*
+    };
+}
+
+impl<'de> de::Deserializer<'de> for De<'_> {
+    type Error = DeError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        let result = match &self.node.kind {
+            NodeKind::Scalar { text, plain: false } => visitor.visit_str(text),
+            NodeKind::Scalar { text, plain: true } => match resolve(text) {
+                Resolved::Null => visitor.visit_unit(),
+                Resolved::Bool(b) => visitor.visit_bool(b),
+                Resolved::Int(i) => visitor.visit_i64(i),
+                Resolved::Float(f) if f.is_finite() => visitor.visit_f64(f),
+                Resolved::Float(_) => {
+                    return Err(DeError::at(self.node.pos, &self.path, format!("invalid number `{text}`")))
+                }
+                Resolved::Str(s) => visitor.visit_str(s),
+            },
+            NodeKind::Seq(items) => visitor.visit_seq(Items { items: items.iter(), index: 0, path: &self.path }),
+            NodeKind::Map(entries) => {
+                visitor.visit_map(Entries { entries: entries.iter(), value: None, path: &self.path })
+            }
+        };
+        self.here(result)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        if self.node.is_null() {
+            visitor.visit_none()
+        } else {
+            visitor.visit_some(self)
+        }
+    }
+
+    /// Any non-null scalar reads as a string where one is expected (`name: 2024`).
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match &self.node.kind {
+            NodeKind::Scalar { text, .. } if !self.node.is_null() => {
+                let r = visitor.visit_str(text);
+                self.here(r)
+            }
+            _ => self.wrong(&visitor),
+        }
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match &self.node.kind {
+            NodeKind::Seq(_) => self.deserialize_any(visitor),
+            _ => self.wrong(&visitor),
+        }
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match &self.node.kind {
+            NodeKind::Map(_) => self.deserialize_any(visitor),
+            _ => self.wrong(&visitor),
+        }
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        self.deserialize_map(visitor)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, DeError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    /// Unit variants, written as their name (`act: gelu`).
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        match &self.node.kind {
+            NodeKind::Scalar { text, .. } if !self.node.is_null() => {
+                let r = visitor.visit_enum(text.as_str().into_deserializer());
+                self.here(r)
+            }
+            _ => self.wrong(&visitor),
+        }
+    }
+
+    forward_to_any! {
+        deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_u8
+        deserialize_u16 deserialize_u32 deserialize_u64 deserialize_f32 deserialize_f64 deserialize_char
+        deserialize_bytes deserialize_byte_buf deserialize_unit deserialize_ignored_any
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, DeError> {
+        self.deserialize_any(visitor)
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        self.deserialize_seq(visitor)
+    }
+}
+
+struct Items<'a> {
+    items: std::slice::Iter<'a, Node>,
+    index: usize,
+    path: &'a str,
+}
+
+impl<'de> de::SeqAccess<'de> for Items<'_> {
+    type Error = DeError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
+        let Some(node) = self.items.next() else { return Ok(None) };
+        let path = format!("{}[{}]", self.path, self.index);
+        self.index += 1;
+        seed.deserialize(De { node, path: path.clone(), key: None }).map(Some).map_err(|e| e.or_at(node.pos, &path))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.items.len())
+    }
+}
+
+struct Entries<'a> {
+    entries: std::slice::Iter<'a, (Node, Node)>,
+    /// The value of the key just read, with the key's position and the path.
+    value: Option<(&'a Node, Pos, String)>,
+    path: &'a str,
+}
+
+impl<'de> de::MapAccess<'de> for Entries<'_> {
+    type Error = DeError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+        let Some((key, value)) = self.entries.next() else { return Ok(None) };
+        let Some(text) = key.scalar() else {
+            return Err(DeError::at(key.pos, self.path, "keys must be strings"));
+        };
+        let path = join(self.path, text);
+        let k =
+            seed.deserialize(de::value::StrDeserializer::<DeError>::new(text)).map_err(|e| e.or_at(key.pos, &path))?;
+        self.value = Some((value, key.pos, path));
+        Ok(Some(k))
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
+        let (node, key, path) = self.value.take().expect("a value follows its key");
+        seed.deserialize(De { node, path: path.clone(), key: Some(key) }).map_err(|e| e.or_at(node.pos, &path))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.entries.len())
+    }
+}
+
+/// A mapping read in file order (keys are unique: the tree rejects duplicates).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ordered<V>(pub Vec<(String, V)>);
+
+impl<V> Default for Ordered<V> {
+    fn default() -> Self {
+        Ordered(Vec::new())
+    }
+}
+
+impl<V> Ordered<V> {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'de, V: de::Deserialize<'de>> de::Deserialize<'de> for Ordered<V> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct OrderedVisitor<V>(std::marker::PhantomData<V>);
+        impl<'de, V: de::Deserialize<'de>> Visitor<'de> for OrderedVisitor<V> {
+            type Value = Ordered<V>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Ordered<V>, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, V>()? {
+                    out.push((k, v));
+                }
+                Ok(Ordered(out))
+            }
+        }
+        d.deserialize_map(OrderedVisitor(std::marker::PhantomData))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
 
     #[test]
     fn locates_keys_and_rejects_duplicates() {
@@ -234,5 +607,57 @@ mod tests {
         let err = parse("stages:\n  a: [1, 2\n").unwrap_err();
         assert!(err.message.starts_with("invalid YAML: "), "{err:?}");
         assert!(err.pos.line >= 2);
+    }
+
+    #[test]
+    fn scalars_resolve_by_the_core_schema() {
+        let root = parse("a: [1, -2, 0.5, 1e3, '7', 2^-6, true, ~, x1, .5, inf]\n").unwrap().unwrap();
+        let v: serde_json::Value = root.deserialize().unwrap();
+        assert_eq!(v, serde_json::json!({"a": [1, -2, 0.5, 1000.0, "7", "2^-6", true, null, "x1", 0.5, "inf"]}));
+        let nan = parse("a:\n  b: .nan\n").unwrap().unwrap().deserialize::<serde_json::Value>().unwrap_err();
+        assert_eq!(
+            (nan.pos, nan.path.as_str(), nan.message.as_str()),
+            (Pos { line: 2, col: 6 }, "a.b", "invalid number `.nan`")
+        );
+    }
+
+    #[test]
+    fn serde_errors_name_the_innermost_node() {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Inner {
+            kind: String,
+            #[serde(default)]
+            needs: Vec<String>,
+        }
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Top {
+            name: String,
+            stages: Ordered<Inner>,
+        }
+        let err = |text: &str| {
+            let e = parse(text).unwrap().unwrap().deserialize::<Top>().unwrap_err();
+            format!("{}:{}: {}: {}", e.pos.line, e.pos.col, if e.path.is_empty() { "-" } else { &e.path }, e.message)
+        };
+        assert_eq!(
+            err("name: t\nstages:\n  a: { kind: x, nedds: [] }\n"),
+            "3:17: stages.a.nedds: unknown field `nedds`, expected `kind` or `needs`"
+        );
+        assert_eq!(err("name: t\nstages:\n  a:\n    needs: []\n"), "3:3: stages.a: missing field `kind`");
+        assert_eq!(
+            err("name: t\nstages:\n  a: { kind: x, needs: b }\n"),
+            "3:24: stages.a.needs: invalid type: string \"b\", expected a sequence"
+        );
+        assert_eq!(err("stages: {}\n"), "1:1: -: missing field `name`");
+        let ok: Top = parse("name: 2024\nstages:\n  b: { kind: x }\n  a: { kind: y, needs: [b] }\n")
+            .unwrap()
+            .unwrap()
+            .deserialize()
+            .unwrap();
+        assert_eq!(ok.name, "2024");
+        assert_eq!(ok.stages.iter().map(|(k, _)| k).collect::<Vec<_>>(), ["b", "a"]);
     }
 }

@@ -1,5 +1,8 @@
-//! Pipeline files: typed with serde (`deny_unknown_fields`, through `serde_path_to_error`),
-//! checked before anything runs, every error located as `file:line:col: key.path: message`.
+//! Pipeline files: read by the one YAML front end (`located`: a position tree that is itself a
+//! serde deserializer) into `#[serde(deny_unknown_fields)]` structs, checked before anything runs,
+//! every error located as `file:line:col: key.path: message`. Parsing runs in phases: the file's
+//! shape, defaults per kind, each stage (needs, sweep expansion, parameters), the graph's order,
+//! then each kind's checks against its upstream instances.
 //!
 //! ```yaml
 //! name: perceptron-small
@@ -19,9 +22,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::located::{self, Node, Pos};
+use super::located::{self, LocatedError, Node, Ordered, Pos};
 use super::{graph, sweep};
-use crate::stages::params::{self, Params};
+use crate::stages::params::{self, ParamAt, Params};
 use crate::stages::registry::{self, StageKind};
 
 /// An invalid pipeline, pointing at the text.
@@ -56,8 +59,8 @@ struct FileSpec {
     #[allow(dead_code)]
     description: Option<String>,
     #[serde(default)]
-    defaults: serde_yaml::Mapping,
-    stages: serde_yaml::Mapping,
+    defaults: Ordered<Ordered<Value>>,
+    stages: Ordered<Option<StageSpec>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,7 +68,7 @@ struct FileSpec {
 struct StageSpec {
     kind: String,
     #[serde(default)]
-    params: serde_yaml::Mapping,
+    params: Ordered<Value>,
     #[serde(default)]
     needs: Vec<String>,
     #[serde(default)]
@@ -80,11 +83,11 @@ struct StageSpec {
 #[serde(deny_unknown_fields)]
 struct SweepSpec {
     #[serde(default)]
-    grid: Option<serde_yaml::Mapping>,
+    grid: Option<Ordered<Value>>,
     #[serde(default)]
-    zip: Option<serde_yaml::Mapping>,
+    zip: Option<Ordered<Value>>,
     #[serde(default)]
-    list: Option<Vec<serde_yaml::Mapping>>,
+    list: Option<Vec<Ordered<Value>>>,
 }
 
 /// Swept values of one instance, in axis order.
@@ -178,13 +181,9 @@ pub fn load(file: &Path) -> Result<Pipeline, PipelineError> {
 
 /// Validates pipeline text (`file` only names it in errors).
 pub fn parse(file: &Path, text: &str) -> Result<Pipeline, PipelineError> {
-    let tree = located::parse(text).map_err(|e| PipelineError {
-        file: file.to_owned(),
-        pos: Some(e.pos),
-        path: e.path,
-        message: e.message,
-    })?;
-    let Some(tree) = tree else {
+    let located_err =
+        |e: LocatedError| PipelineError { file: file.to_owned(), pos: Some(e.pos), path: e.path, message: e.message };
+    let Some(tree) = located::parse(text).map_err(located_err)? else {
         return Err(PipelineError {
             file: file.to_owned(),
             pos: None,
@@ -193,146 +192,158 @@ pub fn parse(file: &Path, text: &str) -> Result<Pipeline, PipelineError> {
         });
     };
     let ctx = Ctx { file, tree: &tree };
-    let spec: FileSpec = typed(&ctx, "", serde_yaml::Deserializer::from_str(text))?;
+    let spec: FileSpec = tree.deserialize().map_err(located_err)?;
     if spec.name.trim().is_empty() {
         return Err(ctx.at_value("name", "must not be empty"));
     }
     if spec.stages.is_empty() {
         return Err(ctx.at("stages", "a pipeline needs at least one stage"));
     }
-
-    // Defaults, per stage kind.
-    let mut defaults: BTreeMap<String, Params> = BTreeMap::new();
-    for (k, v) in &spec.defaults {
-        let kind = yaml_key(&ctx, "defaults", k)?;
-        let path = format!("defaults.{kind}");
-        let Some(kind_impl) = registry::find(&kind) else {
-            return Err(
-                ctx.at(&path, format!("unknown stage kind `{kind}` (known: {})", registry::kind_names().join(", ")))
-            );
-        };
-        let map = to_params(&ctx, &path, v)?;
-        for (p, value) in &map {
-            let Some(def) = kind_impl.params().iter().find(|d| d.name == p) else {
-                return Err(ctx.at(&format!("{path}.{p}"), format!("unknown parameter of {kind}")));
-            };
-            params::coerce(def, value).map_err(|m| ctx.at_value(&format!("{path}.{p}"), m))?;
-        }
-        defaults.insert(kind, map);
-    }
-
-    // Stages, in file order.
-    let mut names: Vec<String> = Vec::new();
-    let mut raw: Vec<(String, StageSpec)> = Vec::new();
-    for (k, v) in &spec.stages {
-        let name = yaml_key(&ctx, "stages", k)?;
-        let path = format!("stages.{name}");
-        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return Err(ctx.at(&path, "stage names use letters, digits, `_` and `-`"));
-        }
-        if v.is_null() {
-            return Err(ctx.at(&path, "a stage needs at least a `kind`"));
-        }
-        let stage: StageSpec = typed(&ctx, &path, v.clone())?;
-        names.push(name.clone());
-        raw.push((name, stage));
-    }
-
-    let mut stages: Vec<Stage> = Vec::new();
-    let mut needs_all: Vec<Vec<usize>> = Vec::new();
-    for (name, s) in &raw {
-        let path = format!("stages.{name}");
-        let kind = registry::find(&s.kind).ok_or_else(|| {
-            ctx.at_value(
-                &format!("{path}.kind"),
-                format!("unknown stage kind `{}` (known: {})", s.kind, registry::kind_names().join(", ")),
-            )
-        })?;
-        let mut needs = Vec::new();
-        for (i, need) in s.needs.iter().enumerate() {
-            let idx = names.iter().position(|n| n == need).ok_or_else(|| {
-                ctx.at_value(
-                    &format!("{path}.needs[{i}]"),
-                    format!("unknown stage `{need}` (stages: {})", names.join(", ")),
-                )
-            })?;
-            if needs.contains(&idx) {
-                return Err(ctx.at_value(&format!("{path}.needs[{i}]"), format!("`{need}` is needed twice")));
-            }
-            needs.push(idx);
-        }
-        if s.weight == Some(0) {
-            return Err(ctx.at_value(&format!("{path}.weight"), "must be at least 1"));
-        }
-        if s.replicas == Some(0) {
-            return Err(ctx.at_value(&format!("{path}.replicas"), "must be at least 1"));
-        }
-        let fixed = to_params(&ctx, &format!("{path}.params"), &serde_yaml::Value::Mapping(s.params.clone()))?;
-        let points = expand_sweep(&ctx, &path, s.sweep.as_ref(), &fixed)?;
-        let mut instances = Vec::with_capacity(points.len());
-        let mut seen_ids = BTreeSet::new();
-        let kind_defaults = defaults.get(kind.name()).cloned().unwrap_or_default();
-        for (point, origin) in points {
-            let mut given = kind_defaults.clone();
-            given.extend(fixed.clone());
-            given.extend(point.iter().cloned());
-            let resolved = params::resolve(kind.params(), &given).map_err(|(param, msg)| {
-                let where_ = locate_param(&param, &point, &origin, &fixed, &kind_defaults, &path, kind.name());
-                ctx.at(&where_, msg)
-            })?;
-            let id = sweep::instance_id(name, &point);
-            if !seen_ids.insert(id.clone()) {
-                return Err(ctx.at(&format!("{path}.sweep"), format!("duplicate sweep point {id}")));
-            }
-            instances.push(InstanceSpec { id, params: resolved, point });
-        }
-        needs_all.push(needs.clone());
-        stages.push(Stage {
-            name: name.clone(),
-            kind,
-            needs,
-            instances,
-            weight: s.weight.unwrap_or(1),
-            replicas: s.replicas.unwrap_or(1),
-        });
-    }
-
+    let defaults = read_defaults(&ctx, &spec.defaults)?;
+    let raw = stage_specs(&ctx, &spec.stages)?;
+    let names: Vec<&str> = raw.iter().map(|(n, _)| *n).collect();
+    let stages =
+        raw.iter().map(|(name, s)| read_stage(&ctx, name, s, &names, &defaults)).collect::<Result<Vec<Stage>, _>>()?;
+    let needs_all: Vec<Vec<usize>> = stages.iter().map(|s| s.needs.clone()).collect();
     let order = graph::order(&needs_all).map_err(|cycle| {
         let names: Vec<&str> = cycle.iter().map(|&i| stages[i].name.as_str()).collect();
         ctx.at(&format!("stages.{}.needs", names[0]), format!("cycle: {}", names.join(" → ")))
     })?;
+    check_against_upstream(&ctx, &stages)?;
+    Ok(Pipeline { file: file.to_owned(), name: spec.name, stages, order })
+}
 
-    // Kind-specific checks against the upstream instances.
-    for stage in &stages {
+/// Phase 1: defaults per stage kind, each parameter known to its kind and well-typed.
+fn read_defaults(ctx: &Ctx, given: &Ordered<Ordered<Value>>) -> Result<BTreeMap<String, Params>, PipelineError> {
+    let mut defaults = BTreeMap::new();
+    for (kind, entries) in given.iter() {
+        let path = format!("defaults.{kind}");
+        let Some(kind_impl) = registry::find(kind) else {
+            return Err(
+                ctx.at(&path, format!("unknown stage kind `{kind}` (known: {})", registry::kind_names().join(", ")))
+            );
+        };
+        let map = to_params(entries);
+        for (p, value) in &map {
+            let Some(def) = kind_impl.params().iter().find(|d| d.name == p) else {
+                return Err(ctx.at(&format!("{path}.{p}"), format!("unknown parameter of {kind}")));
+            };
+            params::coerce(def, value).map_err(|e| ctx.at_value(&format!("{path}.{p}"), e.to_string()))?;
+        }
+        defaults.insert(kind.to_owned(), map);
+    }
+    Ok(defaults)
+}
+
+/// Phase 2: the stages in file order, each named well and not empty.
+fn stage_specs<'a>(
+    ctx: &Ctx,
+    stages: &'a Ordered<Option<StageSpec>>,
+) -> Result<Vec<(&'a str, &'a StageSpec)>, PipelineError> {
+    stages
+        .iter()
+        .map(|(name, stage)| {
+            let path = format!("stages.{name}");
+            if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                return Err(ctx.at(&path, "stage names use letters, digits, `_` and `-`"));
+            }
+            let stage = stage.as_ref().ok_or_else(|| ctx.at(&path, "a stage needs at least a `kind`"))?;
+            Ok((name, stage))
+        })
+        .collect()
+}
+
+/// Phase 3: one stage's kind, needs, sweep points and resolved parameters per instance.
+fn read_stage(
+    ctx: &Ctx,
+    name: &str,
+    s: &StageSpec,
+    names: &[&str],
+    defaults: &BTreeMap<String, Params>,
+) -> Result<Stage, PipelineError> {
+    let path = format!("stages.{name}");
+    let kind = registry::find(&s.kind).ok_or_else(|| {
+        ctx.at_value(
+            &format!("{path}.kind"),
+            format!("unknown stage kind `{}` (known: {})", s.kind, registry::kind_names().join(", ")),
+        )
+    })?;
+    let mut needs = Vec::new();
+    for (i, need) in s.needs.iter().enumerate() {
+        let idx = names.iter().position(|n| n == need).ok_or_else(|| {
+            ctx.at_value(
+                &format!("{path}.needs[{i}]"),
+                format!("unknown stage `{need}` (stages: {})", names.join(", ")),
+            )
+        })?;
+        if needs.contains(&idx) {
+            return Err(ctx.at_value(&format!("{path}.needs[{i}]"), format!("`{need}` is needed twice")));
+        }
+        needs.push(idx);
+    }
+    if s.weight == Some(0) {
+        return Err(ctx.at_value(&format!("{path}.weight"), "must be at least 1"));
+    }
+    if s.replicas == Some(0) {
+        return Err(ctx.at_value(&format!("{path}.replicas"), "must be at least 1"));
+    }
+    let fixed = to_params(&s.params);
+    let points = expand_sweep(ctx, &path, s.sweep.as_ref(), &fixed)?;
+    let mut instances = Vec::with_capacity(points.len());
+    let mut seen_ids = BTreeSet::new();
+    let kind_defaults = defaults.get(kind.name()).cloned().unwrap_or_default();
+    for (point, origin) in points {
+        let mut given = kind_defaults.clone();
+        given.extend(fixed.clone());
+        given.extend(point.iter().cloned());
+        let resolved = params::resolve(kind.params(), &given).map_err(|e| {
+            let where_ = locate_param(&e.param, &point, &origin, &fixed, &kind_defaults, &path, kind.name());
+            ctx.at(&where_, e.to_string())
+        })?;
+        let id = sweep::instance_id(name, &point);
+        if !seen_ids.insert(id.clone()) {
+            return Err(ctx.at(&format!("{path}.sweep"), format!("duplicate sweep point {id}")));
+        }
+        instances.push(InstanceSpec { id, params: resolved, point });
+    }
+    Ok(Stage {
+        name: name.to_owned(),
+        kind,
+        needs,
+        instances,
+        weight: s.weight.unwrap_or(1),
+        replicas: s.replicas.unwrap_or(1),
+    })
+}
+
+/// Phase 5: each kind's checks of every instance against its upstream instances (a sweep can
+/// make one point invalid: batch > P).
+fn check_against_upstream(ctx: &Ctx, stages: &[Stage]) -> Result<(), PipelineError> {
+    for stage in stages {
         let path = format!("stages.{}", stage.name);
-        let stages_ref = &stages;
         let upstream: Vec<(&str, &Params)> = stage
             .needs
             .iter()
-            .flat_map(|&n| stages_ref[n].instances.iter().map(move |i| (stages_ref[n].kind.name(), &i.params)))
+            .flat_map(|&n| stages[n].instances.iter().map(move |i| (stages[n].kind.name(), &i.params)))
             .collect();
-        // Every instance is checked: a sweep can make one point invalid (batch > P).
         for inst in &stage.instances {
-            if let Err((param, msg)) = stage.kind.check(&inst.params, &upstream) {
-                let where_ = if param.is_empty() {
-                    path.clone()
-                } else if param == "needs" {
-                    format!("{path}.needs")
-                } else if inst.point.iter().any(|(k, _)| *k == param) {
-                    ["grid", "zip"]
-                        .iter()
-                        .map(|w| format!("{path}.sweep.{w}.{param}"))
-                        .find(|p| ctx.tree.value_pos(p).is_some())
-                        .unwrap_or_else(|| format!("{path}.sweep"))
-                } else {
-                    format!("{path}.params.{param}")
-                };
-                let msg = if stage.instances.len() > 1 { format!("{msg} (instance {})", inst.id) } else { msg };
-                return Err(ctx.at(&where_, msg));
-            }
+            let Err(e) = stage.kind.check(&inst.params, &upstream) else { continue };
+            let where_ = match &e.at {
+                ParamAt::Stage => path.clone(),
+                ParamAt::Needs => format!("{path}.needs"),
+                ParamAt::Param(param) if inst.point.iter().any(|(k, _)| k == param) => ["grid", "zip"]
+                    .iter()
+                    .map(|w| format!("{path}.sweep.{w}.{param}"))
+                    .find(|p| ctx.tree.value_pos(p).is_some())
+                    .unwrap_or_else(|| format!("{path}.sweep")),
+                ParamAt::Param(param) => format!("{path}.params.{param}"),
+            };
+            let msg =
+                if stage.instances.len() > 1 { format!("{} (instance {})", e.message, inst.id) } else { e.message };
+            return Err(ctx.at(&where_, msg));
         }
     }
-    Ok(Pipeline { file: file.to_owned(), name: spec.name, stages, order })
+    Ok(())
 }
 
 /// Where a parameter's value came from, for an error about it.
@@ -356,7 +367,7 @@ fn locate_param(
     }
 }
 
-/// Sweep points with the path of the sweep part they came from.
+/// Phase 3b: sweep points with the path of the sweep part they came from.
 fn expand_sweep(
     ctx: &Ctx,
     path: &str,
@@ -371,46 +382,10 @@ fn expand_sweep(
     if s.list.is_none() && s.grid.is_none() && s.zip.is_none() {
         return Err(ctx.at(&spath, "empty sweep: give `grid`, `zip` or `list`"));
     }
-    let mut axis_names: BTreeSet<String> = BTreeSet::new();
-    let mut check_axis = |name: &str, apath: &str| -> Result<(), PipelineError> {
-        if fixed.contains_key(name) {
-            return Err(ctx.at(apath, format!("`{name}` is both in params and in the sweep")));
-        }
-        if !axis_names.insert(name.to_owned()) {
-            return Err(ctx.at(apath, format!("`{name}` is swept twice")));
-        }
-        Ok(())
-    };
     if let Some(list) = &s.list {
-        if list.is_empty() {
-            return Err(ctx.at(&format!("{spath}.list"), "empty sweep list"));
-        }
-        let mut out = Vec::new();
-        for (i, entry) in list.iter().enumerate() {
-            let epath = format!("{spath}.list[{i}]");
-            let m = to_params(ctx, &epath, &serde_yaml::Value::Mapping(entry.clone()))?;
-            if m.is_empty() {
-                return Err(ctx.at(&epath, "empty sweep point"));
-            }
-            for k in m.keys() {
-                if fixed.contains_key(k) {
-                    return Err(ctx.at(&format!("{epath}.{k}"), format!("`{k}` is both in params and in the sweep")));
-                }
-            }
-            // Points keep the file's key order.
-            let mut point = Vec::new();
-            for k in entry.keys() {
-                let key = yaml_key(ctx, &epath, k)?;
-                let value = m.get(&key).cloned().unwrap_or(Value::Null);
-                if matches!(value, Value::Array(_) | Value::Object(_)) {
-                    return Err(ctx.at_value(&format!("{epath}.{key}"), "a list point's values are scalars"));
-                }
-                point.push((key, sweep::scalar(&value)));
-            }
-            out.push((point, epath));
-        }
-        return Ok(out);
+        return list_points(ctx, &spath, list, fixed);
     }
+    let mut axis_names: BTreeSet<&str> = BTreeSet::new();
     let mut parts: Vec<(Vec<SweepPoint>, String)> = Vec::new();
     for (which, map) in [("grid", &s.grid), ("zip", &s.zip)] {
         let Some(map) = map else { continue };
@@ -419,20 +394,24 @@ fn expand_sweep(
             return Err(ctx.at(&gpath, format!("empty sweep {which}")));
         }
         let mut axes = Vec::new();
-        for (k, v) in map {
-            let name = yaml_key(ctx, &gpath, k)?;
+        for (name, v) in map.iter() {
             let apath = format!("{gpath}.{name}");
-            check_axis(&name, &apath)?;
-            let json = yaml_to_json(ctx, &apath, v)?;
-            let values = sweep::axis_values(&json).map_err(|m| ctx.at_value(&apath, m))?;
-            axes.push((name, values));
+            if fixed.contains_key(name) {
+                return Err(ctx.at(&apath, format!("`{name}` is both in params and in the sweep")));
+            }
+            if !axis_names.insert(name) {
+                return Err(ctx.at(&apath, format!("`{name}` is swept twice")));
+            }
+            let values = sweep::axis_values(v).map_err(|e| ctx.at_value(&apath, e.to_string()))?;
+            axes.push((name.to_owned(), values));
         }
-        let pts =
-            if which == "grid" { sweep::grid(&axes) } else { sweep::zip(&axes) }.map_err(|m| ctx.at(&gpath, m))?;
+        let pts = if which == "grid" { sweep::grid(&axes) } else { sweep::zip(&axes) }
+            .map_err(|e| ctx.at(&gpath, e.to_string()))?;
         parts.push((pts, gpath));
     }
-    // grid × zip
-    let mut out: Vec<(Vec<(String, Value)>, String)> = vec![(Vec::new(), String::new())];
+    // grid × zip; the origin of a point is the sweep part of its last axis, good enough to point
+    // at the right block.
+    let mut out: Vec<(SweepPoint, String)> = vec![(Vec::new(), String::new())];
     for (pts, origin) in parts {
         let mut next = Vec::with_capacity(out.len() * pts.len());
         for (prefix, _) in &out {
@@ -447,88 +426,43 @@ fn expand_sweep(
         }
         out = next;
     }
-    // An axis error is reported at the axis; the origin of a point is the sweep part of its
-    // last axis, good enough to point at the right block.
     Ok(out)
 }
 
-fn yaml_key(ctx: &Ctx, path: &str, k: &serde_yaml::Value) -> Result<String, PipelineError> {
-    match k {
-        serde_yaml::Value::String(s) => Ok(s.clone()),
-        serde_yaml::Value::Number(n) => Ok(n.to_string()),
-        _ => Err(ctx.at(path, "keys must be strings")),
-    }
-}
-
-fn yaml_to_json(ctx: &Ctx, path: &str, v: &serde_yaml::Value) -> Result<Value, PipelineError> {
-    let json = serde_json::to_value(v).map_err(|e| ctx.at_value(path, format!("unsupported value: {e}")))?;
-    check_numbers(&json).map_err(|m| ctx.at_value(path, m))?;
-    Ok(json)
-}
-
-fn check_numbers(v: &Value) -> Result<(), String> {
-    match v {
-        Value::Array(items) => items.iter().try_for_each(check_numbers),
-        Value::Object(m) => m.values().try_for_each(check_numbers),
-        _ => Ok(()),
-    }
-}
-
-fn to_params(ctx: &Ctx, path: &str, v: &serde_yaml::Value) -> Result<Params, PipelineError> {
-    let serde_yaml::Value::Mapping(m) = v else {
-        return Err(ctx.at_value(path, "expected a mapping of parameters"));
-    };
-    let mut out = Params::new();
-    for (k, val) in m {
-        let key = yaml_key(ctx, path, k)?;
-        let ppath = format!("{path}.{key}");
-        if let serde_yaml::Value::Number(n) = val {
-            if n.as_f64().is_some_and(|f| !f.is_finite()) {
-                return Err(ctx.at_value(&ppath, format!("invalid number `{n}`")));
-            }
-        }
-        let json = yaml_to_json(ctx, &ppath, val)?;
-        out.insert(key, sweep::scalar(&json));
-    }
-    Ok(out)
-}
-
-/// Deserialises a typed part, turning serde's error into a located one.
-fn typed<'de, T: Deserialize<'de>, D: serde::Deserializer<'de, Error = E>, E: fmt::Display>(
+/// The points of a `list` sweep, each keeping the file's key order.
+fn list_points(
     ctx: &Ctx,
-    prefix: &str,
-    de: D,
-) -> Result<T, PipelineError> {
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let inner = e.path().to_string();
-        let path = match (prefix.is_empty(), inner == ".") {
-            (true, _) => {
-                if inner == "." {
-                    String::new()
-                } else {
-                    inner.clone()
-                }
+    spath: &str,
+    list: &[Ordered<Value>],
+    fixed: &Params,
+) -> Result<Vec<(SweepPoint, String)>, PipelineError> {
+    if list.is_empty() {
+        return Err(ctx.at(&format!("{spath}.list"), "empty sweep list"));
+    }
+    let mut out = Vec::new();
+    for (i, entry) in list.iter().enumerate() {
+        let epath = format!("{spath}.list[{i}]");
+        if entry.is_empty() {
+            return Err(ctx.at(&epath, "empty sweep point"));
+        }
+        let mut point = Vec::new();
+        for (key, value) in entry.iter() {
+            if fixed.contains_key(key) {
+                return Err(ctx.at(&format!("{epath}.{key}"), format!("`{key}` is both in params and in the sweep")));
             }
-            (false, true) => prefix.to_owned(),
-            (false, false) => format!("{prefix}.{inner}"),
-        };
-        let mut message = e.inner().to_string();
-        // serde_yaml appends its own location (ours is more precise) and may prefix the path.
-        if let Some(i) = message.find(" at line ") {
-            message.truncate(i);
-        }
-        let last = path.rsplit('.').next().unwrap_or("");
-        for prefix in [format!("{inner}: "), format!("{last}: ")] {
-            if !last.is_empty() && message.starts_with(&prefix) {
-                message = message[prefix.len()..].to_owned();
+            if matches!(value, Value::Array(_) | Value::Object(_)) {
+                return Err(ctx.at_value(&format!("{epath}.{key}"), "a list point's values are scalars"));
             }
+            point.push((key.to_owned(), sweep::scalar(value)));
         }
-        if path.is_empty() {
-            // A missing top-level field: point at the start of the file.
-            return PipelineError { file: ctx.file.to_owned(), pos: Some(Pos { line: 1, col: 1 }), path, message };
-        }
-        ctx.at(&path, message)
-    })
+        out.push((point, epath));
+    }
+    Ok(out)
+}
+
+/// Parameters as written (`2^k` strings read as numbers), before their kind resolves them.
+fn to_params(entries: &Ordered<Value>) -> Params {
+    entries.iter().map(|(k, v)| (k.to_owned(), sweep::scalar(v))).collect()
 }
 
 #[cfg(test)]

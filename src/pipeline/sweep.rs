@@ -15,8 +15,35 @@ pub type Axis = (String, Vec<Value>);
 /// The most points one axis or one sweep may have.
 pub const MAX_POINTS: usize = 1_000_000;
 
+/// A sweep axis or combination that cannot be expanded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SweepError {
+    #[error("`{0}` is not a power of two like 2^-3")]
+    NotPowerOfTwo(String),
+    #[error("`{0}` is not an integer")]
+    NotInteger(String),
+    #[error("step `{0}` is not a number")]
+    BadStep(String),
+    #[error("step must be positive")]
+    StepNotPositive,
+    #[error("empty range: {low} is above {high}")]
+    EmptyRange { low: String, high: String },
+    #[error("{0} values is too many")]
+    TooManyValues(usize),
+    #[error("axis values must be scalars")]
+    NotScalar,
+    #[error("an axis is a list or a range, not a mapping")]
+    MappingAxis,
+    #[error("empty sweep axis")]
+    EmptyAxis,
+    #[error("the grid has more than {MAX_POINTS} points")]
+    GridTooLarge,
+    #[error("zip axes differ in length: {first} has {first_len}, {other} has {other_len}")]
+    ZipLengths { first: String, first_len: usize, other: String, other_len: usize },
+}
+
 /// Expands a compact range or returns `None` when `text` is not a range.
-pub fn parse_range(text: &str) -> Option<Result<Vec<Value>, String>> {
+pub fn parse_range(text: &str) -> Option<Result<Vec<Value>, SweepError>> {
     let t = text.trim();
     let (range, step) = match t.split_once(" by ") {
         Some((r, s)) => (r.trim(), Some(s.trim())),
@@ -27,46 +54,47 @@ pub fn parse_range(text: &str) -> Option<Result<Vec<Value>, String>> {
     Some(expand(a, b, step))
 }
 
-fn expand(a: &str, b: &str, step: Option<&str>) -> Result<Vec<Value>, String> {
+fn expand(a: &str, b: &str, step: Option<&str>) -> Result<Vec<Value>, SweepError> {
     let powers = a.starts_with("2^") || b.starts_with("2^");
     if powers {
-        let exp = |s: &str| -> Result<f64, String> {
+        let exp = |s: &str| -> Result<f64, SweepError> {
             s.strip_prefix("2^")
                 .and_then(|e| e.trim().parse::<f64>().ok())
-                .ok_or_else(|| format!("`{s}` is not a power of two like 2^-3"))
+                .ok_or_else(|| SweepError::NotPowerOfTwo(s.to_owned()))
         };
         let (ea, eb) = (exp(a)?, exp(b)?);
         let step: f64 = match step {
             None => 1.0,
-            Some(s) => s.parse().map_err(|_| format!("step `{s}` is not a number"))?,
+            Some(s) => s.parse().map_err(|_| SweepError::BadStep(s.to_owned()))?,
         };
         if step.is_nan() || step <= 0.0 {
-            return Err("step must be positive".into());
+            return Err(SweepError::StepNotPositive);
         }
         if ea > eb {
-            return Err(format!("empty range: 2^{ea} is above 2^{eb}"));
+            return Err(SweepError::EmptyRange { low: format!("2^{ea}"), high: format!("2^{eb}") });
         }
         let n = ((eb - ea) / step + 1e-9).floor() as usize + 1;
         if n > MAX_POINTS {
-            return Err(format!("{n} values is too many"));
+            return Err(SweepError::TooManyValues(n));
         }
         return Ok((0..n).map(|i| Value::from(2f64.powf(ea + step * i as f64))).collect());
     }
-    let int = |s: &str| -> Result<i64, String> { s.parse::<i64>().map_err(|_| format!("`{s}` is not an integer")) };
+    let int =
+        |s: &str| -> Result<i64, SweepError> { s.parse::<i64>().map_err(|_| SweepError::NotInteger(s.to_owned())) };
     let (ia, ib) = (int(a)?, int(b)?);
     let step = match step {
         None => 1,
         Some(s) => int(s)?,
     };
     if step <= 0 {
-        return Err("step must be positive".into());
+        return Err(SweepError::StepNotPositive);
     }
     if ia > ib {
-        return Err(format!("empty range: {ia} is above {ib}"));
+        return Err(SweepError::EmptyRange { low: ia.to_string(), high: ib.to_string() });
     }
     let n = ((ib - ia) / step) as usize + 1;
     if n > MAX_POINTS {
-        return Err(format!("{n} values is too many"));
+        return Err(SweepError::TooManyValues(n));
     }
     Ok((0..n).map(|i| Value::from(ia + step * i as i64)).collect())
 }
@@ -80,13 +108,13 @@ pub fn scalar(v: &Value) -> Value {
 }
 
 /// The values of one axis from its YAML form; errors are messages for the axis.
-pub fn axis_values(v: &Value) -> Result<Vec<Value>, String> {
+pub fn axis_values(v: &Value) -> Result<Vec<Value>, SweepError> {
     let values = match v {
         Value::Array(items) => {
             let mut out = Vec::new();
             for item in items {
                 match item {
-                    Value::Array(_) | Value::Object(_) => return Err("axis values must be scalars".into()),
+                    Value::Array(_) | Value::Object(_) => return Err(SweepError::NotScalar),
                     Value::String(s) => match parse_range(s) {
                         Some(r) => out.extend(r?),
                         None => out.push(scalar(item)),
@@ -100,20 +128,20 @@ pub fn axis_values(v: &Value) -> Result<Vec<Value>, String> {
             Some(r) => r?,
             None => vec![scalar(v)],
         },
-        Value::Object(_) => return Err("an axis is a list or a range, not a mapping".into()),
-        Value::Null => return Err("empty sweep axis".into()),
+        Value::Object(_) => return Err(SweepError::MappingAxis),
+        Value::Null => return Err(SweepError::EmptyAxis),
         other => vec![other.clone()],
     };
     if values.is_empty() {
-        return Err("empty sweep axis".into());
+        return Err(SweepError::EmptyAxis);
     }
     Ok(values)
 }
 
 /// Product of axes, first axis outermost.
-pub fn grid(axes: &[Axis]) -> Result<Vec<Vec<(String, Value)>>, String> {
+pub fn grid(axes: &[Axis]) -> Result<Vec<Vec<(String, Value)>>, SweepError> {
     let total = axes.iter().try_fold(1usize, |acc, (_, v)| acc.checked_mul(v.len()).filter(|&n| n <= MAX_POINTS));
-    let total = total.ok_or_else(|| format!("the grid has more than {MAX_POINTS} points"))?;
+    let total = total.ok_or(SweepError::GridTooLarge)?;
     let mut out = Vec::with_capacity(total);
     let mut idx = vec![0usize; axes.len()];
     for _ in 0..total {
@@ -130,16 +158,16 @@ pub fn grid(axes: &[Axis]) -> Result<Vec<Vec<(String, Value)>>, String> {
 }
 
 /// Axes in lockstep; all must have the same length.
-pub fn zip(axes: &[Axis]) -> Result<Vec<Vec<(String, Value)>>, String> {
+pub fn zip(axes: &[Axis]) -> Result<Vec<Vec<(String, Value)>>, SweepError> {
     let Some(first) = axes.first() else { return Ok(vec![Vec::new()]) };
     for (name, values) in axes {
         if values.len() != first.1.len() {
-            return Err(format!(
-                "zip axes differ in length: {} has {}, {name} has {}",
-                first.0,
-                first.1.len(),
-                values.len()
-            ));
+            return Err(SweepError::ZipLengths {
+                first: first.0.clone(),
+                first_len: first.1.len(),
+                other: name.clone(),
+                other_len: values.len(),
+            });
         }
     }
     Ok((0..first.1.len()).map(|i| axes.iter().map(|(n, v)| (n.clone(), v[i].clone())).collect()).collect())
@@ -172,10 +200,10 @@ mod tests {
         assert_eq!(axis_values(&json!("1024…4096 by 1024")).unwrap().len(), 4);
         assert_eq!(axis_values(&json!("2^0..2^1 by 0.5")).unwrap().len(), 3);
         assert_eq!(axis_values(&json!([1, "2^3", "5..6"])).unwrap(), vec![json!(1), json!(8.0), json!(5), json!(6)]);
-        assert_eq!(axis_values(&json!([])).unwrap_err(), "empty sweep axis");
-        assert_eq!(axis_values(&json!("4..1")).unwrap_err(), "empty range: 4 is above 1");
-        assert_eq!(axis_values(&json!("a..b")).unwrap_err(), "`a` is not an integer");
-        assert!(axis_values(&json!("0..99999999")).unwrap_err().contains("too many"));
+        assert_eq!(axis_values(&json!([])).unwrap_err(), SweepError::EmptyAxis);
+        assert_eq!(axis_values(&json!("4..1")).unwrap_err().to_string(), "empty range: 4 is above 1");
+        assert_eq!(axis_values(&json!("a..b")).unwrap_err().to_string(), "`a` is not an integer");
+        assert_eq!(axis_values(&json!("0..99999999")).unwrap_err(), SweepError::TooManyValues(100_000_000));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::params::{DefaultValue, ParamDef, ParamType, Params};
+use super::params::{CheckError, DefaultValue, ParamDef, ParamType, Params};
 use super::registry::{param_f64, param_i64, param_str};
 use crate::analysis::table::Selection;
 
@@ -47,28 +47,28 @@ pub fn bootstrap(p: &Params) -> Bootstrap {
 
 /// Checks the shared parameters and that the stage `kind` reads runs (a collect or train stage
 /// in `needs`); `(param, message)` on error.
-pub fn check(kind: &str, p: &Params, upstream: &[(&str, &Params)]) -> Result<(), (String, String)> {
+pub fn check(kind: &str, p: &Params, upstream: &[(&str, &Params)]) -> Result<(), CheckError> {
     if upstream.iter().all(|(k, _)| *k != "collect" && *k != "train") {
-        return Err(("needs".into(), format!("{kind} needs a collect or train stage")));
+        return Err(CheckError::needs(format!("{kind} needs a collect or train stage")));
     }
     if !matches!(param_str(p, "status"), Some("converged" | "any")) {
-        return Err(("status".into(), "expected converged or any".into()));
+        return Err(CheckError::param("status", "expected converged or any"));
     }
     let c = param_f64(p, "confidence").unwrap_or(0.0);
     if !(c > 0.0 && c < 1.0) {
-        return Err(("confidence".into(), format!("must be between 0 and 1, got {c}")));
+        return Err(CheckError::param("confidence", format!("must be between 0 and 1, got {c}")));
     }
     if let Some(Value::Object(r)) = p.get("range") {
         for (k, v) in r {
             let ok = v.as_array().is_some_and(|a| a.len() == 2 && a.iter().all(|x| x.is_null() || x.is_number()));
             if !ok {
-                return Err(("range".into(), format!("{k}: expected [low, high] with numbers or null")));
+                return Err(CheckError::param("range", format!("{k}: expected [low, high] with numbers or null")));
             }
         }
     }
     if let Some(Value::Object(t)) = p.get("theory") {
         if let Some((k, _)) = t.iter().find(|(_, v)| !v.is_number()) {
-            return Err(("theory".into(), format!("{k}: expected a number")));
+            return Err(CheckError::param("theory", format!("{k}: expected a number")));
         }
     }
     Ok(())

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::params::{ParamDef, Params};
+use super::params::{CheckError, ParamDef, Params};
 use super::registry::{ExecContext, ExecOutput, Job, StageError, StageKind};
 
 pub struct Collect;
@@ -27,9 +27,9 @@ impl StageKind for Collect {
         &[]
     }
 
-    fn check(&self, _params: &Params, upstream: &[(&str, &Params)]) -> Result<(), (String, String)> {
+    fn check(&self, _params: &Params, upstream: &[(&str, &Params)]) -> Result<(), CheckError> {
         if upstream.iter().all(|(k, _)| *k != "train") {
-            return Err(("needs".into(), "collect needs at least one train stage".into()));
+            return Err(CheckError::needs("collect needs at least one train stage"));
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::analysis_params::{self as ap, BOOTSTRAP, CLAIM, CONFIDENCE, PAPER, SEED, SELECT, STATUS};
 use super::collect::gather_rows;
-use super::params::{DefaultValue, ParamDef, ParamType, Params};
+use super::params::{CheckError, DefaultValue, ParamDef, ParamType, Params};
 use super::registry::{param_f64, param_i64, param_str, ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::analysis::crossover::{analyse, Method};
 use crate::analysis::powerlaw::{least_squares, Point};
@@ -62,16 +62,16 @@ impl StageKind for Crossover {
         PARAMS
     }
 
-    fn check(&self, params: &Params, upstream: &[(&str, &Params)]) -> Result<(), (String, String)> {
+    fn check(&self, params: &Params, upstream: &[(&str, &Params)]) -> Result<(), CheckError> {
         ap::check("crossover", params, upstream)?;
         if !matches!(param_str(params, "method"), Some("collapse" | "threshold")) {
-            return Err(("method".into(), "expected collapse or threshold".into()));
+            return Err(CheckError::param("method", "expected collapse or threshold"));
         }
         if param_i64(params, "plateau").unwrap_or(0) < 1 {
-            return Err(("plateau".into(), "must be at least 1".into()));
+            return Err(CheckError::param("plateau", "must be at least 1"));
         }
         if param_f64(params, "threshold").is_none_or(|t| t <= 0.0) {
-            return Err(("threshold".into(), "must be positive".into()));
+            return Err(CheckError::param("threshold", "must be positive"));
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! split as one object, so every `train` instance reads the same split and provenance reaches the
 //! raw files' sha256.
 
-use super::params::{DefaultValue, ParamDef, ParamType, Params};
+use super::params::{CheckError, DefaultValue, ParamDef, ParamType, Params};
 use super::registry::{param_i64, param_str, ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::datasets::prepared::PreparedPool;
 use crate::datasets::{sources, DataPaths, DataSpec, Pool};
@@ -15,14 +15,14 @@ const PARAMS: &[ParamDef] = &[
     ParamDef::keyed("test_seed", ParamType::Int, DefaultValue::Int(0), "seed of the test split"),
 ];
 
-fn spec(params: &Params) -> Result<DataSpec, (String, String)> {
+fn spec(params: &Params) -> Result<DataSpec, CheckError> {
     let name = param_str(params, "data").unwrap_or_default();
     if name == "depleted" {
-        return Err(("data".into(), "depleted data is synthetic: it needs no dataset stage".into()));
+        return Err(CheckError::param("data", "depleted data is synthetic: it needs no dataset stage"));
     }
-    let spec = DataSpec::parse(name, None, None).map_err(|e| ("data".to_owned(), e.to_string()))?;
+    let spec = DataSpec::parse(name, None, None).map_err(|e| CheckError::param("data", e.to_string()))?;
     if !spec.is_image() {
-        return Err(("data".into(), "the dataset stage prepares image tasks; depleted data needs none".into()));
+        return Err(CheckError::param("data", "the dataset stage prepares image tasks; depleted data needs none"));
     }
     Ok(spec)
 }
@@ -40,16 +40,16 @@ impl StageKind for Dataset {
         PARAMS
     }
 
-    fn check(&self, params: &Params, _upstream: &[(&str, &Params)]) -> Result<(), (String, String)> {
+    fn check(&self, params: &Params, _upstream: &[(&str, &Params)]) -> Result<(), CheckError> {
         spec(params)?;
         if param_i64(params, "test_size").unwrap_or(0) < 1 {
-            return Err(("test_size".into(), "must be at least 1".into()));
+            return Err(CheckError::param("test_size", "must be at least 1"));
         }
         Ok(())
     }
 
     fn external_files(&self, params: &Params, data: &DataPaths) -> Result<Vec<std::path::PathBuf>, StageError> {
-        let spec = spec(params).map_err(|(_, m)| StageError(m))?;
+        let spec = spec(params).map_err(|e| StageError(e.message))?;
         let files = match spec {
             DataSpec::MnistParity => sources::MNIST_FILES.iter().map(|(n, _)| data.mnist.join(n)).collect(),
             DataSpec::FashionParity => sources::FASHION_FILES
@@ -75,7 +75,7 @@ impl StageKind for Dataset {
     }
 
     fn execute(&self, ctx: &ExecContext, job: &Job) -> Result<ExecOutput, StageError> {
-        let spec = spec(&job.params).map_err(|(_, m)| StageError(m))?;
+        let spec = spec(&job.params).map_err(|e| StageError(e.message))?;
         let pool = Pool::load(&spec, &ctx.data).map_err(|e| StageError(e.to_string()))?;
         let test_size = param_i64(&job.params, "test_size").unwrap_or(32768) as usize;
         let test_seed = param_i64(&job.params, "test_seed").unwrap_or(0) as u64;

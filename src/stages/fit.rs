@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::analysis_params::{self as ap, BOOTSTRAP, CLAIM, CONFIDENCE, PAPER, RANGE, SEED, SELECT, STATUS, THEORY};
 use super::collect::gather_rows;
-use super::params::{DefaultValue, ParamDef, ParamType, Params};
+use super::params::{CheckError, DefaultValue, ParamDef, ParamType, Params};
 use super::registry::{param_str, ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::analysis::powerlaw::{fit, Law, Point};
 use crate::analysis::table::{num, seed};
@@ -43,17 +43,17 @@ impl StageKind for Fit {
         PARAMS
     }
 
-    fn check(&self, params: &Params, upstream: &[(&str, &Params)]) -> Result<(), (String, String)> {
-        let law = Law::parse(param_str(params, "law").unwrap_or_default()).map_err(|m| ("law".to_owned(), m))?;
+    fn check(&self, params: &Params, upstream: &[(&str, &Params)]) -> Result<(), CheckError> {
+        let law = Law::parse(param_str(params, "law").unwrap_or_default()).map_err(|m| CheckError::param("law", m))?;
         ap::check("fit", params, upstream)?;
         if let Some(Value::Object(t)) = params.get("theory") {
             if let Some(k) = t.keys().find(|k| !law.terms.iter().any(|(_, e)| e == *k)) {
-                return Err(("theory".into(), format!("`{k}` is not an exponent of the law")));
+                return Err(CheckError::param("theory", format!("`{k}` is not an exponent of the law")));
             }
         }
         if let Some(v) = param_str(params, "local") {
             if !law.terms.iter().any(|(t, _)| t == v) {
-                return Err(("local".into(), format!("`{v}` is not a variable of the law")));
+                return Err(CheckError::param("local", format!("`{v}` is not a variable of the law")));
             }
         }
         Ok(())

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::analysis_params::{self as ap, BOOTSTRAP, CLAIM, CONFIDENCE, PAPER, SEED, SELECT, STATUS};
 use super::collect::gather_rows;
-use super::params::{DefaultValue, ParamDef, ParamType, Params};
+use super::params::{CheckError, DefaultValue, ParamDef, ParamType, Params};
 use super::registry::{param_f64, param_str, ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::analysis::optimum::analyse;
 use crate::analysis::table::num;
@@ -41,10 +41,10 @@ impl StageKind for Optimum {
         PARAMS
     }
 
-    fn check(&self, params: &Params, upstream: &[(&str, &Params)]) -> Result<(), (String, String)> {
+    fn check(&self, params: &Params, upstream: &[(&str, &Params)]) -> Result<(), CheckError> {
         ap::check("optimum", params, upstream)?;
         if param_f64(params, "alpha_max").is_none_or(|a| a <= 0.0) {
-            return Err(("alpha_max".into(), "must be positive".into()));
+            return Err(CheckError::param("alpha_max", "must be positive"));
         }
         Ok(())
     }

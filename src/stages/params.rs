@@ -93,13 +93,66 @@ pub fn parse_number(text: &str) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
+/// A value of the wrong type for its parameter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected {expected}, got {got}")]
+pub struct ValueError {
+    pub expected: &'static str,
+    pub got: String,
+}
+
+/// What is wrong with one parameter of an instance.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamErrorKind {
+    #[error("unknown parameter (known: {})", .known.join(", "))]
+    Unknown { known: Vec<&'static str> },
+    #[error("required parameter is missing")]
+    Missing,
+    #[error(transparent)]
+    Value(#[from] ValueError),
+}
+
+/// A parameter error, with the parameter it is about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}")]
+pub struct ParamError {
+    pub param: String,
+    pub kind: ParamErrorKind,
+}
+
+/// Where a stage kind's check found a problem: one parameter, the `needs` list, or the stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamAt {
+    Param(String),
+    Needs,
+    Stage,
+}
+
+/// A kind's check failed: where, and why (in words for the located message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct CheckError {
+    pub at: ParamAt,
+    pub message: String,
+}
+
+impl CheckError {
+    pub fn param(name: &str, message: impl Into<String>) -> Self {
+        CheckError { at: ParamAt::Param(name.to_owned()), message: message.into() }
+    }
+
+    pub fn needs(message: impl Into<String>) -> Self {
+        CheckError { at: ParamAt::Needs, message: message.into() }
+    }
+}
+
 /// Checks `value` against `def` and normalises it (integers stay integers, numbers become
 /// floats, `2^k` strings become numbers).
-pub fn coerce(def: &ParamDef, value: &Value) -> Result<Value, String> {
+pub fn coerce(def: &ParamDef, value: &Value) -> Result<Value, ValueError> {
     if value.is_null() && matches!(def.default, DefaultValue::None) {
         return Ok(Value::Null);
     }
-    let wrong = || format!("expected {}, got {}", def.ty.name(), describe(value));
+    let wrong = || ValueError { expected: def.ty.name(), got: describe(value) };
     match def.ty {
         ParamType::Int => match value {
             Value::Number(n) if n.is_i64() || n.is_u64() => Ok(value.clone()),
@@ -150,21 +203,20 @@ fn describe(v: &Value) -> String {
 }
 
 /// Resolves the user's values against the declared parameters: unknown names and bad values
-/// are errors `(param, message)`; missing ones take their defaults.
-pub fn resolve(defs: &[ParamDef], given: &Params) -> Result<Params, (String, String)> {
+/// are errors naming the parameter; missing ones take their defaults.
+pub fn resolve(defs: &[ParamDef], given: &Params) -> Result<Params, ParamError> {
     for name in given.keys() {
         if !defs.iter().any(|d| d.name == name) {
-            let known: Vec<&str> = defs.iter().map(|d| d.name).collect();
-            return Err((name.clone(), format!("unknown parameter (known: {})", known.join(", "))));
+            let known = defs.iter().map(|d| d.name).collect();
+            return Err(ParamError { param: name.clone(), kind: ParamErrorKind::Unknown { known } });
         }
     }
+    let error = |def: &ParamDef, kind| ParamError { param: def.name.to_owned(), kind };
     let mut out = Params::new();
     for def in defs {
         let value = match given.get(def.name) {
-            Some(v) => coerce(def, v).map_err(|m| (def.name.to_owned(), m))?,
-            None => {
-                def.default_value().ok_or_else(|| (def.name.to_owned(), "required parameter is missing".to_owned()))?
-            }
+            Some(v) => coerce(def, v).map_err(|e| error(def, e.into()))?,
+            None => def.default_value().ok_or_else(|| error(def, ParamErrorKind::Missing))?,
         };
         out.insert(def.name.to_owned(), value);
     }
@@ -201,13 +253,15 @@ mod tests {
     #[test]
     fn rejects_bad_values_naming_the_parameter() {
         let bad = |v: Value| {
-            resolve(&DEFS, &[("P".to_owned(), v), ("T".to_owned(), json!(1))].into_iter().collect()).unwrap_err()
+            let e =
+                resolve(&DEFS, &[("P".to_owned(), v), ("T".to_owned(), json!(1))].into_iter().collect()).unwrap_err();
+            (e.param.clone(), e.to_string())
         };
         assert_eq!(bad(json!(1.5)), ("P".into(), "expected an integer, got `1.5`".into()));
         assert_eq!(bad(json!("many")), ("P".into(), "expected an integer, got `many`".into()));
         let missing = resolve(&DEFS, &Params::new()).unwrap_err();
-        assert_eq!(missing, ("T".into(), "required parameter is missing".into()));
+        assert_eq!(missing, ParamError { param: "T".into(), kind: ParamErrorKind::Missing });
         let unknown = resolve(&DEFS, &[("X".to_owned(), json!(1))].into_iter().collect()).unwrap_err();
-        assert_eq!(unknown, ("X".into(), "unknown parameter (known: T, P, threads)".into()));
+        assert_eq!(unknown.to_string(), "unknown parameter (known: T, P, threads)");
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::params::{ParamDef, Params};
+use super::params::{CheckError, ParamDef, Params};
 use crate::datasets::DataPaths;
 use crate::engine::store::Store;
 
@@ -99,7 +99,7 @@ pub trait StageKind: Send + Sync {
     }
     /// Checks the resolved parameters against the upstream instances, before anything runs.
     /// The error is `(parameter, message)`.
-    fn check(&self, _params: &Params, _upstream: &[(&str, &Params)]) -> Result<(), (String, String)> {
+    fn check(&self, _params: &Params, _upstream: &[(&str, &Params)]) -> Result<(), CheckError> {
         Ok(())
     }
     /// Raw files read outside the store (hashed into the key).

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::params::{DefaultValue, ParamDef, ParamType, Params};
+use super::params::{CheckError, DefaultValue, ParamDef, ParamType, Params};
 use super::registry::{param_str, ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::analysis::report::{build, Result as AnalysisResult};
 
@@ -27,9 +27,9 @@ impl StageKind for Report {
         PARAMS
     }
 
-    fn check(&self, _params: &Params, upstream: &[(&str, &Params)]) -> Result<(), (String, String)> {
+    fn check(&self, _params: &Params, upstream: &[(&str, &Params)]) -> Result<(), CheckError> {
         if !upstream.iter().any(|(k, _)| ANALYSES.iter().any(|(a, _)| a == k)) {
-            return Err(("needs".into(), "a report needs at least one fit, crossover or optimum stage".into()));
+            return Err(CheckError::needs("a report needs at least one fit, crossover or optimum stage"));
         }
         Ok(())
     }

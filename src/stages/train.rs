@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
-use super::params::{DefaultValue, ParamDef, ParamType, Params};
+use super::params::{CheckError, DefaultValue, ParamDef, ParamType, Params};
 use super::registry::{param_f64, param_i64, param_str, ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::datasets::prepared::PreparedPool;
 use crate::datasets::{DataSpec, RunData};
@@ -107,19 +107,16 @@ impl StageKind for Train {
         true
     }
 
-    fn check(&self, params: &Params, upstream: &[(&str, &Params)]) -> Result<(), (String, String)> {
+    fn check(&self, params: &Params, upstream: &[(&str, &Params)]) -> Result<(), CheckError> {
         let spec = run_spec(params, None);
-        let resolved = spec.resolve(tch::Device::Cpu).map_err(|m| match m.split_once(": ") {
-            Some((param, msg)) => (param.to_owned(), msg.to_owned()),
-            None => (String::new(), m),
-        })?;
+        let resolved = spec.resolve(tch::Device::Cpu).map_err(|e| CheckError::param(e.param, e.message))?;
         let datasets: Vec<&Params> = upstream.iter().filter(|(k, _)| *k == "dataset").map(|(_, p)| *p).collect();
         if resolved.data.is_image() {
             match datasets.as_slice() {
                 [one] => {
                     if param_str(one, "data") != Some(resolved.data.name()) {
-                        return Err((
-                            "data".into(),
+                        return Err(CheckError::param(
+                            "data",
                             format!(
                                 "is {} but the dataset stage it needs prepares {}",
                                 resolved.data.name(),
@@ -130,12 +127,12 @@ impl StageKind for Train {
                     if params.get("test_size").is_some_and(|v| !v.is_null())
                         || params.get("test_seed").is_some_and(|v| !v.is_null())
                     {
-                        return Err(("test_size".into(), "image tasks take the test split from their dataset stage; set test_size and test_seed there".into()));
+                        return Err(CheckError::param("test_size", "image tasks take the test split from their dataset stage; set test_size and test_seed there"));
                     }
                 }
                 [] => {
-                    return Err((
-                        "data".into(),
+                    return Err(CheckError::param(
+                        "data",
                         format!(
                             "{} needs a dataset stage in `needs` (kind: dataset, params: {{ data: {} }})",
                             resolved.data.name(),
@@ -143,10 +140,10 @@ impl StageKind for Train {
                         ),
                     ))
                 }
-                _ => return Err(("needs".into(), "a train stage needs exactly one dataset instance".into())),
+                _ => return Err(CheckError::needs("a train stage needs exactly one dataset instance")),
             }
         } else if !datasets.is_empty() {
-            return Err(("data".into(), "depleted data is synthetic and needs no dataset stage".into()));
+            return Err(CheckError::param("data", "depleted data is synthetic and needs no dataset stage"));
         }
         Ok(())
     }
@@ -223,7 +220,7 @@ fn prepare(ctx: &ExecContext, job: &Job) -> Result<Prepared, StageError> {
         None => None,
     };
     let spec = run_spec(&job.params, prepared.as_ref().map(|p| (p.test.len(), p.test_seed)));
-    let resolved = spec.resolve(device).map_err(StageError)?;
+    let resolved = spec.resolve(device).map_err(|e| StageError(e.to_string()))?;
     let data: RunData = match (&resolved.data, &prepared) {
         (DataSpec::Depleted { chi, dim }, _) => {
             RunData::depleted(*chi, *dim, resolved.p, resolved.test_size, resolved.config.seed, resolved.test_seed)
