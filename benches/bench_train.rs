@@ -57,8 +57,8 @@ fn main() {
     );
     let (mut ours_steps, mut ours_wall) = (0u64, 0.0);
     for seed in 0..o.seeds {
-        let spec = RunSpec { p: o.p, temperature: o.temperature, seed, test_size: 8192, ..RunSpec::default() };
-        let resolved = spec.resolve(tch::Device::Cpu).expect("valid spec");
+        let spec = RunSpec { p: o.p, temperature: o.temperature, seed, test_size: Some(8192), ..RunSpec::default() };
+        let resolved = spec.resolve(None, tch::Device::Cpu).expect("valid spec");
         let data = resolved.draw_data(&paths).expect("MNIST present (run scripts/setup.sh)");
         let t0 = Instant::now();
         let r = train(&resolved.config, &data).expect("train");

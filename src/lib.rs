@@ -5,6 +5,9 @@
 //! (`engine`) → dispatcher → stage kinds (`stages`, on `datasets` and `nn`) → store + provenance
 //! (`provenance`) → analysis (`analysis`). The command line (`cli`) drives it.
 
+#[macro_use]
+pub mod named;
+
 pub mod analysis;
 pub mod cli;
 pub mod datasets;

@@ -7,58 +7,125 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use tch::Device;
 
+use crate::datasets::task::DataName;
 use crate::datasets::{DataPaths, DataSpec, Pool, RunData};
 use crate::nn::{runtime, Activation, ArchKind, ArchSpec, Dtype, RunRecord, TrainConfig};
+use crate::stages::params::num;
 
-/// The parameters of one run, as a user writes them.
+/// The defaults of a run's parameters, written once: the train stage's serde defaults and the
+/// flags of `sgdnoise train` both read them.
+pub mod defaults {
+    use crate::nn::{Activation, ArchKind};
+
+    pub const ARCH: ArchKind = ArchKind::Fc;
+    pub const DEPTH: usize = 5;
+    pub const WIDTH: usize = 128;
+    pub const ACT: Activation = Activation::Relu;
+    pub const SEED: u64 = 0;
+    pub const MAX_STEPS: u64 = 1_000_000;
+    /// Test points of depleted data when none are given (the paper's 32768).
+    pub const TEST_SIZE: usize = 32768;
+    pub const TEST_SEED: u64 = 0;
+
+    pub(super) fn arch() -> ArchKind {
+        ARCH
+    }
+    pub(super) fn depth() -> usize {
+        DEPTH
+    }
+    pub(super) fn width() -> usize {
+        WIDTH
+    }
+    pub(super) fn act() -> Activation {
+        ACT
+    }
+    pub(super) fn seed() -> u64 {
+        SEED
+    }
+    pub(super) fn max_steps() -> u64 {
+        MAX_STEPS
+    }
+}
+
+/// The parameters of one run, as a user writes them: the `train` stage's parameter struct and
+/// what `sgdnoise train` builds from its flags. Serialised, it is the instance's keyed
+/// parameters (every field, `null` where absent).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunSpec {
-    pub data: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// mnist-parity, fashion-parity, cifar-animals or depleted.
+    pub data: DataName,
+    /// χ of the depleted data.
+    #[serde(default, deserialize_with = "num::opt_float")]
     pub chi: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// d of the depleted data.
+    #[serde(default, deserialize_with = "num::opt_int")]
     pub dim: Option<usize>,
-    pub arch: String,
+    /// linear, fc or mnas.
+    #[serde(default = "defaults::arch")]
+    pub arch: ArchKind,
+    /// Hidden layers L (fc).
+    #[serde(default = "defaults::depth", deserialize_with = "num::int")]
     pub depth: usize,
+    /// Width h (fc, mnas).
+    #[serde(default = "defaults::width", deserialize_with = "num::int")]
     pub width: usize,
-    pub act: String,
+    /// relu or gelu.
+    #[serde(default = "defaults::act")]
+    pub act: Activation,
+    /// Output scale α.
+    #[serde(deserialize_with = "num::float")]
     pub alpha: f64,
-    #[serde(rename = "P")]
+    /// Training points.
+    #[serde(rename = "P", deserialize_with = "num::int")]
     pub p: usize,
-    #[serde(rename = "T")]
+    /// Temperature T = dt/(h·B).
+    #[serde(rename = "T", deserialize_with = "num::float")]
     pub temperature: f64,
+    /// Batch size B.
+    #[serde(deserialize_with = "num::int")]
     pub batch: usize,
+    /// Training set, initialisation and batches.
+    #[serde(default = "defaults::seed", deserialize_with = "num::int")]
     pub seed: u64,
-    pub test_size: usize,
-    pub test_seed: u64,
+    /// Test points of depleted data (image tasks: from the dataset stage).
+    #[serde(default, deserialize_with = "num::opt_int")]
+    pub test_size: Option<usize>,
+    /// Test seed of depleted data (image tasks: from the dataset stage).
+    #[serde(default, deserialize_with = "num::opt_int")]
+    pub test_seed: Option<u64>,
+    /// Step limit.
+    #[serde(default = "defaults::max_steps", deserialize_with = "num::int")]
     pub max_steps: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Wall-clock limit in seconds.
+    #[serde(default, deserialize_with = "num::opt_float")]
     pub max_wall: Option<f64>,
-    pub dtype: String,
+    /// f32 or f64.
+    #[serde(default)]
+    pub dtype: Dtype,
 }
 
 impl Default for RunSpec {
     /// The paper's kernel-regime FC run on MNIST parity, at P = 1024 and T = 2^-6.
     fn default() -> Self {
         RunSpec {
-            data: "mnist-parity".into(),
+            data: DataName::MnistParity,
             chi: None,
             dim: None,
-            arch: "fc".into(),
-            depth: 5,
-            width: 128,
-            act: "relu".into(),
+            arch: defaults::ARCH,
+            depth: defaults::DEPTH,
+            width: defaults::WIDTH,
+            act: defaults::ACT,
             alpha: 32768.0,
             p: 1024,
             temperature: 0.015625,
             batch: 16,
-            seed: 0,
-            test_size: 32768,
-            test_seed: 0,
-            max_steps: 1_000_000,
+            seed: defaults::SEED,
+            test_size: None,
+            test_seed: None,
+            max_steps: defaults::MAX_STEPS,
             max_wall: None,
-            dtype: "f32".into(),
+            dtype: Dtype::F32,
         }
     }
 }
@@ -87,14 +154,11 @@ pub struct ResolvedRun {
 
 impl RunSpec {
     /// Checks every parameter; an error names the parameter.
-    pub fn resolve(&self, device: Device) -> Result<ResolvedRun, RunSpecError> {
-        let data = DataSpec::parse(&self.data, self.chi, self.dim).map_err(|e| bad("data", e.to_string()))?;
-        let kind = ArchKind::parse(&self.arch)
-            .ok_or_else(|| bad("arch", format!("unknown `{}` (expected linear, fc or mnas)", self.arch)))?;
-        let act = Activation::parse(&self.act)
-            .ok_or_else(|| bad("act", format!("unknown `{}` (expected relu or gelu)", self.act)))?;
-        let dtype = Dtype::parse(&self.dtype)
-            .ok_or_else(|| bad("dtype", format!("unknown `{}` (expected f32 or f64)", self.dtype)))?;
+    /// Checks every parameter; an error names the parameter. `test` is the split of an image
+    /// task's dataset stage (size, seed), which overrides the run's own.
+    pub fn resolve(&self, test: Option<(usize, u64)>, device: Device) -> Result<ResolvedRun, RunSpecError> {
+        let data = DataSpec::of(self.data, self.chi, self.dim).map_err(|e| bad("data", e.to_string()))?;
+        let (kind, act, dtype) = (self.arch, self.act, self.dtype);
         if kind == ArchKind::Mnas && !data.is_image() {
             return Err(bad("arch", "mnas needs image data"));
         }
@@ -135,7 +199,9 @@ impl RunSpec {
             device,
             trajectory: true,
         };
-        Ok(ResolvedRun { data, config, p: self.p, test_size: self.test_size, test_seed: self.test_seed })
+        let (test_size, test_seed) = test
+            .unwrap_or((self.test_size.unwrap_or(defaults::TEST_SIZE), self.test_seed.unwrap_or(defaults::TEST_SEED)));
+        Ok(ResolvedRun { data, config, p: self.p, test_size, test_seed })
     }
 }
 
@@ -157,8 +223,14 @@ impl ResolvedRun {
 /// The record of a run with its parameters and environment, as printed and stored.
 pub fn record_json(spec: &RunSpec, run: &ResolvedRun, data: &RunData, record: &RunRecord) -> Value {
     let mut out = Map::new();
+    // The record states the test split the run used, and leaves out what does not apply.
     if let Value::Object(params) = serde_json::to_value(spec).expect("spec serialises") {
-        out.extend(params);
+        out.extend(params.into_iter().filter_map(|(k, v)| match k.as_str() {
+            "test_size" => Some((k, json!(run.test_size))),
+            "test_seed" => Some((k, json!(run.test_seed))),
+            "chi" | "dim" | "max_wall" if v.is_null() => None,
+            _ => Some((k, v)),
+        }));
     }
     if let Value::Object(rec) = serde_json::to_value(record).expect("record serialises") {
         out.extend(rec);

@@ -30,12 +30,12 @@ pub struct Curve {
     pub t_c_ci: (f64, f64),
 }
 
-/// How a is estimated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    Threshold,
-    Collapse,
+crate::named_enum! {
+    /// How a is estimated.
+    pub enum Method {
+        Threshold = "threshold",
+        Collapse = "collapse",
+    }
 }
 
 /// The collapse cost of `a`: the mean squared difference between each normalised curve and the

@@ -6,33 +6,35 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::cli::InvalidInput;
+use crate::datasets::task::DataName;
 use crate::datasets::DataPaths;
 use crate::nn::{runtime, train};
-use crate::run::{record_json, RunSpec};
+use crate::nn::{Activation, ArchKind, Dtype};
+use crate::run::{defaults, record_json, RunSpec};
 
 #[derive(Debug, Args)]
 pub(crate) struct TrainArgs {
-    /// mnist-parity, fashion-parity, cifar-animals or depleted.
-    #[arg(long, default_value = "mnist-parity")]
-    data: String,
+    /// The task.
+    #[arg(long, value_enum, default_value_t = DataName::MnistParity)]
+    data: DataName,
     /// χ of the depleted data.
     #[arg(long)]
     chi: Option<f64>,
     /// Input dimension d of the depleted data.
     #[arg(long)]
     dim: Option<usize>,
-    /// linear, fc or mnas.
-    #[arg(long, default_value = "fc")]
-    arch: String,
+    /// The net.
+    #[arg(long, value_enum, default_value_t = defaults::ARCH)]
+    arch: ArchKind,
     /// Hidden layers L (fc).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = defaults::DEPTH)]
     depth: usize,
     /// Width h (fc, mnas).
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = defaults::WIDTH)]
     width: usize,
-    /// relu or gelu.
-    #[arg(long, default_value = "relu")]
-    act: String,
+    /// The activation.
+    #[arg(long, value_enum, default_value_t = defaults::ACT)]
+    act: Activation,
     #[arg(long, default_value_t = 32768.0)]
     alpha: f64,
     /// Training points P.
@@ -44,21 +46,21 @@ pub(crate) struct TrainArgs {
     /// Batch size B.
     #[arg(long, default_value_t = 16)]
     batch: usize,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = defaults::SEED)]
     seed: u64,
     /// Test points (drawn from the pooled images with --test-seed).
-    #[arg(long, default_value_t = 32768)]
+    #[arg(long, default_value_t = defaults::TEST_SIZE)]
     test_size: usize,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = defaults::TEST_SEED)]
     test_seed: u64,
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = defaults::MAX_STEPS)]
     max_steps: u64,
     /// Wall-clock limit in seconds.
     #[arg(long)]
     max_wall: Option<f64>,
-    /// f32 or f64.
-    #[arg(long, default_value = "f32")]
-    dtype: String,
+    /// The floating-point precision.
+    #[arg(long, value_enum, default_value_t = Dtype::F32)]
+    dtype: Dtype,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -86,13 +88,13 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         temperature: args.temperature,
         batch: args.batch,
         seed: args.seed,
-        test_size: args.test_size,
-        test_seed: args.test_seed,
+        test_size: Some(args.test_size),
+        test_seed: Some(args.test_seed),
         max_steps: args.max_steps,
         max_wall: args.max_wall,
         dtype: args.dtype,
     };
-    let resolved = spec.resolve(device).map_err(|e| InvalidInput(e.to_string()))?;
+    let resolved = spec.resolve(None, device).map_err(|e| InvalidInput(e.to_string()))?;
     let paths = DataPaths::from_env();
     let data = resolved.draw_data(&paths).context("preparing the data")?;
     let record = train(&resolved.config, &data).context("training")?;

@@ -37,31 +37,46 @@ pub enum DataSpec {
     Depleted { chi: f64, dim: usize },
 }
 
+crate::named_enum! {
+    /// A task by name, as pipelines and `--data` write it.
+    pub enum DataName {
+        MnistParity = "mnist-parity" | "mnist",
+        FashionParity = "fashion-parity" | "fashion",
+        CifarAnimals = "cifar-animals" | "cifar",
+        Depleted = "depleted",
+    }
+}
+
+impl DataName {
+    pub fn is_image(self) -> bool {
+        self != DataName::Depleted
+    }
+}
+
 impl DataSpec {
     pub fn name(&self) -> &'static str {
+        self.data_name().name()
+    }
+
+    pub fn data_name(&self) -> DataName {
         match self {
-            DataSpec::MnistParity => "mnist-parity",
-            DataSpec::FashionParity => "fashion-parity",
-            DataSpec::CifarAnimals => "cifar-animals",
-            DataSpec::Depleted { .. } => "depleted",
+            DataSpec::MnistParity => DataName::MnistParity,
+            DataSpec::FashionParity => DataName::FashionParity,
+            DataSpec::CifarAnimals => DataName::CifarAnimals,
+            DataSpec::Depleted { .. } => DataName::Depleted,
         }
     }
 
-    /// Parses a `--data` name; `depleted` needs χ and d.
-    pub fn parse(name: &str, chi: Option<f64>, dim: Option<usize>) -> Result<DataSpec, DataError> {
+    /// The task of a name; `depleted` needs χ and d.
+    pub fn of(name: DataName, chi: Option<f64>, dim: Option<usize>) -> Result<DataSpec, DataError> {
         Ok(match name {
-            "mnist-parity" | "mnist" => DataSpec::MnistParity,
-            "fashion-parity" | "fashion" => DataSpec::FashionParity,
-            "cifar-animals" | "cifar" => DataSpec::CifarAnimals,
-            "depleted" => DataSpec::Depleted {
+            DataName::MnistParity => DataSpec::MnistParity,
+            DataName::FashionParity => DataSpec::FashionParity,
+            DataName::CifarAnimals => DataSpec::CifarAnimals,
+            DataName::Depleted => DataSpec::Depleted {
                 chi: chi.ok_or_else(|| DataError::Invalid("data depleted needs chi (--chi)".into()))?,
                 dim: dim.ok_or_else(|| DataError::Invalid("data depleted needs dim (--dim)".into()))?,
             },
-            other => {
-                return Err(DataError::Invalid(format!(
-                    "unknown data `{other}` (expected mnist-parity, fashion-parity, cifar-animals or depleted)"
-                )))
-            }
         })
     }
 

@@ -17,7 +17,6 @@ use super::store::Store;
 use crate::datasets::DataPaths;
 use crate::pipeline::Pipeline;
 use crate::provenance::{Db, RecordRow};
-use crate::stages::params;
 use crate::stages::registry::Input;
 
 #[derive(Debug, thiserror::Error)]
@@ -170,7 +169,7 @@ impl<'a> Planner<'a> {
             salt: KEY_SALT.to_owned(),
             kind: s.kind.name().to_owned(),
             kind_version: s.kind.version_of(&inst.params),
-            params: params::keyed(s.kind.params(), &inst.params),
+            params: inst.params.clone(),
             inputs,
             external,
             torch: s

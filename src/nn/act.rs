@@ -6,32 +6,17 @@
 
 use std::sync::OnceLock;
 
-use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Activation {
-    Relu,
-    Gelu,
+crate::named_enum! {
+    /// The activation φ of the hidden layers.
+    pub enum Activation {
+        Relu = "relu",
+        Gelu = "gelu",
+    }
 }
 
 impl Activation {
-    pub fn parse(name: &str) -> Option<Activation> {
-        match name {
-            "relu" => Some(Activation::Relu),
-            "gelu" => Some(Activation::Gelu),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Relu => "relu",
-            Activation::Gelu => "gelu",
-        }
-    }
-
     /// The factor c with E[(c·φ(z))²] = 1.
     pub fn gain(self) -> f64 {
         match self {

@@ -10,7 +10,6 @@
 
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use super::fc::{first_layer_layout, to_host, FcStep};
@@ -19,13 +18,19 @@ use super::observables::{LayerChange, RunRecord, TrajectoryPoint};
 use crate::datasets::RunData;
 use crate::rng::{DistinctSampler, Rng, Stream};
 
-/// Floating-point precision of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Dtype {
-    #[default]
-    F32,
-    F64,
+crate::named_enum! {
+    /// Floating-point precision of a run.
+    pub enum Dtype {
+        F32 = "f32" | "float32",
+        F64 = "f64" | "float64",
+    }
+}
+
+#[allow(clippy::derivable_impls)] // the enum's derives come from `named_enum!`
+impl Default for Dtype {
+    fn default() -> Self {
+        Dtype::F32
+    }
 }
 
 impl Dtype {
@@ -33,14 +38,6 @@ impl Dtype {
         match self {
             Dtype::F32 => Kind::Float,
             Dtype::F64 => Kind::Double,
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Dtype> {
-        match name {
-            "f32" | "float32" => Some(Dtype::F32),
-            "f64" | "float64" => Some(Dtype::F64),
-            _ => None,
         }
     }
 }
@@ -107,24 +104,13 @@ impl FcRun {
     }
 }
 
-/// Why a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Converged,
-    StepLimit,
-    TimeLimit,
-    Diverged,
-}
-
-impl Status {
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Converged => "converged",
-            Status::StepLimit => "step_limit",
-            Status::TimeLimit => "time_limit",
-            Status::Diverged => "diverged",
-        }
+crate::named_enum! {
+    /// Why a run ended.
+    pub enum Status {
+        Converged = "converged",
+        StepLimit = "step_limit",
+        TimeLimit = "time_limit",
+        Diverged = "diverged",
     }
 }
 

@@ -12,30 +12,12 @@ use tch::{Device, Kind, Tensor};
 use super::act::Activation;
 use crate::rng::{Rng, Stream};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ArchKind {
-    Linear,
-    Fc,
-    Mnas,
-}
-
-impl ArchKind {
-    pub fn parse(name: &str) -> Option<ArchKind> {
-        match name {
-            "linear" => Some(ArchKind::Linear),
-            "fc" => Some(ArchKind::Fc),
-            "mnas" => Some(ArchKind::Mnas),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ArchKind::Linear => "linear",
-            ArchKind::Fc => "fc",
-            ArchKind::Mnas => "mnas",
-        }
+crate::named_enum! {
+    /// The family of a net.
+    pub enum ArchKind {
+        Linear = "linear",
+        Fc = "fc",
+        Mnas = "mnas",
     }
 }
 

@@ -225,10 +225,14 @@ fn read_defaults(ctx: &Ctx, given: &Ordered<Ordered<Value>>) -> Result<BTreeMap<
         };
         let map = to_params(entries);
         for (p, value) in &map {
-            let Some(def) = kind_impl.params().iter().find(|d| d.name == p) else {
-                return Err(ctx.at(&format!("{path}.{p}"), format!("unknown parameter of {kind}")));
-            };
-            params::coerce(def, value).map_err(|e| ctx.at_value(&format!("{path}.{p}"), e.to_string()))?;
+            if let Err(e) = kind_impl.params().check_value(p, value) {
+                return Err(match e.kind {
+                    params::ParamErrorKind::Unknown { .. } => {
+                        ctx.at(&format!("{path}.{p}"), format!("unknown parameter of {kind}"))
+                    }
+                    _ => ctx.at_value(&format!("{path}.{p}"), e.to_string()),
+                });
+            }
         }
         defaults.insert(kind.to_owned(), map);
     }
@@ -296,7 +300,7 @@ fn read_stage(
         let mut given = kind_defaults.clone();
         given.extend(fixed.clone());
         given.extend(point.iter().cloned());
-        let resolved = params::resolve(kind.params(), &given).map_err(|e| {
+        let resolved = kind.params().resolve(&given).map_err(|e| {
             let where_ = locate_param(&e.param, &point, &origin, &fixed, &kind_defaults, &path, kind.name());
             ctx.at(&where_, e.to_string())
         })?;

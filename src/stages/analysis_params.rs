@@ -1,85 +1,187 @@
 //! Parameters shared by the analysis stages (fit, crossover, optimum): which runs they use, the
 //! bootstrap, and the claim they test, so the report can put each result next to what the paper
-//! or the theory says.
+//! or the theory says. `analysis_params!` declares a kind's struct as its own fields followed by
+//! these (serde's `flatten` cannot be combined with `deny_unknown_fields`).
 
 use serde_json::{Map, Value};
 
-use super::params::{CheckError, DefaultValue, ParamDef, ParamType, Params};
-use super::registry::{param_f64, param_i64, param_str};
+use super::params::CheckError;
 use crate::analysis::table::Selection;
 
-pub const SELECT: ParamDef =
-    ParamDef::keyed("select", ParamType::Map, DefaultValue::None, "runs used: parameter → value (or list of values)");
-pub const RANGE: ParamDef =
-    ParamDef::keyed("range", ParamType::Map, DefaultValue::None, "fit range: variable → [low, high] (null for open)");
-pub const STATUS: ParamDef =
-    ParamDef::keyed("status", ParamType::Str, DefaultValue::Str("converged"), "runs used: converged or any");
-pub const BOOTSTRAP: ParamDef =
-    ParamDef::keyed("bootstrap", ParamType::Int, DefaultValue::Int(1000), "bootstrap resamples of seeds");
-pub const CONFIDENCE: ParamDef =
-    ParamDef::keyed("confidence", ParamType::Float, DefaultValue::Float(0.95), "confidence level of the intervals");
-pub const SEED: ParamDef = ParamDef::keyed("seed", ParamType::Int, DefaultValue::Int(0), "seed of the bootstrap");
-pub const CLAIM: ParamDef =
-    ParamDef::keyed("claim", ParamType::Str, DefaultValue::None, "the claim, as the report states it");
-pub const THEORY: ParamDef =
-    ParamDef::keyed("theory", ParamType::Map, DefaultValue::None, "expected values: exponent → number");
-pub const PAPER: ParamDef =
-    ParamDef::keyed("paper", ParamType::Str, DefaultValue::None, "what the paper reports, as text for the report");
-
-pub fn selection(p: &Params) -> Selection {
-    let obj = |name: &str| p.get(name).and_then(Value::as_object).cloned().unwrap_or_default();
-    Selection { select: obj("select"), range: obj("range"), converged_only: param_str(p, "status") != Some("any") }
+crate::named_enum! {
+    /// Which runs an analysis uses.
+    pub enum RunFilter {
+        /// Runs that reached zero training loss.
+        Converged = "converged",
+        Any = "any",
+    }
 }
 
+pub(crate) fn converged() -> RunFilter {
+    RunFilter::Converged
+}
+
+pub(crate) fn resamples() -> usize {
+    1000
+}
+
+pub(crate) fn confidence_95() -> f64 {
+    0.95
+}
+
+/// A parameter struct of an analysis kind, from `select` to `paper`.
+pub trait AnalysisParams {
+    fn select(&self) -> Option<&Map<String, Value>>;
+    /// Fit range: variable → [low, high] (null for open); only `fit` has one.
+    fn range(&self) -> Option<&Map<String, Value>> {
+        None
+    }
+    /// Expected values: exponent → number; only `fit` has them.
+    fn theory(&self) -> Option<&Map<String, Value>> {
+        None
+    }
+    fn status(&self) -> RunFilter;
+    fn bootstrap(&self) -> Bootstrap;
+    fn claim_text(&self) -> Option<&str>;
+    fn paper(&self) -> Option<&str>;
+}
+
+/// Declares an analysis kind's parameter struct: `{ own fields }`, then the shared ones, with
+/// `range` and `theory` where the kind takes them (`with_range_theory`).
+macro_rules! analysis_params {
+    (@shared $name:ident { $($own:tt)* } { $($extra:tt)* }) => {
+        #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($own)*
+            /// Runs used: parameter → value (or list of values).
+            #[serde(default)]
+            pub select: Option<serde_json::Map<String, serde_json::Value>>,
+            $($extra)*
+            /// Runs used: converged or any.
+            #[serde(default = "crate::stages::analysis_params::converged")]
+            pub status: crate::stages::analysis_params::RunFilter,
+            /// Bootstrap resamples of seeds.
+            #[serde(default = "crate::stages::analysis_params::resamples", deserialize_with = "crate::stages::params::num::int")]
+            pub bootstrap: usize,
+            /// Confidence level of the intervals.
+            #[serde(default = "crate::stages::analysis_params::confidence_95", deserialize_with = "crate::stages::params::num::float")]
+            pub confidence: f64,
+            /// Seed of the bootstrap.
+            #[serde(default, deserialize_with = "crate::stages::params::num::int")]
+            pub seed: u64,
+            /// The claim, as the report states it.
+            #[serde(default)]
+            pub claim: Option<String>,
+            /// What the paper reports, as text for the report.
+            #[serde(default)]
+            pub paper: Option<String>,
+        }
+    };
+    (@common) => {
+        fn select(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
+            self.select.as_ref()
+        }
+        fn status(&self) -> crate::stages::analysis_params::RunFilter {
+            self.status
+        }
+        fn bootstrap(&self) -> crate::stages::analysis_params::Bootstrap {
+            crate::stages::analysis_params::Bootstrap {
+                resamples: self.bootstrap,
+                confidence: self.confidence,
+                seed: self.seed,
+            }
+        }
+        fn claim_text(&self) -> Option<&str> {
+            self.claim.as_deref()
+        }
+        fn paper(&self) -> Option<&str> {
+            self.paper.as_deref()
+        }
+    };
+    (pub struct $name:ident { $($own:tt)* }) => {
+        analysis_params!(@shared $name { $($own)* } {});
+        impl crate::stages::analysis_params::AnalysisParams for $name {
+            analysis_params!(@common);
+        }
+    };
+    (pub struct $name:ident with_range_theory { $($own:tt)* }) => {
+        analysis_params!(@shared $name { $($own)* } {
+            /// Fit range: variable → [low, high] (null for open).
+            #[serde(default)]
+            pub range: Option<serde_json::Map<String, serde_json::Value>>,
+            /// Expected values: exponent → number.
+            #[serde(default)]
+            pub theory: Option<serde_json::Map<String, serde_json::Value>>,
+        });
+        impl crate::stages::analysis_params::AnalysisParams for $name {
+            analysis_params!(@common);
+            fn range(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
+                self.range.as_ref()
+            }
+            fn theory(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
+                self.theory.as_ref()
+            }
+        }
+    };
+}
+pub(crate) use analysis_params;
+
+pub fn selection(p: &dyn AnalysisParams) -> Selection {
+    Selection {
+        select: p.select().cloned().unwrap_or_default(),
+        range: p.range().cloned().unwrap_or_default(),
+        converged_only: p.status() == RunFilter::Converged,
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
 pub struct Bootstrap {
     pub resamples: usize,
     pub confidence: f64,
     pub seed: u64,
 }
 
-pub fn bootstrap(p: &Params) -> Bootstrap {
-    Bootstrap {
-        resamples: param_i64(p, "bootstrap").unwrap_or(1000).max(0) as usize,
-        confidence: param_f64(p, "confidence").unwrap_or(0.95),
-        seed: param_i64(p, "seed").unwrap_or(0) as u64,
-    }
-}
-
 /// Checks the shared parameters and that the stage `kind` reads runs (a collect or train stage
-/// in `needs`); `(param, message)` on error.
-pub fn check(kind: &str, p: &Params, upstream: &[(&str, &Params)]) -> Result<(), CheckError> {
+/// in `needs`).
+pub fn check(
+    kind: &str,
+    p: &dyn AnalysisParams,
+    upstream: &[(&str, &super::params::Params)],
+) -> Result<(), CheckError> {
     if upstream.iter().all(|(k, _)| *k != "collect" && *k != "train") {
         return Err(CheckError::needs(format!("{kind} needs a collect or train stage")));
     }
-    if !matches!(param_str(p, "status"), Some("converged" | "any")) {
-        return Err(CheckError::param("status", "expected converged or any"));
-    }
-    let c = param_f64(p, "confidence").unwrap_or(0.0);
+    let c = p.bootstrap().confidence;
     if !(c > 0.0 && c < 1.0) {
         return Err(CheckError::param("confidence", format!("must be between 0 and 1, got {c}")));
     }
-    if let Some(Value::Object(r)) = p.get("range") {
-        for (k, v) in r {
-            let ok = v.as_array().is_some_and(|a| a.len() == 2 && a.iter().all(|x| x.is_null() || x.is_number()));
-            if !ok {
-                return Err(CheckError::param("range", format!("{k}: expected [low, high] with numbers or null")));
-            }
+    for (k, v) in p.range().into_iter().flatten() {
+        let ok = v.as_array().is_some_and(|a| a.len() == 2 && a.iter().all(|x| x.is_null() || x.is_number()));
+        if !ok {
+            return Err(CheckError::param("range", format!("{k}: expected [low, high] with numbers or null")));
         }
     }
-    if let Some(Value::Object(t)) = p.get("theory") {
-        if let Some((k, _)) = t.iter().find(|(_, v)| !v.is_number()) {
-            return Err(CheckError::param("theory", format!("{k}: expected a number")));
-        }
+    if let Some((k, _)) = p.theory().into_iter().flatten().find(|(_, v)| !v.is_number()) {
+        return Err(CheckError::param("theory", format!("{k}: expected a number")));
     }
     Ok(())
 }
 
 /// The claim's text, theory values and paper statement, carried into the output for the report.
-pub fn claim(p: &Params) -> Value {
+pub fn claim(p: &dyn AnalysisParams) -> Value {
     let mut m = Map::new();
-    for name in ["claim", "theory", "paper", "select", "range"] {
-        if let Some(v) = p.get(name).filter(|v| !v.is_null()) {
-            m.insert(name.into(), v.clone());
+    let text = |s: Option<&str>| s.map(|s| Value::String(s.to_owned()));
+    let map = |m: Option<&Map<String, Value>>| m.map(|m| Value::Object(m.clone()));
+    for (name, value) in [
+        ("claim", text(p.claim_text())),
+        ("theory", map(p.theory())),
+        ("paper", text(p.paper())),
+        ("select", map(p.select())),
+        ("range", map(p.range())),
+    ] {
+        if let Some(v) = value {
+            m.insert(name.into(), v);
         }
     }
     Value::Object(m)

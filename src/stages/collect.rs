@@ -6,10 +6,17 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::params::{CheckError, ParamDef, Params};
+use super::params::{CheckError, Params, Schema, Typed};
 use super::registry::{ExecContext, ExecOutput, Job, StageError, StageKind};
 
 pub struct Collect;
+
+/// `collect` takes no parameters.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectParams {}
+
+static SCHEMA: Typed<CollectParams> = Typed::new();
 
 /// Columns left out of the CSV (nested values).
 const NESTED: &[&str] = &["layers", "trajectory", "data_sha256"];
@@ -23,8 +30,8 @@ impl StageKind for Collect {
         1
     }
 
-    fn params(&self) -> &'static [ParamDef] {
-        &[]
+    fn params(&self) -> &'static dyn Schema {
+        &SCHEMA
     }
 
     fn check(&self, _params: &Params, upstream: &[(&str, &Params)]) -> Result<(), CheckError> {

@@ -5,10 +5,10 @@
 
 use serde_json::{json, Value};
 
-use super::analysis_params::{self as ap, BOOTSTRAP, CLAIM, CONFIDENCE, PAPER, SEED, SELECT, STATUS};
+use super::analysis_params::{self as ap, analysis_params, AnalysisParams};
 use super::collect::gather_rows;
-use super::params::{CheckError, DefaultValue, ParamDef, ParamType, Params};
-use super::registry::{param_f64, param_i64, param_str, ExecContext, ExecOutput, Job, StageError, StageKind};
+use super::params::{typed, CheckError, Params, Schema, Typed};
+use super::registry::{ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::analysis::crossover::{analyse, Method};
 use crate::analysis::powerlaw::{least_squares, Point};
 use crate::analysis::table::{interval, num, seed, seeds, Row, Selection};
@@ -16,23 +16,58 @@ use crate::rng::{Rng, Stream};
 
 pub struct Crossover;
 
-const PARAMS: &[ParamDef] = &[
-    ParamDef::keyed("x", ParamType::Str, DefaultValue::Str("T"), "the temperature variable"),
-    ParamDef::keyed("y", ParamType::Str, DefaultValue::Str("test_err"), "the observable that changes at T_c"),
-    ParamDef::keyed("group", ParamType::Str, DefaultValue::Str("P"), "one curve per value of this variable"),
-    ParamDef::keyed("method", ParamType::Str, DefaultValue::Str("collapse"), "collapse or threshold"),
-    ParamDef::keyed("plateau", ParamType::Int, DefaultValue::Int(3), "smallest temperatures forming the plateau"),
-    ParamDef::keyed("threshold", ParamType::Float, DefaultValue::Float(0.1), "relative departure from the plateau"),
-    ParamDef::keyed("weights", ParamType::Str, DefaultValue::Str("rel_dw"), "observable of the δ, γ fit (T^δ P^γ)"),
-    ParamDef::keyed("weights_range", ParamType::Map, DefaultValue::None, "fit range of the δ, γ fit"),
-    SELECT,
-    STATUS,
-    BOOTSTRAP,
-    CONFIDENCE,
-    SEED,
-    CLAIM,
-    PAPER,
-];
+fn temperature() -> String {
+    "T".into()
+}
+fn test_err() -> String {
+    "test_err".into()
+}
+fn size() -> String {
+    "P".into()
+}
+fn collapse() -> Method {
+    Method::Collapse
+}
+fn three() -> usize {
+    3
+}
+fn tenth() -> f64 {
+    0.1
+}
+fn rel_dw() -> String {
+    "rel_dw".into()
+}
+
+analysis_params! {
+    pub struct CrossoverParams {
+        /// The temperature variable.
+        #[serde(default = "temperature")]
+        pub x: String,
+        /// The observable that changes at T_c.
+        #[serde(default = "test_err")]
+        pub y: String,
+        /// One curve per value of this variable.
+        #[serde(default = "size")]
+        pub group: String,
+        /// collapse or threshold.
+        #[serde(default = "collapse")]
+        pub method: Method,
+        /// Smallest temperatures forming the plateau.
+        #[serde(default = "three", deserialize_with = "crate::stages::params::num::int")]
+        pub plateau: usize,
+        /// Relative departure from the plateau.
+        #[serde(default = "tenth", deserialize_with = "crate::stages::params::num::float")]
+        pub threshold: f64,
+        /// Observable of the δ, γ fit (T^δ P^γ).
+        #[serde(default = "rel_dw")]
+        pub weights: String,
+        /// Fit range of the δ, γ fit.
+        #[serde(default)]
+        pub weights_range: Option<serde_json::Map<String, Value>>,
+    }
+}
+
+static SCHEMA: Typed<CrossoverParams> = Typed::new();
 
 /// δ, γ of `w ~ x^δ g^γ` over `rows` restricted to `seeds` (with multiplicity).
 fn weights_fit(rows: &[Row], x: &str, g: &str, w: &str, seeds_: &[i64]) -> Option<(f64, f64)> {
@@ -58,41 +93,33 @@ impl StageKind for Crossover {
         2
     }
 
-    fn params(&self) -> &'static [ParamDef] {
-        PARAMS
+    fn params(&self) -> &'static dyn Schema {
+        &SCHEMA
     }
 
     fn check(&self, params: &Params, upstream: &[(&str, &Params)]) -> Result<(), CheckError> {
-        ap::check("crossover", params, upstream)?;
-        if !matches!(param_str(params, "method"), Some("collapse" | "threshold")) {
-            return Err(CheckError::param("method", "expected collapse or threshold"));
-        }
-        if param_i64(params, "plateau").unwrap_or(0) < 1 {
+        let p: CrossoverParams = typed(params)?;
+        ap::check("crossover", &p, upstream)?;
+        if p.plateau < 1 {
             return Err(CheckError::param("plateau", "must be at least 1"));
         }
-        if param_f64(params, "threshold").is_none_or(|t| t <= 0.0) {
+        if p.threshold <= 0.0 {
             return Err(CheckError::param("threshold", "must be positive"));
         }
         Ok(())
     }
 
     fn execute(&self, ctx: &ExecContext, job: &Job) -> Result<ExecOutput, StageError> {
-        let p = &job.params;
-        let (x, y, group) = (
-            param_str(p, "x").unwrap_or("T"),
-            param_str(p, "y").unwrap_or("test_err"),
-            param_str(p, "group").unwrap_or("P"),
-        );
-        let wname = param_str(p, "weights").unwrap_or("rel_dw");
-        let selected = ap::selection(p).apply(gather_rows(ctx, job)?);
+        let p: CrossoverParams = typed(&job.params).map_err(|e| StageError(e.to_string()))?;
+        let (x, y, group) = (p.x.as_str(), p.y.as_str(), p.group.as_str());
+        let wname = p.weights.as_str();
+        let selected = ap::selection(&p).apply(gather_rows(ctx, job)?);
         let rows = selected.rows;
         if rows.is_empty() {
             return Err(StageError::new("crossover: no runs selected"));
         }
-        let b = ap::bootstrap(p);
-        let method = if param_str(p, "method") == Some("threshold") { Method::Threshold } else { Method::Collapse };
-        let (plateau, threshold) =
-            (param_i64(p, "plateau").unwrap_or(3) as usize, param_f64(p, "threshold").unwrap_or(0.1));
+        let b = p.bootstrap();
+        let (method, plateau, threshold) = (p.method, p.plateau, p.threshold);
         let crossover_of = |rows: &[Row], resamples: usize, seed: u64| {
             analyse(rows, method, x, y, group, plateau, threshold, resamples, b.confidence, seed)
         };
@@ -100,7 +127,7 @@ impl StageKind for Crossover {
         // δ, γ and a on the same seed resamples: a paired interval for a − γ/δ.
         let wsel = Selection {
             select: Default::default(),
-            range: p.get("weights_range").and_then(Value::as_object).cloned().unwrap_or_default(),
+            range: p.weights_range.clone().unwrap_or_default(),
             converged_only: true,
         };
         let wrows = wsel.apply(rows.clone()).rows;
@@ -133,7 +160,7 @@ impl StageKind for Crossover {
         let diff_ci = interval(&mut diffs, b.confidence);
         let mut out_json = json!({
             "x": x, "y": y, "group": group,
-            "criterion": { "plateau": param_i64(p, "plateau"), "threshold": param_f64(p, "threshold") },
+            "criterion": { "plateau": plateau, "threshold": threshold },
             "crossover": c,
             "weights": wname,
             "delta": ratio.map(|r| r.0),
@@ -143,7 +170,7 @@ impl StageKind for Crossover {
             "a_minus_gamma_over_delta_ci": diff_ci,
             "paired_resamples": diffs.len(),
             "seeds": all.len(),
-            "claim": ap::claim(p),
+            "claim": ap::claim(&p),
             "runs_used": rows.len(),
             "runs_excluded": selected.excluded,
             "used_keys": rows.iter().map(|r| r.get("key").cloned().unwrap_or(Value::Null)).collect::<Vec<_>>(),

@@ -2,29 +2,43 @@
 //! split as one object, so every `train` instance reads the same split and provenance reaches the
 //! raw files' sha256.
 
-use super::params::{CheckError, DefaultValue, ParamDef, ParamType, Params};
-use super::registry::{param_i64, param_str, ExecContext, ExecOutput, Job, StageError, StageKind};
+use serde::{Deserialize, Serialize};
+
+use super::params::{num, typed, CheckError, Params, Schema, Typed};
+use super::registry::{ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::datasets::prepared::PreparedPool;
+use crate::datasets::task::DataName;
 use crate::datasets::{sources, DataPaths, DataSpec, Pool};
 
 pub struct Dataset;
 
-const PARAMS: &[ParamDef] = &[
-    ParamDef::keyed("data", ParamType::Str, DefaultValue::Required, "mnist-parity, fashion-parity or cifar-animals"),
-    ParamDef::keyed("test_size", ParamType::Int, DefaultValue::Int(32768), "test points drawn from the pooled images"),
-    ParamDef::keyed("test_seed", ParamType::Int, DefaultValue::Int(0), "seed of the test split"),
-];
+/// The dataset stage's parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetParams {
+    /// mnist-parity, fashion-parity or cifar-animals.
+    pub data: DataName,
+    /// Test points drawn from the pooled images.
+    #[serde(default = "paper_test_size", deserialize_with = "num::int")]
+    pub test_size: usize,
+    /// Seed of the test split.
+    #[serde(default, deserialize_with = "num::int")]
+    pub test_seed: u64,
+}
 
-fn spec(params: &Params) -> Result<DataSpec, CheckError> {
-    let name = param_str(params, "data").unwrap_or_default();
-    if name == "depleted" {
+fn paper_test_size() -> usize {
+    crate::run::defaults::TEST_SIZE
+}
+
+static SCHEMA: Typed<DatasetParams> = Typed::new();
+
+fn spec(params: &Params) -> Result<(DatasetParams, DataSpec), CheckError> {
+    let p: DatasetParams = typed(params)?;
+    if !p.data.is_image() {
         return Err(CheckError::param("data", "depleted data is synthetic: it needs no dataset stage"));
     }
-    let spec = DataSpec::parse(name, None, None).map_err(|e| CheckError::param("data", e.to_string()))?;
-    if !spec.is_image() {
-        return Err(CheckError::param("data", "the dataset stage prepares image tasks; depleted data needs none"));
-    }
-    Ok(spec)
+    let spec = DataSpec::of(p.data, None, None).map_err(|e| CheckError::param("data", e.to_string()))?;
+    Ok((p, spec))
 }
 
 impl StageKind for Dataset {
@@ -36,20 +50,19 @@ impl StageKind for Dataset {
         1
     }
 
-    fn params(&self) -> &'static [ParamDef] {
-        PARAMS
+    fn params(&self) -> &'static dyn Schema {
+        &SCHEMA
     }
 
     fn check(&self, params: &Params, _upstream: &[(&str, &Params)]) -> Result<(), CheckError> {
-        spec(params)?;
-        if param_i64(params, "test_size").unwrap_or(0) < 1 {
+        if spec(params)?.0.test_size < 1 {
             return Err(CheckError::param("test_size", "must be at least 1"));
         }
         Ok(())
     }
 
     fn external_files(&self, params: &Params, data: &DataPaths) -> Result<Vec<std::path::PathBuf>, StageError> {
-        let spec = spec(params).map_err(|e| StageError(e.message))?;
+        let (_, spec) = spec(params).map_err(|e| StageError(e.message))?;
         let files = match spec {
             DataSpec::MnistParity => sources::MNIST_FILES.iter().map(|(n, _)| data.mnist.join(n)).collect(),
             DataSpec::FashionParity => sources::FASHION_FILES
@@ -75,11 +88,9 @@ impl StageKind for Dataset {
     }
 
     fn execute(&self, ctx: &ExecContext, job: &Job) -> Result<ExecOutput, StageError> {
-        let spec = spec(&job.params).map_err(|e| StageError(e.message))?;
+        let (p, spec) = spec(&job.params).map_err(|e| StageError(e.message))?;
         let pool = Pool::load(&spec, &ctx.data).map_err(|e| StageError(e.to_string()))?;
-        let test_size = param_i64(&job.params, "test_size").unwrap_or(32768) as usize;
-        let test_seed = param_i64(&job.params, "test_seed").unwrap_or(0) as u64;
-        let prepared = PreparedPool::new(pool, test_size, test_seed).map_err(|e| StageError(e.to_string()))?;
+        let prepared = PreparedPool::new(pool, p.test_size, p.test_seed).map_err(|e| StageError(e.to_string()))?;
         let metrics = serde_json::json!({
             "pool": prepared.pool.len(),
             "test": prepared.test.len(),

@@ -6,29 +6,28 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::analysis_params::{self as ap, BOOTSTRAP, CLAIM, CONFIDENCE, PAPER, RANGE, SEED, SELECT, STATUS, THEORY};
+use super::analysis_params::{self as ap, analysis_params};
 use super::collect::gather_rows;
-use super::params::{CheckError, DefaultValue, ParamDef, ParamType, Params};
-use super::registry::{param_str, ExecContext, ExecOutput, Job, StageError, StageKind};
+use super::params::{typed, CheckError, Params, Schema, Typed};
+use super::registry::{ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::analysis::powerlaw::{fit, Law, Point};
 use crate::analysis::table::{num, seed};
 
 pub struct Fit;
 
-const PARAMS: &[ParamDef] = &[
-    ParamDef::keyed("y", ParamType::Str, DefaultValue::Required, "the observable fitted (a column of the runs)"),
-    ParamDef::keyed("law", ParamType::Str, DefaultValue::Required, "e.g. `T^delta * P^gamma`"),
-    ParamDef::keyed("local", ParamType::Str, DefaultValue::None, "also fit between successive values of this variable"),
-    SELECT,
-    RANGE,
-    STATUS,
-    BOOTSTRAP,
-    CONFIDENCE,
-    SEED,
-    CLAIM,
-    THEORY,
-    PAPER,
-];
+analysis_params! {
+    pub struct FitParams with_range_theory {
+        /// The observable fitted (a column of the runs).
+        pub y: String,
+        /// The law, e.g. `T^delta * P^gamma`.
+        pub law: String,
+        /// Also fit between successive values of this variable.
+        #[serde(default)]
+        pub local: Option<String>,
+    }
+}
+
+static SCHEMA: Typed<FitParams> = Typed::new();
 
 impl StageKind for Fit {
     fn name(&self) -> &'static str {
@@ -39,31 +38,29 @@ impl StageKind for Fit {
         2
     }
 
-    fn params(&self) -> &'static [ParamDef] {
-        PARAMS
+    fn params(&self) -> &'static dyn Schema {
+        &SCHEMA
     }
 
     fn check(&self, params: &Params, upstream: &[(&str, &Params)]) -> Result<(), CheckError> {
-        let law = Law::parse(param_str(params, "law").unwrap_or_default()).map_err(|m| CheckError::param("law", m))?;
-        ap::check("fit", params, upstream)?;
-        if let Some(Value::Object(t)) = params.get("theory") {
-            if let Some(k) = t.keys().find(|k| !law.terms.iter().any(|(_, e)| e == *k)) {
-                return Err(CheckError::param("theory", format!("`{k}` is not an exponent of the law")));
-            }
+        let p: FitParams = typed(params)?;
+        let law = Law::parse(&p.law).map_err(|m| CheckError::param("law", m))?;
+        ap::check("fit", &p, upstream)?;
+        if let Some(k) = p.theory.iter().flat_map(|t| t.keys()).find(|k| !law.terms.iter().any(|(_, e)| e == *k)) {
+            return Err(CheckError::param("theory", format!("`{k}` is not an exponent of the law")));
         }
-        if let Some(v) = param_str(params, "local") {
-            if !law.terms.iter().any(|(t, _)| t == v) {
-                return Err(CheckError::param("local", format!("`{v}` is not a variable of the law")));
-            }
+        if let Some(v) = p.local.as_deref().filter(|v| !law.terms.iter().any(|(t, _)| t == v)) {
+            return Err(CheckError::param("local", format!("`{v}` is not a variable of the law")));
         }
         Ok(())
     }
 
     fn execute(&self, ctx: &ExecContext, job: &Job) -> Result<ExecOutput, StageError> {
-        let law_text = param_str(&job.params, "law").unwrap_or_default();
+        let p: FitParams = typed(&job.params).map_err(|e| StageError(e.to_string()))?;
+        let law_text = p.law.as_str();
         let law = Law::parse(law_text).map_err(StageError)?;
-        let y = param_str(&job.params, "y").unwrap_or_default().to_owned();
-        let selected = ap::selection(&job.params).apply(gather_rows(ctx, job)?);
+        let y = p.y.clone();
+        let selected = ap::selection(&p).apply(gather_rows(ctx, job)?);
         let mut excluded: BTreeMap<String, usize> = selected.excluded;
         let mut points = Vec::new();
         let mut used = Vec::new();
@@ -81,10 +78,9 @@ impl StageKind for Fit {
                 _ => *excluded.entry(format!("non-positive {y}")).or_default() += 1,
             }
         }
-        let local =
-            param_str(&job.params, "local").and_then(|v| law.terms.iter().position(|(t, _)| t == v).map(|i| (v, i)));
+        let local = p.local.as_deref().and_then(|v| law.terms.iter().position(|(t, _)| t == v).map(|i| (v, i)));
         let local_slopes = local.map(|(var, i)| local_fits(&law, &points, var, i)).unwrap_or_default();
-        let b = ap::bootstrap(&job.params);
+        let b = ap::AnalysisParams::bootstrap(&p);
         let result = fit(&law, &points, b.resamples, b.confidence, b.seed)
             .map_err(|m| StageError(format!("fit of {y} ~ {law_text}: {m}")))?;
         let mut out_json = json!({
@@ -92,7 +88,7 @@ impl StageKind for Fit {
             "law": law_text,
             "variables": law.terms.iter().map(|(v, _)| v.clone()).collect::<Vec<_>>(),
             "fit": result,
-            "claim": ap::claim(&job.params),
+            "claim": ap::claim(&p),
             "runs_used": used.len(),
             "runs_excluded": excluded,
             "points": table,

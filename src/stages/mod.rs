@@ -11,5 +11,5 @@ pub mod registry;
 pub mod report;
 pub mod train;
 
-pub use params::{ParamDef, Params};
+pub use params::Params;
 pub use registry::{find, registry, ExecContext, ExecOutput, Input, Job, StageError, StageKind};

@@ -5,28 +5,46 @@
 
 use serde_json::{json, Value};
 
-use super::analysis_params::{self as ap, BOOTSTRAP, CLAIM, CONFIDENCE, PAPER, SEED, SELECT, STATUS};
+use super::analysis_params::{self as ap, analysis_params, AnalysisParams};
 use super::collect::gather_rows;
-use super::params::{CheckError, DefaultValue, ParamDef, ParamType, Params};
-use super::registry::{param_f64, param_str, ExecContext, ExecOutput, Job, StageError, StageKind};
+use super::params::{typed, CheckError, Params, Schema, Typed};
+use super::registry::{ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::analysis::optimum::analyse;
-use crate::analysis::table::num;
+use crate::analysis::table::{num, Selection};
 
 pub struct Optimum;
 
-const PARAMS: &[ParamDef] = &[
-    ParamDef::keyed("x", ParamType::Str, DefaultValue::Str("T"), "the temperature variable"),
-    ParamDef::keyed("y", ParamType::Str, DefaultValue::Str("test_err"), "the error minimised"),
-    ParamDef::keyed("group", ParamType::Str, DefaultValue::Str("alpha"), "one curve per value of this variable"),
-    ParamDef::keyed("alpha_max", ParamType::Float, DefaultValue::Float(1.0), "largest group value in the fit of k"),
-    SELECT,
-    STATUS,
-    BOOTSTRAP,
-    CONFIDENCE,
-    SEED,
-    CLAIM,
-    PAPER,
-];
+fn temperature() -> String {
+    "T".into()
+}
+fn test_err() -> String {
+    "test_err".into()
+}
+fn alpha() -> String {
+    "alpha".into()
+}
+fn one() -> f64 {
+    1.0
+}
+
+analysis_params! {
+    pub struct OptimumParams {
+        /// The temperature variable.
+        #[serde(default = "temperature")]
+        pub x: String,
+        /// The error minimised.
+        #[serde(default = "test_err")]
+        pub y: String,
+        /// One curve per value of this variable.
+        #[serde(default = "alpha")]
+        pub group: String,
+        /// Largest group value in the fit of k.
+        #[serde(default = "one", deserialize_with = "crate::stages::params::num::float")]
+        pub alpha_max: f64,
+    }
+}
+
+static SCHEMA: Typed<OptimumParams> = Typed::new();
 
 impl StageKind for Optimum {
     fn name(&self) -> &'static str {
@@ -37,40 +55,42 @@ impl StageKind for Optimum {
         2
     }
 
-    fn params(&self) -> &'static [ParamDef] {
-        PARAMS
+    fn params(&self) -> &'static dyn Schema {
+        &SCHEMA
     }
 
     fn check(&self, params: &Params, upstream: &[(&str, &Params)]) -> Result<(), CheckError> {
-        ap::check("optimum", params, upstream)?;
-        if param_f64(params, "alpha_max").is_none_or(|a| a <= 0.0) {
+        let p: OptimumParams = typed(params)?;
+        ap::check("optimum", &p, upstream)?;
+        if p.alpha_max <= 0.0 {
             return Err(CheckError::param("alpha_max", "must be positive"));
         }
         Ok(())
     }
 
     fn execute(&self, ctx: &ExecContext, job: &Job) -> Result<ExecOutput, StageError> {
-        let p = &job.params;
-        let (x, y, group) = (
-            param_str(p, "x").unwrap_or("T"),
-            param_str(p, "y").unwrap_or("test_err"),
-            param_str(p, "group").unwrap_or("alpha"),
-        );
+        let p: OptimumParams = typed(&job.params).map_err(|e| StageError(e.to_string()))?;
+        let (x, y, group) = (p.x.as_str(), p.y.as_str(), p.group.as_str());
         let all_rows = gather_rows(ctx, job)?;
         // Diverged and unconverged runs are part of the diagram (as holes), not of the minimum.
-        let grid: Vec<Value> = ap::selection(&Params::from_iter(p.get("select").map(|s| ("select".to_owned(), s.clone())).into_iter().chain([("status".to_owned(), json!("any"))])))
+        let every_run = Selection {
+            select: p.select.clone().unwrap_or_default(),
+            range: Default::default(),
+            converged_only: false,
+        };
+        let grid: Vec<Value> = every_run
             .apply(all_rows.clone())
             .rows
             .iter()
             .map(|r| json!({ "group": num(r, group), "x": num(r, x), "y": num(r, y), "status": r.get("status"), "seed": r.get("seed") }))
             .collect();
-        let selected = ap::selection(p).apply(all_rows);
+        let selected = ap::selection(&p).apply(all_rows);
         let rows = selected.rows;
         if rows.is_empty() {
             return Err(StageError::new("optimum: no runs selected"));
         }
-        let b = ap::bootstrap(p);
-        let alpha_max = param_f64(p, "alpha_max").unwrap_or(1.0);
+        let b = p.bootstrap();
+        let alpha_max = p.alpha_max;
         let mut grid_max: Vec<(f64, f64)> = Vec::new();
         for c in &grid {
             if let (Some(g), Some(t)) = (c["group"].as_f64(), c["x"].as_f64()) {
@@ -92,7 +112,7 @@ impl StageKind for Optimum {
             "theory_k": theory_k,
             "seeds": crate::analysis::table::seeds(&rows).len(),
             "grid": grid,
-            "claim": ap::claim(p),
+            "claim": ap::claim(&p),
             "runs_used": rows.len(),
             "runs_excluded": selected.excluded,
             "used_keys": rows.iter().map(|r| r.get("key").cloned().unwrap_or(Value::Null)).collect::<Vec<_>>(),

@@ -1,85 +1,19 @@
-//! Typed stage parameters: each stage kind declares its parameters (type, default, whether the
-//! value enters the cache key), and user values are checked and normalised against them so that
-//! `T: 1` and `T: 1.0` give the same key.
+//! Typed stage parameters: each stage kind declares its parameters as one
+//! `#[serde(deny_unknown_fields)]` struct whose serde defaults are the only defaults. A user's
+//! values resolve through that struct and are serialised back into [`Params`], the canonical
+//! form that is keyed, stored in job files and shown by `plan`, so that `T: 1`, `T: 1.0` and
+//! `T: 2^0` give the same key. Errors name the parameter as a value, not inside a message.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
 
+use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
+use serde::Serialize;
 use serde_json::Value;
 
 /// Resolved parameters of one instance, sorted by name.
 pub type Params = BTreeMap<String, Value>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParamType {
-    Int,
-    Float,
-    Str,
-    Bool,
-    /// A list of strings.
-    Strs,
-    /// A mapping (JSON object), e.g. parameter filters.
-    Map,
-}
-
-impl ParamType {
-    fn name(self) -> &'static str {
-        match self {
-            ParamType::Int => "an integer",
-            ParamType::Float => "a number",
-            ParamType::Str => "a string",
-            ParamType::Bool => "true or false",
-            ParamType::Strs => "a list of strings",
-            ParamType::Map => "a mapping",
-        }
-    }
-}
-
-/// What happens when a parameter is not given.
-#[derive(Debug, Clone, Copy)]
-pub enum DefaultValue {
-    Required,
-    /// Absent: the parameter is null.
-    None,
-    Int(i64),
-    Float(f64),
-    Str(&'static str),
-    Bool(bool),
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct ParamDef {
-    pub name: &'static str,
-    pub ty: ParamType,
-    pub default: DefaultValue,
-    /// Semantic (in the cache key) or execution-only (recorded, not keyed).
-    pub keyed: bool,
-    pub doc: &'static str,
-}
-
-impl ParamDef {
-    pub const fn keyed(name: &'static str, ty: ParamType, default: DefaultValue, doc: &'static str) -> Self {
-        ParamDef { name, ty, default, keyed: true, doc }
-    }
-
-    pub const fn exec(name: &'static str, ty: ParamType, default: DefaultValue, doc: &'static str) -> Self {
-        ParamDef { name, ty, default, keyed: false, doc }
-    }
-
-    fn default_value(&self) -> Option<Value> {
-        match self.default {
-            DefaultValue::Required => None,
-            DefaultValue::None => Some(Value::Null),
-            DefaultValue::Int(i) => Some(Value::from(i)),
-            DefaultValue::Float(f) => Some(float(f)),
-            DefaultValue::Str(s) => Some(Value::from(s)),
-            DefaultValue::Bool(b) => Some(Value::from(b)),
-        }
-    }
-}
-
-fn float(f: f64) -> Value {
-    serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
-}
 
 /// Parses `2^-6` (a power of two) or a plain number.
 pub fn parse_number(text: &str) -> Option<f64> {
@@ -93,31 +27,46 @@ pub fn parse_number(text: &str) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-/// A value of the wrong type for its parameter.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("expected {expected}, got {got}")]
-pub struct ValueError {
-    pub expected: &'static str,
-    pub got: String,
-}
-
 /// What is wrong with one parameter of an instance.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParamErrorKind {
-    #[error("unknown parameter (known: {})", .known.join(", "))]
+    #[error("unknown parameter ({})", known_list(.known))]
     Unknown { known: Vec<&'static str> },
     #[error("required parameter is missing")]
     Missing,
-    #[error(transparent)]
-    Value(#[from] ValueError),
+    /// A value of the wrong type or out of its set, in serde's or our words.
+    #[error("{0}")]
+    Invalid(String),
 }
 
-/// A parameter error, with the parameter it is about.
+fn known_list(known: &[&str]) -> String {
+    if known.is_empty() {
+        "this kind takes none".into()
+    } else {
+        format!("known: {}", known.join(", "))
+    }
+}
+
+/// A parameter error, with the parameter it is about (empty when serde could not tell).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{kind}")]
 pub struct ParamError {
     pub param: String,
     pub kind: ParamErrorKind,
+}
+
+impl de::Error for ParamError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        ParamError { param: String::new(), kind: ParamErrorKind::Invalid(msg.to_string()) }
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        ParamError { param: field.to_owned(), kind: ParamErrorKind::Missing }
+    }
+
+    fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
+        ParamError { param: field.to_owned(), kind: ParamErrorKind::Unknown { known: expected.to_vec() } }
+    }
 }
 
 /// Where a stage kind's check found a problem: one parameter, the `needs` list, or the stage.
@@ -146,122 +95,336 @@ impl CheckError {
     }
 }
 
-/// Checks `value` against `def` and normalises it (integers stay integers, numbers become
-/// floats, `2^k` strings become numbers).
-pub fn coerce(def: &ParamDef, value: &Value) -> Result<Value, ValueError> {
-    if value.is_null() && matches!(def.default, DefaultValue::None) {
-        return Ok(Value::Null);
-    }
-    let wrong = || ValueError { expected: def.ty.name(), got: describe(value) };
-    match def.ty {
-        ParamType::Int => match value {
-            Value::Number(n) if n.is_i64() || n.is_u64() => Ok(value.clone()),
-            Value::Number(n) => match n.as_f64() {
-                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Value::from(f as i64)),
-                _ => Err(wrong()),
-            },
-            Value::String(s) => match parse_number(s) {
-                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Value::from(f as i64)),
-                _ => Err(wrong()),
-            },
-            _ => Err(wrong()),
-        },
-        ParamType::Float => match value {
-            Value::Number(n) => n.as_f64().filter(|f| f.is_finite()).map(float).ok_or_else(wrong),
-            Value::String(s) => parse_number(s).map(float).ok_or_else(wrong),
-            _ => Err(wrong()),
-        },
-        ParamType::Str => match value {
-            Value::String(_) => Ok(value.clone()),
-            _ => Err(wrong()),
-        },
-        ParamType::Bool => match value {
-            Value::Bool(_) => Ok(value.clone()),
-            _ => Err(wrong()),
-        },
-        ParamType::Map => match value {
-            Value::Object(_) => Ok(value.clone()),
-            _ => Err(wrong()),
-        },
-        ParamType::Strs => match value {
-            Value::Array(items) if items.iter().all(Value::is_string) => Ok(value.clone()),
-            Value::String(s) => Ok(Value::Array(vec![Value::String(s.clone())])),
-            _ => Err(wrong()),
-        },
+impl From<ParamError> for CheckError {
+    fn from(e: ParamError) -> Self {
+        CheckError::param(&e.param, e.kind.to_string())
     }
 }
 
-fn describe(v: &Value) -> String {
-    match v {
-        Value::Null => "nothing".into(),
-        Value::Bool(b) => format!("`{b}`"),
-        Value::Number(n) => format!("`{n}`"),
-        Value::String(s) => format!("`{s}`"),
-        Value::Array(_) => "a list".into(),
-        Value::Object(_) => "a mapping".into(),
+/// A kind's parameter struct, seen without its type: what the pipeline front end and the
+/// planner need of it.
+pub trait Schema: Sync {
+    /// The parameter names, in declaration order.
+    fn fields(&self) -> &'static [&'static str];
+    /// Resolves given values (defaults applied, numbers normalised) into canonical [`Params`].
+    fn resolve(&self, given: &Params) -> Result<Params, ParamError>;
+    /// Checks one value on its own (a default in the file's `defaults:` block).
+    fn check_value(&self, name: &str, value: &Value) -> Result<(), ParamError>;
+}
+
+/// The [`Schema`] of the parameter struct `T`.
+pub struct Typed<T>(PhantomData<fn() -> T>);
+
+impl<T> Typed<T> {
+    pub const fn new() -> Self {
+        Typed(PhantomData)
     }
 }
 
-/// Resolves the user's values against the declared parameters: unknown names and bad values
-/// are errors naming the parameter; missing ones take their defaults.
-pub fn resolve(defs: &[ParamDef], given: &Params) -> Result<Params, ParamError> {
-    for name in given.keys() {
-        if !defs.iter().any(|d| d.name == name) {
-            let known = defs.iter().map(|d| d.name).collect();
-            return Err(ParamError { param: name.clone(), kind: ParamErrorKind::Unknown { known } });
+impl<T> Default for Typed<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: DeserializeOwned + Serialize> Schema for Typed<T> {
+    fn fields(&self) -> &'static [&'static str] {
+        fields_of::<T>()
+    }
+
+    fn resolve(&self, given: &Params) -> Result<Params, ParamError> {
+        let typed: T = typed(given)?;
+        match serde_json::to_value(&typed) {
+            Ok(Value::Object(m)) => Ok(m.into_iter().collect()),
+            Ok(_) | Err(_) => unreachable!("a parameter struct serialises to an object"),
         }
     }
-    let error = |def: &ParamDef, kind| ParamError { param: def.name.to_owned(), kind };
-    let mut out = Params::new();
-    for def in defs {
-        let value = match given.get(def.name) {
-            Some(v) => coerce(def, v).map_err(|e| error(def, e.into()))?,
-            None => def.default_value().ok_or_else(|| error(def, ParamErrorKind::Missing))?,
-        };
-        out.insert(def.name.to_owned(), value);
+
+    fn check_value(&self, name: &str, value: &Value) -> Result<(), ParamError> {
+        if !self.fields().contains(&name) {
+            return Err(de::Error::unknown_field(name, self.fields()));
+        }
+        let one: Params = [(name.to_owned(), value.clone())].into_iter().collect();
+        match typed::<T>(&one) {
+            // The other parameters are not given here: only this one's own error counts.
+            Err(e) if e.param == name => Err(e),
+            _ => Ok(()),
+        }
     }
-    Ok(out)
 }
 
-/// The keyed subset of resolved parameters.
-pub fn keyed(defs: &[ParamDef], params: &Params) -> Params {
-    defs.iter().filter(|d| d.keyed).filter_map(|d| params.get(d.name).map(|v| (d.name.to_owned(), v.clone()))).collect()
+/// Reads resolved (or given) parameters as the kind's struct.
+pub fn typed<T: DeserializeOwned>(params: &Params) -> Result<T, ParamError> {
+    T::deserialize(ParamsDe(params))
+}
+
+/// The field names of a struct, read off its `Deserialize` implementation.
+fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(FieldNames(&mut fields));
+    fields
+}
+
+struct FieldNames<'a>(&'a mut &'static [&'static str]);
+
+impl<'de> de::Deserializer<'de> for FieldNames<'_> {
+    type Error = de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Self::Error> {
+        Err(de::Error::custom("not a struct"))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        *self.0 = fields;
+        Err(de::Error::custom("fields read"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+        unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+    }
+}
+
+/// [`Params`] as a serde map whose value errors carry the parameter's name.
+struct ParamsDe<'de>(&'de Params);
+
+impl<'de> de::Deserializer<'de> for ParamsDe<'de> {
+    type Error = ParamError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        visitor.visit_map(ParamsAccess { entries: self.0.iter(), value: None })
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+        unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+struct ParamsAccess<'de> {
+    entries: std::collections::btree_map::Iter<'de, String, Value>,
+    value: Option<(&'de str, &'de Value)>,
+}
+
+impl<'de> de::MapAccess<'de> for ParamsAccess<'de> {
+    type Error = ParamError;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, ParamError> {
+        let Some((name, value)) = self.entries.next() else { return Ok(None) };
+        self.value = Some((name, value));
+        seed.deserialize(name.as_str().into_deserializer()).map(Some)
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, ParamError> {
+        let (name, value) = self.value.take().expect("a value follows its key");
+        seed.deserialize(value)
+            .map_err(|e| ParamError { param: name.to_owned(), kind: ParamErrorKind::Invalid(e.to_string()) })
+    }
+}
+
+/// How a value is described in an error: `` `1.5` ``, a list, nothing.
+fn describe(u: de::Unexpected<'_>) -> String {
+    match u {
+        de::Unexpected::Unit | de::Unexpected::Option => "nothing".into(),
+        de::Unexpected::Seq => "a list".into(),
+        de::Unexpected::Map => "a mapping".into(),
+        de::Unexpected::Bool(b) => format!("`{b}`"),
+        de::Unexpected::Signed(i) => format!("`{i}`"),
+        de::Unexpected::Unsigned(i) => format!("`{i}`"),
+        de::Unexpected::Float(f) => {
+            format!("`{}`", serde_json::Number::from_f64(f).map_or(f.to_string(), |n| n.to_string()))
+        }
+        de::Unexpected::Str(s) => format!("`{s}`"),
+        other => other.to_string(),
+    }
+}
+
+/// Numbers as parameters take plain numbers and `2^k`: `deserialize_with` helpers for floats and
+/// integers (optional or not), whose errors read "expected a number, got `2^x`".
+pub mod num {
+    use std::marker::PhantomData;
+
+    use serde::de::{self, Deserializer, Visitor};
+
+    use super::{describe, parse_number};
+
+    fn wrong<E: de::Error>(expected: &str, got: de::Unexpected<'_>) -> E {
+        E::custom(format!("expected {expected}, got {}", describe(got)))
+    }
+
+    macro_rules! reject_others {
+        ($what:expr) => {
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Err(wrong($what, de::Unexpected::Bool(v)))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Err(wrong($what, de::Unexpected::Unit))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+                Err(wrong($what, de::Unexpected::Seq))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+                Err(wrong($what, de::Unexpected::Map))
+            }
+        };
+    }
+
+    struct Float;
+
+    impl<'de> Visitor<'de> for Float {
+        type Value = f64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a number")
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+            if v.is_finite() {
+                Ok(v)
+            } else {
+                Err(wrong("a number", de::Unexpected::Float(v)))
+            }
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
+            parse_number(v).ok_or_else(|| wrong("a number", de::Unexpected::Str(v)))
+        }
+        reject_others!("a number");
+    }
+
+    struct Int<T>(PhantomData<T>);
+
+    impl<'de, T: TryFrom<i64>> Visitor<'de> for Int<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an integer")
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+            T::try_from(v).map_err(|_| wrong("a non-negative integer", de::Unexpected::Signed(v)))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+            i64::try_from(v)
+                .ok()
+                .and_then(|i| T::try_from(i).ok())
+                .ok_or_else(|| wrong("a smaller integer", de::Unexpected::Unsigned(v)))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+            if v.fract() == 0.0 && v.abs() < 9.0e15 {
+                self.visit_i64(v as i64)
+            } else {
+                Err(wrong("an integer", de::Unexpected::Float(v)))
+            }
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+            match parse_number(v) {
+                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => self.visit_i64(f as i64),
+                _ => Err(wrong("an integer", de::Unexpected::Str(v))),
+            }
+        }
+        reject_others!("an integer");
+    }
+
+    struct Opt<V>(V);
+
+    impl<'de, V: Visitor<'de>> Visitor<'de> for Opt<V> {
+        type Value = Option<V::Value>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.expecting(f)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self.0).map(Some)
+        }
+    }
+
+    pub fn float<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        d.deserialize_any(Float)
+    }
+
+    pub fn int<'de, D: Deserializer<'de>, T: TryFrom<i64>>(d: D) -> Result<T, D::Error> {
+        d.deserialize_any(Int(PhantomData))
+    }
+
+    pub fn opt_float<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        d.deserialize_option(Opt(Float))
+    }
+
+    pub fn opt_int<'de, D: Deserializer<'de>, T: TryFrom<i64>>(d: D) -> Result<Option<T>, D::Error> {
+        d.deserialize_option(Opt(Int(PhantomData)))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
     use serde_json::json;
 
-    const DEFS: [ParamDef; 3] = [
-        ParamDef::keyed("T", ParamType::Float, DefaultValue::Required, ""),
-        ParamDef::keyed("P", ParamType::Int, DefaultValue::Int(16), ""),
-        ParamDef::exec("threads", ParamType::Int, DefaultValue::None, ""),
-    ];
+    #[derive(Debug, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Example {
+        #[serde(rename = "T", deserialize_with = "num::float")]
+        t: f64,
+        #[serde(rename = "P", default = "sixteen", deserialize_with = "num::int")]
+        p: usize,
+        #[serde(default, deserialize_with = "num::opt_int")]
+        threads: Option<u32>,
+    }
+
+    fn sixteen() -> usize {
+        16
+    }
+
+    const SCHEMA: Typed<Example> = Typed::new();
+
+    fn given(pairs: &[(&str, Value)]) -> Params {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+    }
 
     #[test]
     fn normalises_numbers_and_applies_defaults() {
-        let a = resolve(&DEFS, &[("T".to_owned(), json!(1))].into_iter().collect()).unwrap();
-        let b = resolve(&DEFS, &[("T".to_owned(), json!(1.0))].into_iter().collect()).unwrap();
+        let a = SCHEMA.resolve(&given(&[("T", json!(1))])).unwrap();
+        let b = SCHEMA.resolve(&given(&[("T", json!(1.0))])).unwrap();
         assert_eq!(a, b);
         assert_eq!(a["P"], json!(16));
-        let c = resolve(&DEFS, &[("T".to_owned(), json!("2^-6"))].into_iter().collect()).unwrap();
-        assert_eq!(c["T"], json!(0.015625));
-        assert_eq!(keyed(&DEFS, &c).len(), 2);
+        assert_eq!(a["threads"], Value::Null);
+        let c = SCHEMA.resolve(&given(&[("T", json!("2^-6")), ("P", json!("2^5"))])).unwrap();
+        assert_eq!((&c["T"], &c["P"]), (&json!(0.015625), &json!(32)));
+        assert_eq!(SCHEMA.fields(), ["T", "P", "threads"]);
     }
 
     #[test]
     fn rejects_bad_values_naming_the_parameter() {
         let bad = |v: Value| {
-            let e =
-                resolve(&DEFS, &[("P".to_owned(), v), ("T".to_owned(), json!(1))].into_iter().collect()).unwrap_err();
+            let e = SCHEMA.resolve(&given(&[("P", v), ("T", json!(1))])).unwrap_err();
             (e.param.clone(), e.to_string())
         };
         assert_eq!(bad(json!(1.5)), ("P".into(), "expected an integer, got `1.5`".into()));
         assert_eq!(bad(json!("many")), ("P".into(), "expected an integer, got `many`".into()));
-        let missing = resolve(&DEFS, &Params::new()).unwrap_err();
+        assert_eq!(bad(json!(-3)), ("P".into(), "expected a non-negative integer, got `-3`".into()));
+        assert_eq!(bad(json!([1])), ("P".into(), "expected an integer, got a list".into()));
+        let missing = SCHEMA.resolve(&Params::new()).unwrap_err();
         assert_eq!(missing, ParamError { param: "T".into(), kind: ParamErrorKind::Missing });
-        let unknown = resolve(&DEFS, &[("X".to_owned(), json!(1))].into_iter().collect()).unwrap_err();
-        assert_eq!(unknown.to_string(), "unknown parameter (known: T, P, threads)");
+        let unknown = SCHEMA.resolve(&given(&[("X", json!(1))])).unwrap_err();
+        assert_eq!(
+            (unknown.param.as_str(), unknown.to_string().as_str()),
+            ("X", "unknown parameter (known: T, P, threads)")
+        );
+        assert!(SCHEMA.check_value("P", &json!(4)).is_ok(), "a default alone needs no other parameter");
+        assert_eq!(SCHEMA.check_value("P", &json!("x")).unwrap_err().param, "P");
+        assert!(matches!(SCHEMA.check_value("Q", &json!(1)).unwrap_err().kind, ParamErrorKind::Unknown { .. }));
     }
 }

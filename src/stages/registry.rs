@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::params::{CheckError, ParamDef, Params};
+use super::params::{CheckError, Params, Schema};
 use crate::datasets::DataPaths;
 use crate::engine::store::Store;
 
@@ -88,7 +88,8 @@ pub trait StageKind: Send + Sync {
     fn version_of(&self, _params: &Params) -> u32 {
         self.version()
     }
-    fn params(&self) -> &'static [ParamDef];
+    /// The kind's parameter struct: resolution, defaults, names.
+    fn params(&self) -> &'static dyn Schema;
     /// The libtorch version and device class enter the key.
     fn uses_torch(&self) -> bool {
         false
@@ -143,17 +144,4 @@ pub fn find(name: &str) -> Option<&'static dyn StageKind> {
 
 pub fn kind_names() -> Vec<&'static str> {
     registry().iter().map(|k| k.name()).collect()
-}
-
-/// Reads a JSON parameter as the given type (for stage implementations).
-pub fn param_f64(p: &Params, name: &str) -> Option<f64> {
-    p.get(name).and_then(Value::as_f64)
-}
-
-pub fn param_i64(p: &Params, name: &str) -> Option<i64> {
-    p.get(name).and_then(Value::as_i64)
-}
-
-pub fn param_str<'a>(p: &'a Params, name: &str) -> Option<&'a str> {
-    p.get(name).and_then(Value::as_str)
 }

@@ -3,14 +3,28 @@
 
 use serde_json::Value;
 
-use super::params::{CheckError, DefaultValue, ParamDef, ParamType, Params};
-use super::registry::{param_str, ExecContext, ExecOutput, Job, StageError, StageKind};
+use serde::{Deserialize, Serialize};
+
+use super::params::{typed, CheckError, Params, Schema, Typed};
+use super::registry::{ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::analysis::report::{build, Result as AnalysisResult};
 
 pub struct Report;
 
-const PARAMS: &[ParamDef] =
-    &[ParamDef::keyed("title", ParamType::Str, DefaultValue::Str("sgdnoise report"), "the report's title")];
+/// The report stage's parameters.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportParams {
+    /// The report's title.
+    #[serde(default = "default_title")]
+    pub title: String,
+}
+
+fn default_title() -> String {
+    "sgdnoise report".into()
+}
+
+static SCHEMA: Typed<ReportParams> = Typed::new();
 
 const ANALYSES: [(&str, &str); 3] = [("fit", "fit.json"), ("crossover", "crossover.json"), ("optimum", "optimum.json")];
 
@@ -23,8 +37,8 @@ impl StageKind for Report {
         3
     }
 
-    fn params(&self) -> &'static [ParamDef] {
-        PARAMS
+    fn params(&self) -> &'static dyn Schema {
+        &SCHEMA
     }
 
     fn check(&self, _params: &Params, upstream: &[(&str, &Params)]) -> Result<(), CheckError> {
@@ -46,7 +60,8 @@ impl StageKind for Report {
                 .map_err(|e| StageError(format!("object {hash}: {e}")))?;
             results.push(AnalysisResult { kind: input.kind.clone(), key: input.key.clone(), output });
         }
-        let report = build(param_str(&job.params, "title").unwrap_or("sgdnoise report"), &results);
+        let p: ReportParams = typed(&job.params).map_err(|e| StageError(e.to_string()))?;
+        let report = build(&p.title, &results);
         let mut out = ExecOutput {
             metrics: serde_json::json!({ "claims": report.claims.len(), "figures": report.figures.len() }),
             ..Default::default()

@@ -6,76 +6,18 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
-use super::params::{CheckError, DefaultValue, ParamDef, ParamType, Params};
-use super::registry::{param_f64, param_i64, param_str, ExecContext, ExecOutput, Job, StageError, StageKind};
+use super::dataset::DatasetParams;
+use super::params::{typed, CheckError, Params, Schema, Typed};
+use super::registry::{ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::datasets::prepared::PreparedPool;
 use crate::datasets::{DataSpec, RunData};
-use crate::nn::{replicas, runtime, train};
+use crate::nn::{replicas, runtime, train, ArchKind};
 use crate::run::RunSpec;
 
 pub struct Train;
 
-const PARAMS: &[ParamDef] = &[
-    ParamDef::keyed(
-        "data",
-        ParamType::Str,
-        DefaultValue::Required,
-        "mnist-parity, fashion-parity, cifar-animals or depleted",
-    ),
-    ParamDef::keyed("chi", ParamType::Float, DefaultValue::None, "χ of the depleted data"),
-    ParamDef::keyed("dim", ParamType::Int, DefaultValue::None, "d of the depleted data"),
-    ParamDef::keyed("arch", ParamType::Str, DefaultValue::Str("fc"), "linear, fc or mnas"),
-    ParamDef::keyed("depth", ParamType::Int, DefaultValue::Int(5), "hidden layers (fc)"),
-    ParamDef::keyed("width", ParamType::Int, DefaultValue::Int(128), "width h (fc, mnas)"),
-    ParamDef::keyed("act", ParamType::Str, DefaultValue::Str("relu"), "relu or gelu"),
-    ParamDef::keyed("alpha", ParamType::Float, DefaultValue::Required, "output scale α"),
-    ParamDef::keyed("P", ParamType::Int, DefaultValue::Required, "training points"),
-    ParamDef::keyed("T", ParamType::Float, DefaultValue::Required, "temperature dt/(h·B)"),
-    ParamDef::keyed("batch", ParamType::Int, DefaultValue::Required, "batch size B"),
-    ParamDef::keyed("seed", ParamType::Int, DefaultValue::Int(0), "training set, initialisation and batches"),
-    ParamDef::keyed(
-        "test_size",
-        ParamType::Int,
-        DefaultValue::None,
-        "test points of depleted data (image tasks: from the dataset stage)",
-    ),
-    ParamDef::keyed(
-        "test_seed",
-        ParamType::Int,
-        DefaultValue::None,
-        "test seed of depleted data (image tasks: from the dataset stage)",
-    ),
-    ParamDef::keyed("max_steps", ParamType::Int, DefaultValue::Int(1_000_000), "step limit"),
-    ParamDef::keyed("max_wall", ParamType::Float, DefaultValue::None, "wall-clock limit in seconds"),
-    ParamDef::keyed("dtype", ParamType::Str, DefaultValue::Str("f32"), "f32 or f64"),
-];
-
-/// The run's parameters as a [`RunSpec`]; for image tasks the test split comes from `pool`.
-fn run_spec(p: &Params, test: Option<(usize, u64)>) -> RunSpec {
-    let (test_size, test_seed) = test.unwrap_or((
-        param_i64(p, "test_size").unwrap_or(32768) as usize,
-        param_i64(p, "test_seed").unwrap_or(0) as u64,
-    ));
-    RunSpec {
-        data: param_str(p, "data").unwrap_or_default().to_owned(),
-        chi: param_f64(p, "chi"),
-        dim: param_i64(p, "dim").map(|d| d as usize),
-        arch: param_str(p, "arch").unwrap_or("fc").to_owned(),
-        depth: param_i64(p, "depth").unwrap_or(5) as usize,
-        width: param_i64(p, "width").unwrap_or(128) as usize,
-        act: param_str(p, "act").unwrap_or("relu").to_owned(),
-        alpha: param_f64(p, "alpha").unwrap_or(f64::NAN),
-        p: param_i64(p, "P").unwrap_or(0).max(0) as usize,
-        temperature: param_f64(p, "T").unwrap_or(f64::NAN),
-        batch: param_i64(p, "batch").unwrap_or(0).max(0) as usize,
-        seed: param_i64(p, "seed").unwrap_or(0) as u64,
-        test_size,
-        test_seed,
-        max_steps: param_i64(p, "max_steps").unwrap_or(1_000_000).max(0) as u64,
-        max_wall: param_f64(p, "max_wall"),
-        dtype: param_str(p, "dtype").unwrap_or("f32").to_owned(),
-    }
-}
+/// The train stage's parameters are a [`RunSpec`], the same struct `sgdnoise train` fills.
+static SCHEMA: Typed<RunSpec> = Typed::new();
 
 impl StageKind for Train {
     fn name(&self) -> &'static str {
@@ -89,14 +31,14 @@ impl StageKind for Train {
     /// Per architecture since version 2: linear 3 (dot products in eight partial sums), mnas 3
     /// (bounded full-set passes), fc 2.
     fn version_of(&self, params: &Params) -> u32 {
-        match param_str(params, "arch") {
-            Some("linear") | Some("mnas") => 3,
+        match typed::<RunSpec>(params).map(|p| p.arch) {
+            Ok(ArchKind::Linear | ArchKind::Mnas) => 3,
             _ => self.version(),
         }
     }
 
-    fn params(&self) -> &'static [ParamDef] {
-        PARAMS
+    fn params(&self) -> &'static dyn Schema {
+        &SCHEMA
     }
 
     fn uses_torch(&self) -> bool {
@@ -108,44 +50,39 @@ impl StageKind for Train {
     }
 
     fn check(&self, params: &Params, upstream: &[(&str, &Params)]) -> Result<(), CheckError> {
-        let spec = run_spec(params, None);
-        let resolved = spec.resolve(tch::Device::Cpu).map_err(|e| CheckError::param(e.param, e.message))?;
+        let spec: RunSpec = typed(params)?;
+        spec.resolve(None, tch::Device::Cpu).map_err(|e| CheckError::param(e.param, e.message))?;
         let datasets: Vec<&Params> = upstream.iter().filter(|(k, _)| *k == "dataset").map(|(_, p)| *p).collect();
-        if resolved.data.is_image() {
-            match datasets.as_slice() {
-                [one] => {
-                    if param_str(one, "data") != Some(resolved.data.name()) {
-                        return Err(CheckError::param(
-                            "data",
-                            format!(
-                                "is {} but the dataset stage it needs prepares {}",
-                                resolved.data.name(),
-                                param_str(one, "data").unwrap_or("?")
-                            ),
-                        ));
-                    }
-                    if params.get("test_size").is_some_and(|v| !v.is_null())
-                        || params.get("test_seed").is_some_and(|v| !v.is_null())
-                    {
-                        return Err(CheckError::param("test_size", "image tasks take the test split from their dataset stage; set test_size and test_seed there"));
-                    }
-                }
-                [] => {
+        if !spec.data.is_image() {
+            if !datasets.is_empty() {
+                return Err(CheckError::param("data", "depleted data is synthetic and needs no dataset stage"));
+            }
+            return Ok(());
+        }
+        let data = spec.data.name();
+        match datasets.as_slice() {
+            [one] => {
+                let dataset: DatasetParams = typed(one)?;
+                if dataset.data != spec.data {
                     return Err(CheckError::param(
                         "data",
-                        format!(
-                            "{} needs a dataset stage in `needs` (kind: dataset, params: {{ data: {} }})",
-                            resolved.data.name(),
-                            resolved.data.name()
-                        ),
-                    ))
+                        format!("is {data} but the dataset stage it needs prepares {}", dataset.data),
+                    ));
                 }
-                _ => return Err(CheckError::needs("a train stage needs exactly one dataset instance")),
+                if spec.test_size.is_some() || spec.test_seed.is_some() {
+                    return Err(CheckError::param(
+                        "test_size",
+                        "image tasks take the test split from their dataset stage; set test_size and test_seed there",
+                    ));
+                }
+                Ok(())
             }
-        } else if !datasets.is_empty() {
-            return Err(CheckError::param("data", "depleted data is synthetic and needs no dataset stage"));
+            [] => Err(CheckError::param(
+                "data",
+                format!("{data} needs a dataset stage in `needs` (kind: dataset, params: {{ data: {data} }})"),
+            )),
+            _ => Err(CheckError::needs("a train stage needs exactly one dataset instance")),
         }
-        Ok(())
     }
 
     fn execute(&self, ctx: &ExecContext, job: &Job) -> Result<ExecOutput, StageError> {
@@ -219,8 +156,9 @@ fn prepare(ctx: &ExecContext, job: &Job) -> Result<Prepared, StageError> {
         }
         None => None,
     };
-    let spec = run_spec(&job.params, prepared.as_ref().map(|p| (p.test.len(), p.test_seed)));
-    let resolved = spec.resolve(device).map_err(|e| StageError(e.to_string()))?;
+    let spec: RunSpec = typed(&job.params).map_err(|e| StageError(format!("{}: {e}", e.param)))?;
+    let test = prepared.as_ref().map(|p| (p.test.len(), p.test_seed));
+    let resolved = spec.resolve(test, device).map_err(|e| StageError(e.to_string()))?;
     let data: RunData = match (&resolved.data, &prepared) {
         (DataSpec::Depleted { chi, dim }, _) => {
             RunData::depleted(*chi, *dim, resolved.p, resolved.test_size, resolved.config.seed, resolved.test_seed)
