@@ -17,6 +17,16 @@ crate::named_enum! {
     }
 }
 
+/// The default temperature variable of the analyses over (T, ·) grids.
+pub(crate) fn temperature() -> String {
+    "T".into()
+}
+
+/// The default observable of the analyses over (T, ·) grids.
+pub(crate) fn test_err() -> String {
+    "test_err".into()
+}
+
 pub(crate) fn converged() -> RunFilter {
     RunFilter::Converged
 }

@@ -16,12 +16,6 @@ use crate::rng::{Rng, Stream};
 
 pub struct Crossover;
 
-fn temperature() -> String {
-    "T".into()
-}
-fn test_err() -> String {
-    "test_err".into()
-}
 fn size() -> String {
     "P".into()
 }
@@ -41,10 +35,10 @@ fn rel_dw() -> String {
 analysis_params! {
     pub struct CrossoverParams {
         /// The temperature variable.
-        #[serde(default = "temperature")]
+        #[serde(default = "crate::stages::analysis_params::temperature")]
         pub x: String,
         /// The observable that changes at T_c.
-        #[serde(default = "test_err")]
+        #[serde(default = "crate::stages::analysis_params::test_err")]
         pub y: String,
         /// One curve per value of this variable.
         #[serde(default = "size")]

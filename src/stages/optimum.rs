@@ -14,12 +14,6 @@ use crate::analysis::table::{num, Selection};
 
 pub struct Optimum;
 
-fn temperature() -> String {
-    "T".into()
-}
-fn test_err() -> String {
-    "test_err".into()
-}
 fn alpha() -> String {
     "alpha".into()
 }
@@ -30,10 +24,10 @@ fn one() -> f64 {
 analysis_params! {
     pub struct OptimumParams {
         /// The temperature variable.
-        #[serde(default = "temperature")]
+        #[serde(default = "crate::stages::analysis_params::temperature")]
         pub x: String,
         /// The error minimised.
-        #[serde(default = "test_err")]
+        #[serde(default = "crate::stages::analysis_params::test_err")]
         pub y: String,
         /// One curve per value of this variable.
         #[serde(default = "alpha")]

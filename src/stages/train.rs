@@ -30,9 +30,10 @@ impl StageKind for Train {
 
     /// Per architecture since version 2: linear 3 (dot products in eight partial sums), mnas 3
     /// (bounded full-set passes), fc 2.
+    /// Called for every instance when planning: reads the one resolved field it needs.
     fn version_of(&self, params: &Params) -> u32 {
-        match typed::<RunSpec>(params).map(|p| p.arch) {
-            Ok(ArchKind::Linear | ArchKind::Mnas) => 3,
+        match params.get("arch").and_then(serde_json::Value::as_str).and_then(ArchKind::parse) {
+            Some(ArchKind::Linear | ArchKind::Mnas) => 3,
             _ => self.version(),
         }
     }
