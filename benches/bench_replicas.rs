@@ -106,7 +106,7 @@ fn main() {
         for (i, d) in data.iter().enumerate().take(singles) {
             let record = if autograd { train_with_autograd(&config(i), d) } else { train(&config(i), d) }.unwrap();
             (steps, updates) = (steps + record.steps, updates + record.updates);
-            (checks, loop_wall) = (checks + record.check_wall_s, loop_wall + record.wall_s);
+            (checks, loop_wall) = (checks + record.clock().check_wall_s, loop_wall + record.clock().wall_s);
         }
         let label = if autograd { "single, autograd" } else { "single run" };
         single = report(label, steps, t0.elapsed().as_secs_f64(), Some((updates, checks)));
@@ -116,7 +116,7 @@ fn main() {
         let runs: Vec<(TrainConfig, &RunData)> = (0..r).map(|i| (config(i), &data[i])).collect();
         let (mut steps, mut updates, mut checks, t0) = (0, 0, 0.0, Instant::now());
         replicas::train_replicas(&runs, &mut |_, rec| {
-            (steps, updates, checks) = (steps + rec.steps, updates + rec.updates, checks + rec.check_wall_s)
+            (steps, updates, checks) = (steps + rec.steps, updates + rec.updates, checks + rec.clock().check_wall_s)
         })
         .unwrap();
         let rate = report(&format!("batched R = {r}"), steps, t0.elapsed().as_secs_f64(), Some((updates, checks)));

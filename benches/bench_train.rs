@@ -65,10 +65,10 @@ fn main() {
         let total = t0.elapsed().as_secs_f64();
         println!(
             "  sgdnoise  seed {seed}: {:>10} {:>6} steps  {:>8.0} steps/s  (loop {:.2}s, {} full checks {:.3}s, total with setup {:.2}s)",
-            r.status.name(), r.steps, r.steps_per_s, r.wall_s, r.full_checks, r.check_wall_s, total
+            r.status.name(), r.steps, r.clock().steps_per_s, r.clock().wall_s, r.full_checks, r.clock().check_wall_s, total
         );
         ours_steps += r.steps;
-        ours_wall += r.wall_s;
+        ours_wall += r.clock().wall_s;
     }
     let ours = ours_steps as f64 / ours_wall;
     println!("sgdnoise: {ours:.0} steps/s over {} runs", o.seeds);

@@ -12,6 +12,7 @@ pub mod analysis;
 pub mod cli;
 pub mod datasets;
 pub mod engine;
+pub mod json_float;
 pub mod nn;
 pub mod pipeline;
 pub mod provenance;

@@ -23,20 +23,20 @@ macro_rules! named_enum {
         }
 
         impl serde::Serialize for $ty {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
                 s.serialize_str(self.name())
             }
         }
 
         impl<'de> serde::Deserialize<'de> for $ty {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
                 struct Names;
                 impl serde::de::Visitor<'_> for Names {
                     type Value = $ty;
                     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                         f.write_str($crate::named::known(&[$($name),+]).as_str())
                     }
-                    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<$ty, E> {
+                    fn visit_str<E: serde::de::Error>(self, v: &str) -> ::std::result::Result<$ty, E> {
                         $ty::parse(v).ok_or_else(|| {
                             E::custom(format!("unknown `{v}` (expected {})", $crate::named::known(&[$($name),+])))
                         })

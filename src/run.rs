@@ -4,12 +4,12 @@
 //! parameters and the environment it ran in.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
 use tch::Device;
 
 use crate::datasets::task::DataName;
 use crate::datasets::{DataPaths, DataSpec, Pool, RunData};
-use crate::nn::{runtime, Activation, ArchKind, ArchSpec, Dtype, RunRecord, TrainConfig};
+use crate::nn::{runtime, Activation, ArchKind, ArchSpec, Dtype, RunRecord, Timing, TrainConfig};
+use crate::stages::outputs::TrainRecord;
 use crate::stages::params::num;
 
 /// The defaults of a run's parameters, written once: the train stage's serde defaults and the
@@ -220,33 +220,55 @@ impl ResolvedRun {
     }
 }
 
-/// The record of a run with its parameters and environment, as printed and stored.
-pub fn record_json(spec: &RunSpec, run: &ResolvedRun, data: &RunData, record: &RunRecord) -> Value {
-    let mut out = Map::new();
-    // The record states the test split the run used, and leaves out what does not apply.
-    if let Value::Object(params) = serde_json::to_value(spec).expect("spec serialises") {
-        out.extend(params.into_iter().filter_map(|(k, v)| match k.as_str() {
-            "test_size" => Some((k, json!(run.test_size))),
-            "test_seed" => Some((k, json!(run.test_seed))),
-            "chi" | "dim" | "max_wall" if v.is_null() => None,
-            _ => Some((k, v)),
-        }));
-    }
-    if let Value::Object(rec) = serde_json::to_value(record).expect("record serialises") {
-        out.extend(rec);
-    }
-    out.insert("h".into(), json!(run.config.arch.h()));
-    out.insert("device".into(), json!(runtime::device_name(run.config.device)));
-    out.insert("libtorch_version".into(), json!(runtime::libtorch_version_full()));
-    out.insert("threads".into(), json!(runtime::threads()));
-    out.insert("sgdnoise_version".into(), json!(env!("CARGO_PKG_VERSION")));
-    out.insert(
-        "data_sources".into(),
-        json!(data
+/// The stored record of a run (its clock left out) and where it ran.
+pub fn record_of(spec: &RunSpec, run: &ResolvedRun, data: &RunData, record: &RunRecord) -> (TrainRecord, RunEnv) {
+    // The record states the test split the run used.
+    let spec = RunSpec { test_size: Some(run.test_size), test_seed: Some(run.test_seed), ..spec.clone() };
+    let stored = TrainRecord {
+        spec,
+        run: RunRecord { timing: None, ..record.clone() },
+        h: run.config.arch.h(),
+        data_sha256: data.sources.iter().map(|(_, h)| h.clone()).collect(),
+    };
+    let env = RunEnv {
+        device: runtime::device_name(run.config.device),
+        libtorch_version: runtime::libtorch_version_full(),
+        threads: runtime::threads(),
+        sgdnoise_version: env!("CARGO_PKG_VERSION"),
+        data_sources: data
             .sources
             .iter()
-            .map(|(p, h)| json!({"file": p.display().to_string(), "sha256": h}))
-            .collect::<Vec<_>>()),
-    );
-    Value::Object(out)
+            .map(|(p, h)| DataSource { file: p.display().to_string(), sha256: h.clone() })
+            .collect(),
+    };
+    (stored, env)
+}
+
+/// Where a run ran: printed by `sgdnoise train` and recorded in provenance beside the record,
+/// never part of it (a rerun elsewhere must give the same output).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunEnv {
+    pub device: String,
+    pub libtorch_version: String,
+    pub threads: usize,
+    pub sgdnoise_version: &'static str,
+    pub data_sources: Vec<DataSource>,
+}
+
+/// A raw data file a run read.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataSource {
+    pub file: String,
+    pub sha256: String,
+}
+
+/// What `sgdnoise train --json` prints: the record, its clock and where it ran.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    #[serde(flatten)]
+    pub record: TrainRecord,
+    #[serde(flatten)]
+    pub timing: Timing,
+    #[serde(flatten)]
+    pub env: RunEnv,
 }

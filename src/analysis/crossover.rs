@@ -14,19 +14,20 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::powerlaw::{least_squares, Point};
 use super::table::{interval, means, seeds, Row};
 use crate::rng::{Rng, Stream};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Curve {
     pub group: f64,
     /// (T, mean error, runs).
     pub points: Vec<(f64, f64, usize)>,
     pub plateau: Option<f64>,
     pub t_c: Option<f64>,
+    #[serde(deserialize_with = "crate::json_float::pair")]
     pub t_c_ci: (f64, f64),
 }
 
@@ -79,13 +80,15 @@ pub fn collapse_exponent(curves: &[(f64, Vec<(f64, f64)>)]) -> Option<f64> {
     best(coarse - 0.02, coarse + 0.02, 0.001)
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Crossover {
     pub method: Method,
     pub curves: Vec<Curve>,
     /// a in T_c ~ P^−a.
     pub a: Option<f64>,
+    #[serde(deserialize_with = "crate::json_float::pair")]
     pub a_ci: (f64, f64),
+    #[serde(deserialize_with = "crate::json_float::f64")]
     pub a_stderr: f64,
     pub groups_with_t_c: usize,
     pub bootstrap: usize,

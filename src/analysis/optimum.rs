@@ -3,28 +3,41 @@
 //! k of T_opt ~ α^k over the feature regime (α ≤ `alpha_max`), with a bootstrap over seeds. A
 //! minimum on the edge of the grid is kept but flagged (the true optimum lies outside).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::powerlaw::{least_squares, Point};
 use super::table::{interval, means, seeds, Row};
 use crate::rng::{Rng, Stream};
 
-#[derive(Debug, Clone, Serialize)]
+crate::named_enum! {
+    /// Where an optimum lies on its curve, as the report counts it.
+    pub enum OptimumEdge {
+        /// A refined minimum between two grid points.
+        Interior = "interior",
+        /// At the largest converged T, where larger ones diverge: the true optimum may be there.
+        Stability = "stability",
+        /// On the edge of the grid: the true optimum lies outside it.
+        Grid = "grid",
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Optimum {
     pub group: f64,
     pub t_opt: f64,
     pub err_min: f64,
-    /// `interior`, `stability` (largest converged T, larger ones diverge) or `grid`.
-    pub edge: &'static str,
+    pub edge: OptimumEdge,
     /// (T, mean error, runs).
     pub points: Vec<(f64, f64, usize)>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OptimumFit {
     pub optima: Vec<Optimum>,
     pub k: Option<f64>,
+    #[serde(deserialize_with = "crate::json_float::pair")]
     pub k_ci: (f64, f64),
+    #[serde(deserialize_with = "crate::json_float::f64")]
     pub k_stderr: f64,
     pub fitted_groups: usize,
     pub stability_edges: usize,
@@ -91,9 +104,9 @@ pub fn analyse(
             .filter_map(|(g, pts)| {
                 optimal_temperature(&pts).map(|(t, e, edge)| {
                     let edge = match edge {
-                        Edge::Interior => "interior",
-                        Edge::High if grid_max(g.0) > t => "stability",
-                        _ => "grid",
+                        Edge::Interior => OptimumEdge::Interior,
+                        Edge::High if grid_max(g.0) > t => OptimumEdge::Stability,
+                        _ => OptimumEdge::Grid,
                     };
                     Optimum { group: g.0, t_opt: t, err_min: e, edge, points: pts }
                 })
@@ -101,7 +114,7 @@ pub fn analyse(
             .collect()
     };
     let usable = |o: &[Optimum]| -> Vec<(f64, f64)> {
-        o.iter().filter(|o| o.group <= group_max && o.edge != "grid").map(|o| (o.group, o.t_opt)).collect()
+        o.iter().filter(|o| o.group <= group_max && o.edge != OptimumEdge::Grid).map(|o| (o.group, o.t_opt)).collect()
     };
     let optima = optima_of(&all);
     let base = usable(&optima);
@@ -120,7 +133,7 @@ pub fn analyse(
     let sd = (draws.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (draws.len().max(2) - 1) as f64).sqrt();
     let bootstrap = draws.len();
     let k_ci = interval(&mut draws, confidence);
-    let stability_edges = optima.iter().filter(|o| o.group <= group_max && o.edge == "stability").count();
+    let stability_edges = optima.iter().filter(|o| o.group <= group_max && o.edge == OptimumEdge::Stability).count();
     OptimumFit {
         optima,
         k,

@@ -48,9 +48,13 @@ pub struct Point {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
+    #[serde(deserialize_with = "crate::json_float::f64")]
     pub value: f64,
+    #[serde(deserialize_with = "crate::json_float::f64")]
     pub ci_low: f64,
+    #[serde(deserialize_with = "crate::json_float::f64")]
     pub ci_high: f64,
+    #[serde(deserialize_with = "crate::json_float::f64")]
     pub stderr: f64,
 }
 
@@ -58,6 +62,7 @@ pub struct Estimate {
 pub struct FitResult {
     pub exponents: BTreeMap<String, Estimate>,
     pub log_prefactor: Estimate,
+    #[serde(deserialize_with = "crate::json_float::f64")]
     pub r2: f64,
     pub n: usize,
     pub clusters: usize,

@@ -8,17 +8,43 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
-
 use super::powerlaw::Law;
 use super::svg::{escape, Heatmap, Plot, Scale, Series};
+use crate::nn::Status;
+use crate::stages::outputs::{Analysis, CrossoverOutput, FitOutput, OptimumOutput};
 
-/// One analysis result given to the report: its kind, key and parsed output.
+/// One analysis result given to the report: its key and its typed output.
 #[derive(Debug, Clone)]
 pub struct Result {
-    pub kind: String,
     pub key: String,
-    pub output: Value,
+    pub analysis: Analysis,
+}
+
+impl Result {
+    fn kind(&self) -> &'static str {
+        match self.analysis {
+            Analysis::Fit(_) => "fit",
+            Analysis::Crossover(_) => "crossover",
+            Analysis::Optimum(_) => "optimum",
+        }
+    }
+
+    fn id(&self) -> String {
+        id(self.kind(), &self.key)
+    }
+}
+
+crate::named_enum! {
+    /// How a measurement compares with what the paper or the theory expects.
+    pub enum Verdict {
+        /// The expected value lies in the interval.
+        Agrees = "agrees",
+        Disagrees = "disagrees",
+        /// No usable interval, or too few seeds to test the claim.
+        Inconclusive = "inconclusive",
+        /// Nothing is predicted.
+        Measured = "measured",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -28,7 +54,7 @@ pub struct ClaimRow {
     pub expected: String,
     pub measured: String,
     pub runs: String,
-    pub verdict: &'static str,
+    pub verdict: Verdict,
     pub id: String,
     /// Computed with `--partial` over part of the planned runs.
     pub provisional: bool,
@@ -40,7 +66,7 @@ impl ClaimRow {
         if self.provisional {
             format!("{}, provisional", self.verdict)
         } else {
-            self.verdict.to_owned()
+            self.verdict.name().to_owned()
         }
     }
 }
@@ -57,8 +83,9 @@ pub struct Report {
     pub figures: Vec<Figure>,
 }
 
-fn f(v: &Value) -> Option<f64> {
-    v.as_f64().filter(|x| x.is_finite())
+/// A value worth printing (stored NaN and ±∞ mean "not measured").
+fn f(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
 }
 
 fn fmt(v: f64) -> String {
@@ -87,40 +114,30 @@ fn measured(v: Option<f64>, lo: Option<f64>, hi: Option<f64>) -> String {
 /// Fewer seeds than this make a bootstrap over seeds too coarse to test a claim.
 pub const MIN_SEEDS: u64 = 3;
 
-/// The seeds (bootstrap clusters) behind an analysis output.
-fn seed_count(o: &Value) -> u64 {
-    o["fit"]["clusters"].as_u64().or(o["seeds"].as_u64()).unwrap_or(0)
-}
-
 /// A verdict that needs at least [`MIN_SEEDS`] seeds.
-fn seeded(v: &'static str, o: &Value) -> &'static str {
-    if seed_count(o) < MIN_SEEDS && (v == "agrees" || v == "disagrees") {
-        "inconclusive"
+fn seeded(v: Verdict, seeds: usize) -> Verdict {
+    if (seeds as u64) < MIN_SEEDS && matches!(v, Verdict::Agrees | Verdict::Disagrees) {
+        Verdict::Inconclusive
     } else {
         v
     }
 }
 
-fn verdict(expected: Option<f64>, value: Option<f64>, lo: Option<f64>, hi: Option<f64>) -> &'static str {
+fn verdict(expected: Option<f64>, value: Option<f64>, lo: Option<f64>, hi: Option<f64>) -> Verdict {
     if expected.is_some() && value.is_none() {
-        return "inconclusive";
+        return Verdict::Inconclusive;
     }
     match (expected, lo, hi) {
-        (None, _, _) => "measured",
-        (Some(e), Some(lo), Some(hi)) if lo <= e && e <= hi => "agrees",
-        (Some(_), Some(_), Some(_)) => "disagrees",
-        _ => "inconclusive",
+        (None, _, _) => Verdict::Measured,
+        (Some(e), Some(lo), Some(hi)) if lo <= e && e <= hi => Verdict::Agrees,
+        (Some(_), Some(_), Some(_)) => Verdict::Disagrees,
+        _ => Verdict::Inconclusive,
     }
 }
 
-fn runs_text(out: &Value) -> String {
-    let used = out["runs_used"].as_u64().unwrap_or(0);
-    let excluded: BTreeMap<String, u64> = out["runs_excluded"]
-        .as_object()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0))).collect())
-        .unwrap_or_default();
-    let n: u64 = excluded.values().sum();
-    let seeds = seed_count(out);
+/// What runs a result used: `N (S seeds) used, M excluded (why)`.
+fn runs_text(used: usize, excluded: &BTreeMap<String, usize>, seeds: usize) -> String {
+    let n: usize = excluded.values().sum();
     let used = if seeds > 0 { format!("{used} ({seeds} seeds)") } else { used.to_string() };
     if n == 0 {
         format!("{used} used")
@@ -135,21 +152,16 @@ fn id(kind: &str, key: &str) -> String {
 }
 
 /// (variable, exponent) of the fitted law, as the fit parsed it.
-fn law_terms(o: &Value) -> Vec<(String, String)> {
-    Law::parse(o["law"].as_str().unwrap_or("")).map(|l| l.terms).unwrap_or_default()
+fn law_terms(o: &FitOutput) -> Vec<(String, String)> {
+    Law::parse(&o.law).map(|l| l.terms).unwrap_or_default()
 }
 
-fn claim_text(out: &Value, default: String) -> String {
-    out["claim"]["claim"].as_str().map(str::to_owned).unwrap_or(default)
-}
-
-fn provenance_meta(r: &Result) -> Vec<(String, String)> {
-    let keys = r.output["used_keys"].as_array().map(|a| a.len()).unwrap_or(0);
+fn provenance_meta(r: &Result, runs: usize) -> Vec<(String, String)> {
     vec![
-        ("provenance".into(), id(&r.kind, &r.key)),
+        ("provenance".into(), r.id()),
         ("key".into(), r.key.clone()),
-        ("runs".into(), keys.to_string()),
-        ("audit".into(), format!("sgdnoise why {}", id(&r.kind, &r.key))),
+        ("runs".into(), runs.to_string()),
+        ("audit".into(), format!("sgdnoise why {}", r.id())),
     ]
 }
 
@@ -159,17 +171,15 @@ pub fn build(title: &str, results: &[Result]) -> Report {
     let mut figures = Vec::new();
     for r in results {
         let first = claims.len();
-        match r.kind.as_str() {
-            "fit" => fit_claims(r, &mut claims, &mut figures),
-            "crossover" => crossover_claims(r, &mut claims, &mut figures),
-            "optimum" => optimum_claims(r, &mut claims, &mut figures),
-            _ => {}
+        match &r.analysis {
+            Analysis::Fit(o) => fit_claims(r, o, &mut claims, &mut figures),
+            Analysis::Crossover(o) => crossover_claims(r, o, &mut claims, &mut figures),
+            Analysis::Optimum(o) => optimum_claims(r, o, &mut claims, &mut figures),
         }
-        let o = &r.output["provisional"];
-        if let (Some(done), Some(planned)) = (o["runs_done"].as_u64(), o["runs_planned"].as_u64()) {
-            for c in &mut claims[first..] {
-                c.provisional = true;
-                c.runs = format!("{}; provisional: {done} of {planned} runs done", c.runs);
+        if let Some(c) = r.analysis.provisional() {
+            for row in &mut claims[first..] {
+                row.provisional = true;
+                row.runs = format!("{}; provisional: {} of {} runs done", row.runs, c.runs_done, c.runs_planned);
             }
         }
     }
@@ -179,78 +189,64 @@ pub fn build(title: &str, results: &[Result]) -> Report {
     Report { title: title.to_owned(), claims, figures }
 }
 
-fn fit_claims(r: &Result, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Figure>) {
-    let o = &r.output;
-    let law = o["law"].as_str().unwrap_or("?");
-    let y = o["y"].as_str().unwrap_or("y");
-    let claim = claim_text(o, format!("{y} ~ {law}"));
-    let theory = o["claim"]["theory"].as_object().cloned().unwrap_or_default();
-    let paper = o["claim"]["paper"].as_str();
-    if let Some(exps) = o["fit"]["exponents"].as_object() {
-        for (name, e) in exps {
-            let expected = theory.get(name).and_then(f);
-            let (lo, hi) = (f(&e["ci_low"]), f(&e["ci_high"]));
-            claims.push(ClaimRow {
-                claim: claim.clone(),
-                quantity: name.clone(),
-                expected: match (expected, paper) {
-                    (Some(v), _) => fmt(v),
-                    (None, Some(p)) => p.to_owned(),
-                    _ => "—".into(),
-                },
-                measured: measured(f(&e["value"]), lo, hi),
-                runs: format!("{}; R² {}", runs_text(o), o["fit"]["r2"].as_f64().map(fmt).unwrap_or_default()),
-                verdict: seeded(verdict(expected, f(&e["value"]), lo, hi), o),
-                id: id(&r.kind, &r.key),
-                provisional: false,
-            });
-        }
+fn fit_claims(r: &Result, o: &FitOutput, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Figure>) {
+    let (law, y) = (o.law.as_str(), o.y.as_str());
+    let claim = o.claim.claim.clone().unwrap_or_else(|| format!("{y} ~ {law}"));
+    let seeds = o.fit.clusters;
+    let runs = runs_text(o.runs_used, &o.runs_excluded, seeds);
+    for (name, e) in &o.fit.exponents {
+        let expected = o.claim.theory_of(name);
+        let (lo, hi) = (f(e.ci_low), f(e.ci_high));
+        claims.push(ClaimRow {
+            claim: claim.clone(),
+            quantity: name.clone(),
+            expected: match (expected, o.claim.paper.as_deref()) {
+                (Some(v), _) => fmt(v),
+                (None, Some(p)) => p.to_owned(),
+                _ => "—".into(),
+            },
+            measured: measured(f(e.value), lo, hi),
+            runs: format!("{runs}; R² {}", f(o.fit.r2).map(fmt).unwrap_or_default()),
+            verdict: seeded(verdict(expected, f(e.value), lo, hi), seeds),
+            id: r.id(),
+            provisional: false,
+        });
     }
     // Local slopes between successive values of a variable: how the exponent approaches its limit.
-    if let Some(local) = o["local"].as_array().filter(|l| !l.is_empty()) {
-        let var = local[0]["variable"].as_str().unwrap_or("?");
+    if let Some(first) = o.local.first() {
+        let var = first.variable.as_str();
         if let Some(exp) = law_terms(o).into_iter().find(|(v, _)| v == var).map(|(_, e)| e) {
-            let exp = exp.as_str();
-            let steps: Vec<String> = local
+            let steps: Vec<String> = o
+                .local
                 .iter()
                 .filter_map(|l| {
-                    Some(format!(
-                        "{}→{}: {}",
-                        fmt(l["from"].as_f64()?),
-                        fmt(l["to"].as_f64()?),
-                        fmt(l["exponents"][exp].as_f64()?)
-                    ))
+                    Some(format!("{}→{}: {}", fmt(l.from), fmt(l.to), fmt(l.exponents.get(&exp).copied().and_then(f)?)))
                 })
                 .collect();
             claims.push(ClaimRow {
                 claim: claim.clone(),
                 quantity: format!("{exp} (local, between successive {var})"),
-                expected: theory.get(exp).and_then(f).map(fmt).unwrap_or_else(|| "—".into()),
+                expected: o.claim.theory_of(&exp).map(fmt).unwrap_or_else(|| "—".into()),
                 measured: steps.join("; "),
                 runs: "same runs".into(),
-                verdict: "measured",
-                id: id(&r.kind, &r.key),
+                verdict: Verdict::Measured,
+                id: r.id(),
                 provisional: false,
             });
         }
     }
     // Figure: y against the first variable, one series per value of the second, fitted lines.
-    let vars: Vec<String> = o["variables"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default();
+    let vars = &o.variables;
     let Some(first) = vars.first() else { return };
-    let pts = o["points"].as_array().cloned().unwrap_or_default();
     let mut groups: BTreeMap<u64, Vec<(f64, f64)>> = BTreeMap::new();
-    for p in &pts {
-        let xs: Vec<f64> = p["x"].as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default();
-        let (Some(x0), Some(yv)) = (xs.first().copied(), p["y"].as_f64()) else { continue };
-        let g = xs.get(1).copied().unwrap_or(0.0);
-        groups.entry(g.to_bits()).or_default().push((x0, yv));
+    for p in &o.points {
+        let Some(x0) = p.x.first().copied() else { continue };
+        let g = p.x.get(1).copied().unwrap_or(0.0);
+        groups.entry(g.to_bits()).or_default().push((x0, p.y));
     }
     let exps: Vec<f64> =
-        law_terms(o).iter().filter_map(|(_, name)| o["fit"]["exponents"][name]["value"].as_f64()).collect();
-    let c = o["fit"]["log_prefactor"]["value"].as_f64().unwrap_or(0.0);
+        law_terms(o).iter().filter_map(|(_, name)| o.fit.exponents.get(name).and_then(|e| f(e.value))).collect();
+    let c = f(o.fit.log_prefactor.value).unwrap_or(0.0);
     let mut plot = Plot::new(&claim, first, y, Scale::Log2, Scale::Log10);
     for (k, (g, points)) in groups.iter().enumerate() {
         let gv = f64::from_bits(*g);
@@ -266,44 +262,39 @@ fn fit_claims(r: &Result, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Figure>)
             plot.series.push(fitted);
         }
     }
-    plot.metadata = provenance_meta(r);
+    plot.metadata = provenance_meta(r, o.used_keys.len());
     figures.push(Figure {
         name: "fit".into(),
-        caption: format!("{claim} — points: runs; dashed: the fitted law ({})", id(&r.kind, &r.key)),
+        caption: format!("{claim} — points: runs; dashed: the fitted law ({})", r.id()),
         svg: plot.to_svg(),
     });
 }
 
-fn crossover_claims(r: &Result, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Figure>) {
-    let o = &r.output;
-    let c = &o["crossover"];
-    let claim = claim_text(o, "T_c ~ P^−a with a = γ/δ".into());
-    let (lo, hi) = (f(&c["a_ci"][0]), f(&c["a_ci"][1]));
-    let (dlo, dhi) = (f(&o["a_minus_gamma_over_delta_ci"][0]), f(&o["a_minus_gamma_over_delta_ci"][1]));
-    let ratio = f(&o["gamma_over_delta"]);
+fn crossover_claims(r: &Result, o: &CrossoverOutput, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Figure>) {
+    let c = &o.crossover;
+    let claim = o.claim.claim.clone().unwrap_or_else(|| "T_c ~ P^−a with a = γ/δ".into());
+    let (lo, hi) = (f(c.a_ci.0), f(c.a_ci.1));
+    let (dlo, dhi) = (f(o.a_minus_gamma_over_delta_ci.0), f(o.a_minus_gamma_over_delta_ci.1));
+    let ratio = o.gamma_over_delta.and_then(f);
+    let a = c.a.and_then(f);
     claims.push(ClaimRow {
         claim: claim.clone(),
         quantity: "a".into(),
-        expected: format!(
-            "γ/δ = {}",
-            measured(ratio, f(&o["gamma_over_delta_ci"][0]), f(&o["gamma_over_delta_ci"][1]))
-        ),
-        measured: measured(f(&c["a"]), lo, hi),
+        expected: format!("γ/δ = {}", measured(ratio, f(o.gamma_over_delta_ci.0), f(o.gamma_over_delta_ci.1))),
+        measured: measured(a, lo, hi),
         runs: format!(
             "{}; a by {}; T_c (threshold) found for {} values of {}",
-            runs_text(o),
-            c["method"].as_str().unwrap_or("?"),
-            c["groups_with_t_c"],
-            o["group"].as_str().unwrap_or("P")
+            runs_text(o.runs_used, &o.runs_excluded, o.seeds),
+            c.method.name(),
+            c.groups_with_t_c,
+            o.group
         ),
         // a − γ/δ on the same resamples: agree when its interval holds 0.
-        verdict: seeded(verdict(Some(0.0), ratio.and(f(&c["a"])), dlo, dhi), o),
-        id: id(&r.kind, &r.key),
+        verdict: seeded(verdict(Some(0.0), ratio.and(a), dlo, dhi), o.seeds),
+        id: r.id(),
         provisional: false,
     });
-    let group = o["group"].as_str().unwrap_or("P");
-    let x = o["x"].as_str().unwrap_or("T");
-    let y = o["y"].as_str().unwrap_or("test_err");
+    let (group, x, y) = (o.group.as_str(), o.x.as_str(), o.y.as_str());
     let mut plot = Plot::new(&format!("{y} against {x}, one curve per {group}"), x, y, Scale::Log2, Scale::Linear);
     let mut collapse = Plot::new(
         &format!("collapse: {y} against {x}·{group}^a"),
@@ -312,17 +303,13 @@ fn crossover_claims(r: &Result, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Fi
         Scale::Log2,
         Scale::Linear,
     );
-    let a = f(&c["a"]);
-    for curve in c["curves"].as_array().cloned().unwrap_or_default() {
-        let g = curve["group"].as_f64().unwrap_or(0.0);
-        let pts: Vec<(f64, f64)> = curve["points"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|p| Some((p[0].as_f64()?, p[1].as_f64()?))).collect())
-            .unwrap_or_default();
+    for curve in &c.curves {
+        let g = curve.group;
+        let pts: Vec<(f64, f64)> = curve.points.iter().map(|&(t, e, _)| (t, e)).collect();
         let mut s = Series::new(&format!("{group} = {}", fmt(g)), pts.clone());
         s.line = true;
         plot.series.push(s);
-        if let Some(tc) = f(&curve["t_c"]) {
+        if let Some(tc) = curve.t_c.and_then(f) {
             plot.vlines.push((tc, format!("T_c({})", fmt(g))));
         }
         if let Some(a) = a {
@@ -332,52 +319,52 @@ fn crossover_claims(r: &Result, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Fi
             collapse.series.push(s);
         }
     }
-    plot.metadata = provenance_meta(r);
-    collapse.metadata = provenance_meta(r);
+    plot.metadata = provenance_meta(r, o.used_keys.len());
+    collapse.metadata = provenance_meta(r, o.used_keys.len());
     figures.push(Figure {
         name: "crossover".into(),
-        caption: format!("{y} against {x} for each {group}; vertical lines: T_c ({})", id(&r.kind, &r.key)),
+        caption: format!("{y} against {x} for each {group}; vertical lines: T_c ({})", r.id()),
         svg: plot.to_svg(),
     });
     if a.is_some() {
         figures.push(Figure {
             name: "collapse".into(),
-            caption: format!("the curves against {x}·{group}^a with the fitted a ({})", id(&r.kind, &r.key)),
+            caption: format!("the curves against {x}·{group}^a with the fitted a ({})", r.id()),
             svg: collapse.to_svg(),
         });
     }
 }
 
-fn optimum_claims(r: &Result, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Figure>) {
-    let o = &r.output;
-    let opt = &o["optimum"];
-    let claim = claim_text(o, "T_opt ~ α^k in the feature regime, k = (D−1)/(D+1)".into());
-    let theory = f(&o["theory_k"]);
-    let (lo, hi) = (f(&opt["k_ci"][0]), f(&opt["k_ci"][1]));
+fn optimum_claims(r: &Result, o: &OptimumOutput, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Figure>) {
+    let opt = &o.optimum;
+    let claim = o.claim.claim.clone().unwrap_or_else(|| "T_opt ~ α^k in the feature regime, k = (D−1)/(D+1)".into());
+    let theory = o.theory_k.and_then(f);
+    let (lo, hi) = (f(opt.k_ci.0), f(opt.k_ci.1));
+    let k = opt.k.and_then(f);
+    let depth = o.depth.map_or_else(|| "null".to_owned(), |d| d.to_string());
     claims.push(ClaimRow {
         claim: claim.clone(),
         quantity: "k".into(),
-        expected: theory.map(|t| format!("{} (D = {})", fmt(t), o["depth"])).unwrap_or("—".into()),
-        measured: measured(f(&opt["k"]), lo, hi),
+        expected: theory.map(|t| format!("{} (D = {depth})", fmt(t))).unwrap_or("—".into()),
+        measured: measured(k, lo, hi),
         runs: format!(
             "{}; {} values of α ≤ {} fitted ({} with the minimum at the largest stable T)",
-            runs_text(o),
-            opt["fitted_groups"],
-            fmt(o["alpha_max"].as_f64().unwrap_or(f64::NAN)),
-            opt["stability_edges"]
+            runs_text(o.runs_used, &o.runs_excluded, o.seeds),
+            opt.fitted_groups,
+            fmt(o.alpha_max),
+            opt.stability_edges
         ),
-        verdict: seeded(verdict(theory, f(&opt["k"]), lo, hi), o),
-        id: id(&r.kind, &r.key),
+        verdict: seeded(verdict(theory, k, lo, hi), o.seeds),
+        id: r.id(),
         provisional: false,
     });
     // Heatmap of the seed-averaged error over (α, T); diverged or unconverged cells are holes.
-    let grid = o["grid"].as_array().cloned().unwrap_or_default();
     let mut sums: BTreeMap<(u64, u64), (f64, usize, bool)> = BTreeMap::new();
-    for c in &grid {
-        let (Some(g), Some(x)) = (c["group"].as_f64(), c["x"].as_f64()) else { continue };
+    for c in &o.grid {
+        let (Some(g), Some(x)) = (c.group, c.x) else { continue };
         let e = sums.entry((g.to_bits(), x.to_bits())).or_insert((0.0, 0, true));
-        match (c["status"].as_str(), c["y"].as_f64()) {
-            (Some("converged"), Some(y)) => {
+        match (c.status, c.y) {
+            (Some(Status::Converged), Some(y)) => {
                 e.0 += y;
                 e.1 += 1;
             }
@@ -400,33 +387,30 @@ fn optimum_claims(r: &Result, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Figu
                 .collect()
         })
         .collect();
-    let optima: Vec<(f64, f64)> = opt["optima"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|o| Some((o["t_opt"].as_f64()?, o["group"].as_f64()?))).collect())
-        .unwrap_or_default();
+    let optima: Vec<(f64, f64)> = opt.optima.iter().map(|o| (o.t_opt, o.group)).collect();
     let heat = Heatmap {
-        title: format!("test error over (α, T); line: T_opt(α) ({})", id(&r.kind, &r.key)),
-        x_label: o["x"].as_str().unwrap_or("T").into(),
-        y_label: o["group"].as_str().unwrap_or("alpha").into(),
+        title: format!("test error over (α, T); line: T_opt(α) ({})", r.id()),
+        x_label: o.x.clone(),
+        y_label: o.group.clone(),
         xs,
         ys,
         values,
         overlay: optima.clone(),
-        metadata: provenance_meta(r),
+        metadata: provenance_meta(r, o.used_keys.len()),
     };
     figures.push(Figure {
         name: "phase-diagram".into(),
         caption: format!(
             "(α, T) phase diagram of the test error; grey: diverged or not converged; line: T_opt ({})",
-            id(&r.kind, &r.key)
+            r.id()
         ),
         svg: heat.to_svg(),
     });
     let mut plot = Plot::new("T_opt against α", "alpha", "T_opt", Scale::Log2, Scale::Log2);
     plot.series.push(Series::new("T_opt (refined minimum)", optima.iter().map(|&(t, a)| (a, t)).collect()));
-    let amax = o["alpha_max"].as_f64().unwrap_or(1.0);
+    let amax = o.alpha_max;
     let fitted: Vec<(f64, f64)> = optima.iter().filter(|(_, a)| *a <= amax).map(|&(t, a)| (a, t)).collect();
-    if let (Some(k), true) = (f(&opt["k"]), fitted.len() >= 2) {
+    if let (Some(k), true) = (k, fitted.len() >= 2) {
         let n = fitted.len() as f64;
         let (mx, my) =
             (fitted.iter().map(|p| p.0.ln()).sum::<f64>() / n, fitted.iter().map(|p| p.1.ln()).sum::<f64>() / n);
@@ -444,10 +428,10 @@ fn optimum_claims(r: &Result, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Figu
             }
         }
     }
-    plot.metadata = provenance_meta(r);
+    plot.metadata = provenance_meta(r, o.used_keys.len());
     figures.push(Figure {
         name: "t-opt".into(),
-        caption: format!("T_opt against α with the fitted and predicted slopes ({})", id(&r.kind, &r.key)),
+        caption: format!("T_opt against α with the fitted and predicted slopes ({})", r.id()),
         svg: plot.to_svg(),
     });
 }
@@ -523,11 +507,11 @@ mod tests {
 
     #[test]
     fn verdicts_follow_the_interval() {
-        assert_eq!(verdict(Some(1.0), Some(1.0), Some(0.9), Some(1.1)), "agrees");
-        assert_eq!(verdict(Some(1.0), Some(1.3), Some(1.2), Some(1.4)), "disagrees");
-        assert_eq!(verdict(Some(1.0), Some(1.0), None, None), "inconclusive");
-        assert_eq!(verdict(Some(1.0), None, Some(0.0), Some(2.0)), "inconclusive");
-        assert_eq!(verdict(None, Some(0.5), Some(0.0), Some(1.0)), "measured");
+        assert_eq!(verdict(Some(1.0), Some(1.0), Some(0.9), Some(1.1)), Verdict::Agrees);
+        assert_eq!(verdict(Some(1.0), Some(1.3), Some(1.2), Some(1.4)), Verdict::Disagrees);
+        assert_eq!(verdict(Some(1.0), Some(1.0), None, None), Verdict::Inconclusive);
+        assert_eq!(verdict(Some(1.0), None, Some(0.0), Some(2.0)), Verdict::Inconclusive);
+        assert_eq!(verdict(None, Some(0.5), Some(0.0), Some(1.0)), Verdict::Measured);
     }
 
     #[test]
@@ -537,16 +521,20 @@ mod tests {
             "fit": { "exponents": {
                 "delta": { "value": 1.01, "ci_low": 0.97, "ci_high": 1.05, "stderr": 0.02 },
                 "gamma": { "value": 0.3, "ci_low": 0.35, "ci_high": 0.45, "stderr": 0.02 } },
-                "log_prefactor": { "value": -1.0 }, "r2": 0.99, "clusters": 4 },
+                "log_prefactor": { "value": -1.0, "ci_low": null, "ci_high": null, "stderr": null },
+                "r2": 0.99, "n": 12, "clusters": 4, "residuals": [], "bootstrap": 100, "confidence": 0.9 },
             "claim": { "claim": "perceptron χ = 1", "theory": { "delta": 1.0, "gamma": 0.5 } },
             "runs_used": 12, "runs_excluded": { "status diverged": 2 },
-            "points": [ { "x": [0.25, 256], "y": 0.1, "seed": 0 }, { "x": [0.5, 256], "y": 0.2, "seed": 0 } ],
+            "points": [ { "x": [0.25, 256.0], "y": 0.1, "seed": 0 }, { "x": [0.5, 256.0], "y": 0.2, "seed": 0 } ],
+            "local": [],
             "used_keys": ["k1", "k2"],
         });
-        let r = build("t", &[Result { kind: "fit".into(), key: "abcdef0123456789ffff".into(), output: out }]);
+        let bytes = serde_json::to_vec_pretty(&out).unwrap();
+        let fit = crate::stages::outputs::round_trip(&bytes).expect("a complete fit.json round-trips");
+        let r = build("t", &[Result { key: "abcdef0123456789ffff".into(), analysis: Analysis::Fit(fit) }]);
         assert_eq!(r.claims.len(), 2);
-        assert_eq!(r.claims[0].verdict, "agrees");
-        assert_eq!(r.claims[1].verdict, "disagrees");
+        assert_eq!(r.claims[0].verdict, Verdict::Agrees);
+        assert_eq!(r.claims[1].verdict, Verdict::Disagrees);
         assert_eq!(r.claims[0].measured, "1.010 [0.970, 1.050]");
         assert_eq!(r.claims[0].runs, "12 (4 seeds) used, 2 excluded (2 status diverged); R² 0.990");
         assert_eq!(r.claims[0].id, "fit:abcdef0123456789");

@@ -75,6 +75,11 @@ pub fn num(row: &Row, key: &str) -> Option<f64> {
     row.get(key).and_then(Value::as_f64)
 }
 
+/// The key of the instance that made a run.
+pub fn row_key(row: &Row) -> String {
+    row.get("key").and_then(Value::as_str).unwrap_or_default().to_owned()
+}
+
 /// Seed of a run (its bootstrap cluster).
 pub fn seed(row: &Row) -> i64 {
     row.get("seed").and_then(Value::as_i64).unwrap_or(0)

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use super::cache;
 use crate::cli::InvalidInput;
 use crate::engine::plan::{Planner, Status};
+use crate::stages::outputs::{decode, FitOutput, Stored, TrainRecord};
 
 #[derive(Debug, Args)]
 pub(crate) struct ResultsArgs {
@@ -57,16 +58,18 @@ pub(crate) fn run(args: ResultsArgs) -> anyhow::Result<ExitCode> {
         match (&p.status, &p.record) {
             (Status::Fresh, Some(rec)) => {
                 for (name, hash) in &rec.outputs {
-                    match name.as_str() {
-                        "record.json" | "fit.json" => {
-                            if let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(&store.get(hash)?) {
-                                for (k, v) in o {
-                                    row.entry(k).or_insert(v);
-                                }
-                            }
-                        }
+                    // A run's record and a fit's result become columns; other outputs, their hashes.
+                    let fields = match name.as_str() {
+                        TrainRecord::FILE => serde_json::to_value(decode::<TrainRecord>(hash, &store.get(hash)?)?)?,
+                        FitOutput::FILE => serde_json::to_value(decode::<FitOutput>(hash, &store.get(hash)?)?)?,
                         _ => {
                             row.insert(name.clone(), Value::String(hash.clone()));
+                            continue;
+                        }
+                    };
+                    if let Value::Object(o) = fields {
+                        for (k, v) in o {
+                            row.entry(k).or_insert(v);
                         }
                     }
                 }

@@ -10,7 +10,7 @@ use crate::datasets::task::DataName;
 use crate::datasets::DataPaths;
 use crate::nn::{runtime, train};
 use crate::nn::{Activation, ArchKind, Dtype};
-use crate::run::{defaults, record_json, RunSpec};
+use crate::run::{defaults, record_of, RunReport, RunSpec};
 
 #[derive(Debug, Args)]
 pub(crate) struct TrainArgs {
@@ -98,9 +98,9 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let paths = DataPaths::from_env();
     let data = resolved.draw_data(&paths).context("preparing the data")?;
     let record = train(&resolved.config, &data).context("training")?;
-    let json = record_json(&spec, &resolved, &data, &record);
     if args.json {
-        println!("{}", serde_json::to_string(&json)?);
+        let (stored, env) = record_of(&spec, &resolved, &data, &record);
+        println!("{}", serde_json::to_string(&RunReport { record: stored, timing: record.clock(), env })?);
     } else {
         let r = &record;
         println!("{:>12} {} after {} steps (t = {:.6}, dt = {})", "Finished", r.status.name(), r.steps, r.t, r.dt);
@@ -113,10 +113,10 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         println!(
             "{:>12} {:.0} steps/s, {:.2}s, {} full-set checks ({:.3}s) on {} with libtorch {}, {} threads",
             "",
-            r.steps_per_s,
-            r.wall_s,
+            r.clock().steps_per_s,
+            r.clock().wall_s,
             r.full_checks,
-            r.check_wall_s,
+            r.clock().check_wall_s,
             runtime::device_name(resolved.config.device),
             runtime::libtorch_version_full(),
             runtime::threads()

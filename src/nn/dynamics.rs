@@ -14,7 +14,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::fc::{first_layer_layout, to_host, FcStep};
 use super::model::{ArchKind, ArchSpec, Net};
-use super::observables::{LayerChange, RunRecord, TrajectoryPoint};
+use super::observables::{LayerChange, RunRecord, Timing, TrajectoryPoint};
 use crate::datasets::RunData;
 use crate::rng::{DistinctSampler, Rng, Stream};
 
@@ -521,11 +521,13 @@ pub(super) fn record(
         w1,
         w_perp,
         trajectory,
-        wall_s,
-        steps_per_s: if wall_s > 0.0 { steps as f64 / wall_s } else { 0.0 },
         full_checks: counts.checks,
-        check_wall_s: counts.check_wall,
         n_params,
+        timing: Some(Timing {
+            wall_s,
+            steps_per_s: if wall_s > 0.0 { steps as f64 / wall_s } else { 0.0 },
+            check_wall_s: counts.check_wall,
+        }),
     }
 }
 

@@ -12,4 +12,4 @@ pub mod runtime;
 pub use act::Activation;
 pub use dynamics::{train, train_with_autograd, train_with_libtorch, Dtype, Status, TrainConfig, TrainError, Trainer};
 pub use model::{ArchKind, ArchSpec, Net};
-pub use observables::RunRecord;
+pub use observables::{RunRecord, Timing};

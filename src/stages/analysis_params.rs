@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value};
 
+use super::outputs::Claim;
 use super::params::CheckError;
 use crate::analysis::table::Selection;
 
@@ -179,20 +180,12 @@ pub fn check(
 }
 
 /// The claim's text, theory values and paper statement, carried into the output for the report.
-pub fn claim(p: &dyn AnalysisParams) -> Value {
-    let mut m = Map::new();
-    let text = |s: Option<&str>| s.map(|s| Value::String(s.to_owned()));
-    let map = |m: Option<&Map<String, Value>>| m.map(|m| Value::Object(m.clone()));
-    for (name, value) in [
-        ("claim", text(p.claim_text())),
-        ("theory", map(p.theory())),
-        ("paper", text(p.paper())),
-        ("select", map(p.select())),
-        ("range", map(p.range())),
-    ] {
-        if let Some(v) = value {
-            m.insert(name.into(), v);
-        }
+pub fn claim(p: &dyn AnalysisParams) -> Claim {
+    Claim {
+        claim: p.claim_text().map(str::to_owned),
+        theory: p.theory().cloned(),
+        paper: p.paper().map(str::to_owned),
+        select: p.select().cloned(),
+        range: p.range().cloned(),
     }
-    Value::Object(m)
 }

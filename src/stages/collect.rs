@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::outputs::{self, Coverage, RunRow, RunsTable, Stored, TrainRecord};
 use super::params::{CheckError, Params, Schema, Typed};
 use super::registry::{ExecContext, ExecOutput, Job, StageError, StageKind};
 
@@ -42,45 +43,32 @@ impl StageKind for Collect {
     }
 
     fn execute(&self, ctx: &ExecContext, job: &Job) -> Result<ExecOutput, StageError> {
-        let mut rows: Vec<Map<String, Value>> = Vec::new();
+        let mut rows = Vec::new();
         for input in job.inputs.iter().filter(|i| i.kind == "train") {
-            let hash =
-                input.outputs.get("record.json").ok_or_else(|| StageError::new("train input has no record.json"))?;
-            let bytes = ctx.store.get(hash).map_err(|e| StageError(e.to_string()))?;
-            let Value::Object(mut row) =
-                serde_json::from_slice(&bytes).map_err(|e| StageError(format!("object {hash}: {e}")))?
-            else {
-                return Err(StageError(format!("object {hash}: not a JSON object")));
-            };
-            row.insert("key".into(), Value::String(input.key.clone()));
-            rows.push(row);
+            let record: TrainRecord = outputs::read(ctx.store, input)?;
+            rows.push(RunRow { record, key: input.key.clone() });
         }
-        rows.sort_by_key(|r| {
-            let mut params = r.clone();
-            params.retain(|k, _| !NESTED.contains(&k.as_str()));
-            crate::engine::key::canonical_json(&Value::Object(params))
-        });
+        let mut keyed: Vec<(String, RunRow)> = rows
+            .into_iter()
+            .map(|row| {
+                let mut params = row.columns();
+                params.retain(|k, _| !NESTED.contains(&k.as_str()));
+                (crate::engine::key::canonical_json(&Value::Object(params)), row)
+            })
+            .collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        let table = RunsTable(keyed.into_iter().map(|(_, row)| row).collect());
+        let columns: Vec<Map<String, Value>> = table.0.iter().map(RunRow::columns).collect();
         let mut out = ExecOutput::default();
-        out.outputs.insert("runs.csv".into(), to_csv(&rows).into_bytes());
-        out.outputs.insert("runs.json".into(), serde_json::to_vec_pretty(&rows).expect("serialise rows"));
+        out.outputs.insert("runs.csv".into(), to_csv(&columns).into_bytes());
+        out.outputs.insert(RunsTable::FILE.into(), outputs::encode(&table));
         if let Some(p) = job.partial {
             let coverage = Coverage { runs_done: p.done, runs_planned: p.planned };
-            out.outputs.insert(COVERAGE.into(), serde_json::to_vec_pretty(&coverage).expect("serialise coverage"));
+            out.outputs.insert(Coverage::FILE.into(), outputs::encode(&coverage));
         }
-        out.metrics = serde_json::json!({ "runs": rows.len() });
+        out.metrics = serde_json::json!({ "runs": table.0.len() });
         Ok(out)
     }
-}
-
-/// The output of a collect computed over part of its runs (`--partial`).
-const COVERAGE: &str = "coverage.json";
-
-/// How many of the planned runs a provisional table holds; analyses above it carry it on as
-/// `provisional`, and the report marks their claims with it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Coverage {
-    pub runs_done: usize,
-    pub runs_planned: usize,
 }
 
 /// The coverage of an analysis's runs: summed over its provisional collect inputs (and its own
@@ -89,9 +77,7 @@ pub fn coverage(ctx: &ExecContext, job: &Job) -> Result<Option<Coverage>, StageE
     let mut total = Coverage { runs_done: 0, runs_planned: 0 };
     let mut partial = false;
     for input in job.inputs.iter().filter(|i| i.kind == "collect") {
-        let Some(hash) = input.outputs.get(COVERAGE) else { continue };
-        let bytes = ctx.store.get(hash).map_err(|e| StageError(e.to_string()))?;
-        let c: Coverage = serde_json::from_slice(&bytes).map_err(|e| StageError(format!("object {hash}: {e}")))?;
+        let Some(c) = outputs::read_optional::<Coverage>(ctx.store, input)? else { continue };
         partial = true;
         total.runs_done += c.runs_done;
         total.runs_planned += c.runs_planned;
@@ -102,14 +88,6 @@ pub fn coverage(ctx: &ExecContext, job: &Job) -> Result<Option<Coverage>, StageE
         total.runs_planned += p.planned;
     }
     Ok(partial.then_some(total))
-}
-
-/// Adds `provisional` to an analysis output computed over part of its runs.
-pub fn mark_provisional(ctx: &ExecContext, job: &Job, out: &mut Value) -> Result<(), StageError> {
-    if let (Some(c), Value::Object(map)) = (coverage(ctx, job)?, out) {
-        map.insert("provisional".into(), serde_json::to_value(c).expect("serialise coverage"));
-    }
-    Ok(())
 }
 
 /// The rows as CSV: the union of scalar columns, in first-seen order.
@@ -141,27 +119,18 @@ fn csv_cell(v: Option<&Value>) -> String {
     }
 }
 
-/// The runs behind an analysis stage: the rows of its `collect` inputs and the records of its
-/// `train` inputs (with their keys, so the analysis can list the runs it used).
+/// The runs behind an analysis stage, as named columns: the rows of its `collect` inputs and
+/// the records of its `train` inputs (with their keys, so the analysis can list the runs it used).
 pub fn gather_rows(ctx: &ExecContext, job: &Job) -> Result<Vec<Map<String, Value>>, StageError> {
     let mut rows = Vec::new();
     for input in &job.inputs {
-        let (name, many) = match input.kind.as_str() {
-            "collect" => ("runs.json", true),
-            "train" => ("record.json", false),
-            _ => continue,
-        };
-        let hash =
-            input.outputs.get(name).ok_or_else(|| StageError(format!("input {} has no {name}", input.instance)))?;
-        let bytes = ctx.store.get(hash).map_err(|e| StageError(e.to_string()))?;
-        let parsed: Value = serde_json::from_slice(&bytes).map_err(|e| StageError(format!("object {hash}: {e}")))?;
-        match (many, parsed) {
-            (true, Value::Array(items)) => rows.extend(items.into_iter().filter_map(|v| v.as_object().cloned())),
-            (false, Value::Object(mut o)) => {
-                o.insert("key".into(), Value::String(input.key.clone()));
-                rows.push(o)
+        match input.kind.as_str() {
+            "collect" => rows.extend(outputs::read::<RunsTable>(ctx.store, input)?.0.iter().map(RunRow::columns)),
+            "train" => {
+                let record: TrainRecord = outputs::read(ctx.store, input)?;
+                rows.push(RunRow { record, key: input.key.clone() }.columns());
             }
-            _ => return Err(StageError(format!("object {hash}: unexpected shape"))),
+            _ => {}
         }
     }
     Ok(rows)

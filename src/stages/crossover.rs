@@ -5,13 +5,15 @@
 
 use serde_json::{json, Value};
 
+use super::outputs::{self, Criterion, CrossoverOutput, Stored};
+
 use super::analysis_params::{self as ap, analysis_params, AnalysisParams};
 use super::collect::gather_rows;
 use super::params::{typed, CheckError, Params, Schema, Typed};
 use super::registry::{ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::analysis::crossover::{analyse, Method};
 use crate::analysis::powerlaw::{least_squares, Point};
-use crate::analysis::table::{interval, num, seed, seeds, Row, Selection};
+use crate::analysis::table::{interval, num, row_key, seed, seeds, Row, Selection};
 use crate::rng::{Rng, Stream};
 
 pub struct Crossover;
@@ -152,26 +154,28 @@ impl StageKind for Crossover {
         }
         let ratio_ci = interval(&mut ratios, b.confidence);
         let diff_ci = interval(&mut diffs, b.confidence);
-        let mut out_json = json!({
-            "x": x, "y": y, "group": group,
-            "criterion": { "plateau": plateau, "threshold": threshold },
-            "crossover": c,
-            "weights": wname,
-            "delta": ratio.map(|r| r.0),
-            "gamma": ratio.map(|r| r.1),
-            "gamma_over_delta": ratio.map(|r| r.2),
-            "gamma_over_delta_ci": ratio_ci,
-            "a_minus_gamma_over_delta_ci": diff_ci,
-            "paired_resamples": diffs.len(),
-            "seeds": all.len(),
-            "claim": ap::claim(&p),
-            "runs_used": rows.len(),
-            "runs_excluded": selected.excluded,
-            "used_keys": rows.iter().map(|r| r.get("key").cloned().unwrap_or(Value::Null)).collect::<Vec<_>>(),
-        });
-        super::collect::mark_provisional(ctx, job, &mut out_json)?;
+        let output = CrossoverOutput {
+            x: x.to_owned(),
+            y: y.to_owned(),
+            group: group.to_owned(),
+            criterion: Criterion { plateau, threshold },
+            crossover: c,
+            weights: wname.to_owned(),
+            delta: ratio.map(|r| r.0),
+            gamma: ratio.map(|r| r.1),
+            gamma_over_delta: ratio.map(|r| r.2),
+            gamma_over_delta_ci: ratio_ci,
+            a_minus_gamma_over_delta_ci: diff_ci,
+            paired_resamples: diffs.len(),
+            seeds: all.len(),
+            claim: ap::claim(&p),
+            runs_used: rows.len(),
+            runs_excluded: selected.excluded,
+            used_keys: rows.iter().map(row_key).collect(),
+            provisional: super::collect::coverage(ctx, job)?,
+        };
         let mut out = ExecOutput { metrics: json!({ "runs_used": rows.len() }), ..Default::default() };
-        out.outputs.insert("crossover.json".into(), serde_json::to_vec_pretty(&out_json).expect("serialise"));
+        out.outputs.insert(CrossoverOutput::FILE.into(), outputs::encode(&output));
         Ok(out)
     }
 }

@@ -4,14 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::analysis_params::{self as ap, analysis_params};
 use super::collect::gather_rows;
+use super::outputs::{self, FitOutput, FitPoint, LocalSlope, Stored};
 use super::params::{typed, CheckError, Params, Schema, Typed};
 use super::registry::{ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::analysis::powerlaw::{fit, Law, Point};
-use crate::analysis::table::{num, seed};
+use crate::analysis::table::{num, row_key, seed};
 
 pub struct Fit;
 
@@ -70,9 +71,9 @@ impl StageKind for Fit {
             let xs: Option<Vec<f64>> = law.terms.iter().map(|(v, _)| num(row, v)).collect();
             match (yv, xs) {
                 (Some(yv), Some(xs)) if yv > 0.0 && xs.iter().all(|&x| x > 0.0) => {
-                    table.push(json!({ "x": xs, "y": yv, "seed": seed(row) }));
+                    table.push(FitPoint { x: xs.clone(), y: yv, seed: seed(row) });
                     points.push(Point { x: xs, y: yv, cluster: seed(row) });
-                    used.push(row.get("key").cloned().unwrap_or(Value::Null));
+                    used.push(row_key(row));
                 }
                 (None, _) | (_, None) => *excluded.entry(format!("no {y} or variables")).or_default() += 1,
                 _ => *excluded.entry(format!("non-positive {y}")).or_default() += 1,
@@ -83,28 +84,28 @@ impl StageKind for Fit {
         let b = ap::AnalysisParams::bootstrap(&p);
         let result = fit(&law, &points, b.resamples, b.confidence, b.seed)
             .map_err(|m| StageError(format!("fit of {y} ~ {law_text}: {m}")))?;
-        let mut out_json = json!({
-            "y": y,
-            "law": law_text,
-            "variables": law.terms.iter().map(|(v, _)| v.clone()).collect::<Vec<_>>(),
-            "fit": result,
-            "claim": ap::claim(&p),
-            "runs_used": used.len(),
-            "runs_excluded": excluded,
-            "points": table,
-            "local": local_slopes,
-            "used_keys": used,
-        });
-        super::collect::mark_provisional(ctx, job, &mut out_json)?;
-        let mut out = ExecOutput { metrics: json!({ "runs_used": used.len() }), ..Default::default() };
-        out.outputs.insert("fit.json".into(), serde_json::to_vec_pretty(&out_json).expect("serialise fit"));
+        let output = FitOutput {
+            y,
+            law: law_text.to_owned(),
+            variables: law.terms.iter().map(|(v, _)| v.clone()).collect(),
+            fit: result,
+            claim: ap::claim(&p),
+            runs_used: used.len(),
+            runs_excluded: excluded,
+            points: table,
+            local: local_slopes,
+            used_keys: used,
+            provisional: super::collect::coverage(ctx, job)?,
+        };
+        let mut out = ExecOutput { metrics: json!({ "runs_used": output.runs_used }), ..Default::default() };
+        out.outputs.insert(FitOutput::FILE.into(), outputs::encode(&output));
         Ok(out)
     }
 }
 
 /// The law refitted on each pair of successive values of variable `i` (`var`): how the
 /// exponents approach their asymptotic values.
-fn local_fits(law: &Law, points: &[Point], var: &str, i: usize) -> Vec<Value> {
+fn local_fits(law: &Law, points: &[Point], var: &str, i: usize) -> Vec<LocalSlope> {
     let mut values: Vec<f64> = points.iter().map(|p| p.x[i]).collect();
     values.sort_by(f64::total_cmp);
     values.dedup();
@@ -113,9 +114,8 @@ fn local_fits(law: &Law, points: &[Point], var: &str, i: usize) -> Vec<Value> {
         .filter_map(|w| {
             let pair: Vec<Point> = points.iter().filter(|p| p.x[i] == w[0] || p.x[i] == w[1]).cloned().collect();
             let beta = crate::analysis::powerlaw::least_squares(&pair)?;
-            let exps: serde_json::Map<String, Value> =
-                law.terms.iter().enumerate().map(|(j, (_, e))| (e.clone(), json!(beta[j + 1]))).collect();
-            Some(json!({ "variable": var, "from": w[0], "to": w[1], "exponents": exps }))
+            let exponents = law.terms.iter().enumerate().map(|(j, (_, e))| (e.clone(), beta[j + 1])).collect();
+            Some(LocalSlope { variable: var.to_owned(), from: w[0], to: w[1], exponents })
         })
         .collect()
 }

@@ -6,6 +6,7 @@ pub mod crossover;
 pub mod dataset;
 pub mod fit;
 pub mod optimum;
+pub mod outputs;
 pub mod params;
 pub mod registry;
 pub mod report;

@@ -5,12 +5,15 @@
 
 use serde_json::{json, Value};
 
+use super::outputs::{self, GridCell, OptimumOutput, Stored};
+
 use super::analysis_params::{self as ap, analysis_params, AnalysisParams};
 use super::collect::gather_rows;
 use super::params::{typed, CheckError, Params, Schema, Typed};
 use super::registry::{ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::analysis::optimum::analyse;
-use crate::analysis::table::{num, Selection};
+use crate::analysis::table::{num, row_key, Selection};
+use crate::nn::Status;
 
 pub struct Optimum;
 
@@ -72,11 +75,17 @@ impl StageKind for Optimum {
             range: Default::default(),
             converged_only: false,
         };
-        let grid: Vec<Value> = every_run
+        let grid: Vec<GridCell> = every_run
             .apply(all_rows.clone())
             .rows
             .iter()
-            .map(|r| json!({ "group": num(r, group), "x": num(r, x), "y": num(r, y), "status": r.get("status"), "seed": r.get("seed") }))
+            .map(|r| GridCell {
+                group: num(r, group),
+                x: num(r, x),
+                y: num(r, y),
+                status: r.get("status").and_then(Value::as_str).and_then(Status::parse),
+                seed: r.get("seed").and_then(Value::as_u64),
+            })
             .collect();
         let selected = ap::selection(&p).apply(all_rows);
         let rows = selected.rows;
@@ -87,7 +96,7 @@ impl StageKind for Optimum {
         let alpha_max = p.alpha_max;
         let mut grid_max: Vec<(f64, f64)> = Vec::new();
         for c in &grid {
-            if let (Some(g), Some(t)) = (c["group"].as_f64(), c["x"].as_f64()) {
+            if let (Some(g), Some(t)) = (c.group, c.x) {
                 match grid_max.iter_mut().find(|(h, _)| *h == g) {
                     Some(e) => e.1 = e.1.max(t),
                     None => grid_max.push((g, t)),
@@ -99,21 +108,24 @@ impl StageKind for Optimum {
         let depths: Vec<i64> = rows.iter().filter_map(|r| r.get("depth").and_then(Value::as_i64)).collect();
         let depth = depths.first().copied().filter(|d| depths.iter().all(|x| x == d));
         let theory_k = depth.map(|d| (d as f64 - 1.0) / (d as f64 + 1.0));
-        let mut out_json = json!({
-            "x": x, "y": y, "group": group, "alpha_max": alpha_max,
-            "optimum": fit,
-            "depth": depth,
-            "theory_k": theory_k,
-            "seeds": crate::analysis::table::seeds(&rows).len(),
-            "grid": grid,
-            "claim": ap::claim(&p),
-            "runs_used": rows.len(),
-            "runs_excluded": selected.excluded,
-            "used_keys": rows.iter().map(|r| r.get("key").cloned().unwrap_or(Value::Null)).collect::<Vec<_>>(),
-        });
-        super::collect::mark_provisional(ctx, job, &mut out_json)?;
+        let output = OptimumOutput {
+            x: x.to_owned(),
+            y: y.to_owned(),
+            group: group.to_owned(),
+            alpha_max,
+            optimum: fit,
+            depth,
+            theory_k,
+            seeds: crate::analysis::table::seeds(&rows).len(),
+            grid,
+            claim: ap::claim(&p),
+            runs_used: rows.len(),
+            runs_excluded: selected.excluded,
+            used_keys: rows.iter().map(row_key).collect(),
+            provisional: super::collect::coverage(ctx, job)?,
+        };
         let mut out = ExecOutput { metrics: json!({ "runs_used": rows.len() }), ..Default::default() };
-        out.outputs.insert("optimum.json".into(), serde_json::to_vec_pretty(&out_json).expect("serialise"));
+        out.outputs.insert(OptimumOutput::FILE.into(), outputs::encode(&output));
         Ok(out)
     }
 }

@@ -66,6 +66,12 @@ impl StageError {
     }
 }
 
+impl From<super::outputs::OutputError> for StageError {
+    fn from(e: super::outputs::OutputError) -> Self {
+        StageError(e.to_string())
+    }
+}
+
 impl From<anyhow::Error> for StageError {
     fn from(e: anyhow::Error) -> Self {
         StageError(format!("{e:#}"))

@@ -1,10 +1,9 @@
 //! `report`: the claims table and figures of every analysis stage it needs, as `report.html`
 //! (self-contained), `report.md` and one SVG per figure.
 
-use serde_json::Value;
-
 use serde::{Deserialize, Serialize};
 
+use super::outputs::Analysis;
 use super::params::{typed, CheckError, Params, Schema, Typed};
 use super::registry::{ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::analysis::report::{build, Result as AnalysisResult};
@@ -26,7 +25,7 @@ fn default_title() -> String {
 
 static SCHEMA: Typed<ReportParams> = Typed::new();
 
-const ANALYSES: [(&str, &str); 3] = [("fit", "fit.json"), ("crossover", "crossover.json"), ("optimum", "optimum.json")];
+const ANALYSES: [&str; 3] = ["fit", "crossover", "optimum"];
 
 impl StageKind for Report {
     fn name(&self) -> &'static str {
@@ -42,7 +41,7 @@ impl StageKind for Report {
     }
 
     fn check(&self, _params: &Params, upstream: &[(&str, &Params)]) -> Result<(), CheckError> {
-        if !upstream.iter().any(|(k, _)| ANALYSES.iter().any(|(a, _)| a == k)) {
+        if !upstream.iter().any(|(k, _)| ANALYSES.contains(k)) {
             return Err(CheckError::needs("a report needs at least one fit, crossover or optimum stage"));
         }
         Ok(())
@@ -51,14 +50,8 @@ impl StageKind for Report {
     fn execute(&self, ctx: &ExecContext, job: &Job) -> Result<ExecOutput, StageError> {
         let mut results = Vec::new();
         for input in &job.inputs {
-            let Some((_, file)) = ANALYSES.iter().find(|(k, _)| *k == input.kind) else { continue };
-            let hash = input
-                .outputs
-                .get(*file)
-                .ok_or_else(|| StageError(format!("input {} has no {file}", input.instance)))?;
-            let output: Value = serde_json::from_slice(&ctx.store.get(hash).map_err(|e| StageError(e.to_string()))?)
-                .map_err(|e| StageError(format!("object {hash}: {e}")))?;
-            results.push(AnalysisResult { kind: input.kind.clone(), key: input.key.clone(), output });
+            let Some(analysis) = Analysis::read(ctx.store, input) else { continue };
+            results.push(AnalysisResult { key: input.key.clone(), analysis: analysis? });
         }
         let p: ReportParams = typed(&job.params).map_err(|e| StageError(e.to_string()))?;
         let report = build(&p.title, &results);

@@ -4,9 +4,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use serde_json::{json, Value};
-
 use super::dataset::DatasetParams;
+use super::outputs::{self, Stored, TrainRecord};
 use super::params::{typed, CheckError, Params, Schema, Typed};
 use super::registry::{ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::datasets::prepared::PreparedPool;
@@ -190,26 +189,16 @@ fn load_pool(ctx: &ExecContext, hash: &str) -> Result<Arc<PreparedPool>, StageEr
 
 /// The stored record (what the run computed) and the metrics (how long it took, where).
 fn output_of(run: &Prepared, record: &crate::nn::RunRecord) -> ExecOutput {
-    let mut full = crate::run::record_json(&run.spec, &run.resolved, &run.data, record);
-    let obj = full.as_object_mut().expect("record is an object");
-    let mut metrics = serde_json::Map::new();
-    for timing in [
-        "wall_s",
-        "steps_per_s",
-        "check_wall_s",
-        "threads",
-        "device",
-        "libtorch_version",
-        "sgdnoise_version",
-        "data_sources",
-    ] {
-        if let Some(v) = obj.remove(timing) {
-            metrics.insert(timing.to_owned(), v);
-        }
+    let (stored, env) = crate::run::record_of(&run.spec, &run.resolved, &run.data, record);
+    #[derive(serde::Serialize)]
+    struct Metrics {
+        #[serde(flatten)]
+        timing: crate::nn::Timing,
+        #[serde(flatten)]
+        env: crate::run::RunEnv,
     }
-    // The raw files' hashes stay in the record (science), their paths do not (environment).
-    obj.insert("data_sha256".into(), Value::Array(run.data.sources.iter().map(|(_, h)| json!(h)).collect()));
-    let mut out = ExecOutput { metrics: Value::Object(metrics), ..Default::default() };
-    out.outputs.insert("record.json".into(), serde_json::to_vec_pretty(&full).expect("serialise record"));
+    let metrics = serde_json::to_value(Metrics { timing: record.clock(), env }).expect("metrics serialise");
+    let mut out = ExecOutput { metrics, ..Default::default() };
+    out.outputs.insert(TrainRecord::FILE.into(), outputs::encode(&stored));
     out
 }

@@ -384,6 +384,25 @@ fn results_give_one_row_per_instance() {
     assert!(lines[1].starts_with("\"train[P=32,T=0.125,seed=0]\","), "{}", lines[1]);
 }
 
+/// Reads every stored output of a typed kind through its struct and checks it encodes back to
+/// the same bytes; returns how many of each file there were.
+fn stored_outputs_round_trip(cache: &Path) -> std::collections::BTreeMap<String, usize> {
+    let store = sgdnoise::engine::store::Store::open(cache).unwrap();
+    let db = sgdnoise::provenance::Db::open(&cache.join("provenance.sqlite")).unwrap();
+    let mut counts = std::collections::BTreeMap::new();
+    for record in db.records().unwrap().values() {
+        for (file, hash) in &record.outputs {
+            let bytes = store.get(hash).unwrap();
+            let typed = sgdnoise::stages::outputs::check_round_trip(file, &bytes)
+                .unwrap_or_else(|e| panic!("{file} {hash}: {e}"));
+            if typed {
+                *counts.entry(file.clone()).or_insert(0) += 1;
+            }
+        }
+    }
+    counts
+}
+
 #[test]
 fn analyses_and_report_update_incrementally_and_trace_back() {
     let cache = tempfile::tempdir().unwrap();
@@ -392,6 +411,11 @@ fn analyses_and_report_update_incrementally_and_trace_back() {
     let p = fixture("analysis.yaml");
     let first = run_json(&p, cache.path(), &["-j", "2", "--no-export"]);
     assert_eq!(first["failed"], 0, "{first}");
+    let typed = stored_outputs_round_trip(cache.path());
+    let expected =
+        [("crossover.json", 1), ("fit.json", 1), ("optimum.json", 1), ("record.json", 135), ("runs.json", 1)];
+    let expected = expected.into_iter().map(|(f, n)| (f.to_owned(), n)).collect();
+    assert_eq!(typed, expected, "every typed output read back to its own bytes");
     let c = cache.path().to_str().unwrap();
     let export = sgdnoise(&[
         "export",
@@ -532,6 +556,7 @@ fn targets_run_only_what_they_name_and_partial_reports_are_provisional() {
         md.lines().find(|l| l.starts_with("| tiny perceptron weights | delta |")).unwrap_or_else(|| panic!("{md}"));
     assert!(row.contains("; provisional: 45 of 135 runs done |"), "{row}");
     assert!(row.contains(", provisional |"), "{row}");
+    assert_eq!(stored_outputs_round_trip(cache.path()).get("coverage.json"), Some(&1));
     // The whole pipeline: the 90 runs and the analyses above them, with no provisional mark.
     let full = run_json(&p, cache.path(), &["-j", "2", "--no-export"]);
     assert_eq!(full["executed"].as_u64(), Some(90 + 5), "{full}");
