@@ -50,7 +50,7 @@ pub mod defaults {
 /// The parameters of one run, as a user writes them: the `train` stage's parameter struct and
 /// what `sgdnoise train` builds from its flags. Serialised, it is the instance's keyed
 /// parameters (every field, `null` where absent).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunSpec {
     /// mnist-parity, fashion-parity, cifar-animals or depleted.

@@ -6,6 +6,7 @@ mod doctor;
 mod exec;
 mod export;
 mod gc;
+mod kinds;
 mod plan;
 mod results;
 mod run;
@@ -56,6 +57,8 @@ enum Command {
     Exec(exec::ExecArgs),
     /// libtorch version, devices, threads and datasets.
     Doctor(doctor::DoctorArgs),
+    /// Every stage kind's parameters: types, defaults, meanings.
+    Kinds(kinds::KindsArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -71,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Exec(args) => exec::run(args),
         Command::Export(args) => export::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Kinds(args) => kinds::run(args),
     };
     match result {
         Ok(code) => code,

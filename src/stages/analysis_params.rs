@@ -61,7 +61,7 @@ pub trait AnalysisParams {
 /// `range` and `theory` where the kind takes them (`with_range_theory`).
 macro_rules! analysis_params {
     (@shared $name:ident { $($own:tt)* } { $($extra:tt)* }) => {
-        #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
         #[serde(deny_unknown_fields)]
         pub struct $name {
             $($own)*

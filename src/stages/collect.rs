@@ -13,7 +13,7 @@ use super::registry::{ExecContext, ExecOutput, Job, StageError, StageKind};
 pub struct Collect;
 
 /// `collect` takes no parameters.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CollectParams {}
 

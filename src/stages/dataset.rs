@@ -13,7 +13,7 @@ use crate::datasets::{sources, DataPaths, DataSpec, Pool};
 pub struct Dataset;
 
 /// The dataset stage's parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetParams {
     /// mnist-parity, fashion-parity or cifar-animals.

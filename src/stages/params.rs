@@ -110,6 +110,45 @@ pub trait Schema: Sync {
     fn resolve(&self, given: &Params) -> Result<Params, ParamError>;
     /// Checks one value on its own (a default in the file's `defaults:` block).
     fn check_value(&self, name: &str, value: &Value) -> Result<(), ParamError>;
+    /// Each parameter with its type, default and meaning, read off the struct (its doc
+    /// comments and serde defaults): what `sgdnoise kinds` and the README show.
+    fn docs(&self) -> Vec<ParamDoc>;
+}
+
+/// One parameter of a kind, as its struct declares it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamDoc {
+    pub name: &'static str,
+    /// `number`, `integer`, `string`, `map`, or the names an enum takes (`relu | gelu`).
+    pub ty: String,
+    /// The serde default; `None` for a required parameter or one that is absent by default.
+    pub default: Option<Value>,
+    pub required: bool,
+    /// The field's doc comment.
+    pub doc: String,
+}
+
+/// A property's type in words, following `$ref`s and dropping `null` (an optional value).
+fn type_text(p: &Value, root: &Value) -> String {
+    if let Some(r) = p.get("$ref").and_then(Value::as_str) {
+        return type_text(&root["$defs"][r.rsplit('/').next().unwrap_or_default()], root);
+    }
+    if let Some(names) = p.get("enum").and_then(Value::as_array) {
+        return names.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" | ");
+    }
+    let word = |t: &str| if t == "object" { "map".to_owned() } else { t.to_owned() };
+    if let Some(any) = p.get("anyOf").or_else(|| p.get("oneOf")).and_then(Value::as_array) {
+        let parts: Vec<String> =
+            any.iter().filter(|a| a.get("type") != Some(&Value::from("null"))).map(|a| type_text(a, root)).collect();
+        return parts.join(" | ");
+    }
+    match p.get("type") {
+        Some(Value::String(t)) => word(t),
+        Some(Value::Array(ts)) => {
+            ts.iter().filter_map(Value::as_str).filter(|t| *t != "null").map(word).collect::<Vec<_>>().join(" | ")
+        }
+        _ => "any".into(),
+    }
 }
 
 /// The [`Schema`] of the parameter struct `T`.
@@ -127,7 +166,7 @@ impl<T> Default for Typed<T> {
     }
 }
 
-impl<T: DeserializeOwned + Serialize> Schema for Typed<T> {
+impl<T: DeserializeOwned + Serialize + schemars::JsonSchema> Schema for Typed<T> {
     fn fields(&self) -> &'static [&'static str] {
         fields_of::<T>()
     }
@@ -150,6 +189,26 @@ impl<T: DeserializeOwned + Serialize> Schema for Typed<T> {
             Err(e) if e.param == name => Err(e),
             _ => Ok(()),
         }
+    }
+
+    fn docs(&self) -> Vec<ParamDoc> {
+        let schema = schemars::SchemaGenerator::default().into_root_schema_for::<T>();
+        let root = schema.as_value();
+        let required: Vec<&str> =
+            root["required"].as_array().map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        self.fields()
+            .iter()
+            .map(|&name| {
+                let p = &root["properties"][name];
+                ParamDoc {
+                    name,
+                    ty: type_text(p, root),
+                    default: p.get("default").filter(|d| !d.is_null()).cloned(),
+                    required: required.contains(&name),
+                    doc: p.get("description").and_then(Value::as_str).unwrap_or_default().replace('\n', " "),
+                }
+            })
+            .collect()
     }
 }
 
@@ -373,9 +432,10 @@ mod tests {
     use serde::Deserialize;
     use serde_json::json;
 
-    #[derive(Debug, Serialize, Deserialize)]
+    #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
     #[serde(deny_unknown_fields)]
     struct Example {
+        /// The temperature.
         #[serde(rename = "T", deserialize_with = "num::float")]
         t: f64,
         #[serde(rename = "P", default = "sixteen", deserialize_with = "num::int")]
@@ -426,5 +486,19 @@ mod tests {
         assert!(SCHEMA.check_value("P", &json!(4)).is_ok(), "a default alone needs no other parameter");
         assert_eq!(SCHEMA.check_value("P", &json!("x")).unwrap_err().param, "P");
         assert!(matches!(SCHEMA.check_value("Q", &json!(1)).unwrap_err().kind, ParamErrorKind::Unknown { .. }));
+    }
+
+    #[test]
+    fn docs_are_read_off_the_struct() {
+        let docs = SCHEMA.docs();
+        let row = |d: &ParamDoc| (d.name, d.ty.clone(), d.default.clone(), d.required, d.doc.clone());
+        assert_eq!(
+            docs.iter().map(row).collect::<Vec<_>>(),
+            [
+                ("T", "number".into(), None, true, "The temperature.".into()),
+                ("P", "integer".into(), Some(json!(16)), false, String::new()),
+                ("threads", "integer".into(), None, false, String::new()),
+            ]
+        );
     }
 }

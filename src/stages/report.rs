@@ -11,7 +11,7 @@ use crate::analysis::report::{build, Result as AnalysisResult};
 pub struct Report;
 
 /// The report stage's parameters.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportParams {
     /// The report's title.

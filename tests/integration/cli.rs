@@ -132,3 +132,25 @@ fn doctor_json_reports_libtorch_and_mnist() {
     assert!(v["threads"].as_u64().unwrap() >= 1);
     assert!(["ok", "missing"].contains(&v["datasets"]["cifar10"].as_str().unwrap()));
 }
+
+#[test]
+fn the_readme_parameter_tables_are_the_kinds_own() {
+    let out = sgdnoise(&["kinds", "--markdown"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tables = String::from_utf8(out.stdout).unwrap();
+    // Read off the structs: defaults and enum names come from serde, meanings from doc comments.
+    assert!(tables.contains("| `arch` | linear \\| fc \\| mnas | fc | linear, fc or mnas. |"), "{tables}");
+    assert!(tables.contains("| `T` | number | required | Temperature T = dt/(h·B). |"), "{tables}");
+    assert!(tables.contains("| `method` | threshold \\| collapse | collapse | collapse or threshold. |"), "{tables}");
+    let readme = std::fs::read_to_string(crate::support::repo().join("README.md")).unwrap();
+    let begin = "<!-- sgdnoise kinds --markdown: begin -->\n";
+    let start = readme.find(begin).expect("README marks the generated tables") + begin.len();
+    let end = readme.find("<!-- sgdnoise kinds --markdown: end -->").unwrap();
+    assert_eq!(&readme[start..end], tables, "README out of date: paste `sgdnoise kinds --markdown` between the marks");
+    let bad = sgdnoise(&["kinds", "nope"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&bad.stderr),
+        "error: no stage kind `nope` (kinds: dataset, train, collect, fit, crossover, optimum, report)\n"
+    );
+}

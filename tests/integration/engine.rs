@@ -205,8 +205,11 @@ fn why_lists_every_training_run_behind_a_fit() {
 #[test]
 fn a_second_run_on_the_same_cache_is_refused_clearly() {
     let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Enough runs that the first is still going when the second starts (12 take under a second).
+    let long = edited(dir.path(), "kill.yaml", r#"seed: "0..1""#, r#"seed: "0..199""#);
     let mut first = Command::new(binary())
-        .args(["run", fixture("kill.yaml").to_str().unwrap(), "--cache", cache.path().to_str().unwrap(), "--json"])
+        .args(["run", long.to_str().unwrap(), "--cache", cache.path().to_str().unwrap(), "--json"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -219,7 +222,7 @@ fn a_second_run_on_the_same_cache_is_refused_clearly() {
     {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let second = sgdnoise(&["run", fixture("kill.yaml").to_str().unwrap(), "--cache", cache.path().to_str().unwrap()]);
+    let second = sgdnoise(&["run", long.to_str().unwrap(), "--cache", cache.path().to_str().unwrap()]);
     let _ = first.kill();
     let _ = first.wait();
     assert_eq!(second.status.code(), Some(1));
