@@ -6,10 +6,11 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::cache;
+use crate::engine::dispatcher::{self, RunOptions};
+use crate::engine::executor::{self, Event, Executor, LocalPool};
 use crate::engine::lock;
 use crate::engine::plan::Planner;
 use crate::engine::progress::human;
-use crate::engine::scheduler::{self, RunOptions, CANCEL};
 use crate::nn::runtime;
 
 #[derive(Debug, Args)]
@@ -67,8 +68,15 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         exe: std::env::current_exe()?,
         cache: std::fs::canonicalize(&cache_dir)?,
     };
-    let _ = ctrlc::set_handler(|| CANCEL.store(true, std::sync::atomic::Ordering::SeqCst));
-    let summary = scheduler::run(&planner, &mut db, &opts);
+    let (outbox, inbox) = executor::channel();
+    let interrupt = outbox.clone();
+    let _ = ctrlc::set_handler(move || {
+        let _ = interrupt.send(Event::Interrupt);
+    });
+    let pool =
+        LocalPool::start(jobs, opts.exe.clone(), opts.cache.clone(), store.clone(), planner.env.data.clone(), outbox);
+    let executor: Box<dyn Executor> = Box::new(pool);
+    let summary = dispatcher::run(&planner, &mut db, &opts, executor, inbox)?;
     // Put the reports where a person looks for them.
     let mut exported = Vec::new();
     if !args.no_export && (summary.failed == 0 || args.partial) && summary.cancelled == 0 {

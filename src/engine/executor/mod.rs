@@ -1,0 +1,9 @@
+//! Executors: what runs the work the dispatcher hands out. The local worker pool and Slurm are
+//! two implementations of one [`Executor`] interface; both report back as [`Event`]s on the
+//! dispatcher's one channel.
+
+mod events;
+mod local;
+
+pub use events::{channel, Event, Executor, Inbox, Outbox, Work};
+pub use local::LocalPool;
