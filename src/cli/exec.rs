@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
 
 use super::cache;
@@ -15,8 +16,12 @@ use crate::engine::exec::{execute_group_in_process, execute_in_process, read_job
 #[derive(Debug, Args)]
 pub(crate) struct ExecArgs {
     /// The instance's key (its job file is cache/jobs/KEY.json).
-    #[arg(long, required_unless_present = "serve")]
+    #[arg(long, required_unless_present_any = ["serve", "task"])]
     key: Option<String>,
+    /// Execute the keys listed in FILE (one group a line), leaving one result file each in
+    /// cache/slurm/results/: a Slurm array task.
+    #[arg(long, value_name = "FILE")]
+    task: Option<PathBuf>,
     /// Read keys from standard input, one per line, and answer each with one JSON line
     /// (`{"ok": …}` or `{"error": …}`): the dispatcher's long-lived workers.
     #[arg(long)]
@@ -77,10 +82,66 @@ pub(crate) fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(task) = args.task {
+        return run_task(&store, &data, &task);
+    }
     let key = args.key.unwrap_or_default();
     let job = read_job(&store, &key)?;
     let result = execute_in_process(&store, &data, &job)?;
     println!("{}", serde_json::to_string(&result)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A node's share of a Slurm batch: each group of keys is executed unless its result is already
+/// there (a requeued task does not redo work), and each result written atomically.
+fn run_task(store: &crate::engine::store::Store, data: &DataPaths, task: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use crate::engine::executor::slurm::{node_place, result_path, NodeResult};
+    let text = std::fs::read_to_string(task).with_context(|| format!("reading {}", task.display()))?;
+    let place = node_place();
+    for line in text.lines() {
+        let keys: Vec<&str> = line.split_whitespace().filter(|k| !result_path(store, k).exists()).collect();
+        let started_at = crate::engine::clock::now_rfc3339();
+        let t0 = std::time::Instant::now();
+        let write = |key: &str, result: Result<crate::engine::exec::ExecResult, String>| -> anyhow::Result<()> {
+            let (ok, error) = match result {
+                Ok(r) => (Some(r), None),
+                Err(e) => (None, Some(e)),
+            };
+            let r = NodeResult {
+                key: key.to_owned(),
+                ok,
+                error,
+                started_at: started_at.clone(),
+                seconds: t0.elapsed().as_secs_f64(),
+                place: place.clone(),
+            };
+            store.write_atomic(&result_path(store, key), &serde_json::to_vec_pretty(&r)?)?;
+            Ok(())
+        };
+        let mut jobs = Vec::new();
+        for key in keys {
+            match read_job(store, key) {
+                Ok(j) => jobs.push(j),
+                Err(e) => write(key, Err(e.to_string()))?,
+            }
+        }
+        let mut failed_write = None;
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            execute_group_in_process(store, data, &jobs, &mut |i, result| {
+                if let Err(e) = write(&jobs[i].key, result.map_err(|e| e.to_string())) {
+                    failed_write = Some(e);
+                }
+            })
+        }));
+        if let Err(p) = run {
+            for j in &jobs {
+                write(&j.key, Err(format!("panic: {}", panic_message(&p))))?;
+            }
+        }
+        if let Some(e) = failed_write {
+            return Err(e);
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -40,7 +40,7 @@ enum Command {
     /// One training run, no pipeline; prints its record.
     Train(Box<train::TrainArgs>),
     /// Run a pipeline: execute what is not fresh, record everything.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Dry run: which instances are fresh and which will run, and why.
     Plan(plan::PlanArgs),
     /// One row per instance of a stage: parameters and outputs.
@@ -65,7 +65,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => train::run(*args),
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Plan(args) => plan::run(args),
         Command::Results(args) => results::run(args),
         Command::Why(args) => why::run(args),

@@ -3,11 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
 
 use super::cache;
+use crate::cli::InvalidInput;
 use crate::engine::dispatcher::{self, RunOptions};
-use crate::engine::executor::{self, Event, Executor, LocalPool};
+use crate::engine::executor::{self, Event, Executor, LocalPool, SlurmExecutor, SlurmSettings};
 use crate::engine::lock;
 use crate::engine::plan::Planner;
 use crate::engine::progress::human;
@@ -44,6 +46,97 @@ pub(crate) struct RunArgs {
     /// Do not copy report outputs to reports/<pipeline name>/.
     #[arg(long)]
     no_export: bool,
+    /// local (this machine's cores) or slurm (job arrays; the cache must be on a filesystem
+    /// the nodes share). Training goes to the executor; collect, fits and reports run here.
+    #[arg(long, value_enum, default_value_t = ExecutorKind::Local)]
+    executor: ExecutorKind,
+    /// Slurm settings from a YAML profile (the keys of the --slurm flags); flags override it.
+    #[arg(long, value_name = "FILE")]
+    slurm_profile: Option<PathBuf>,
+    #[command(flatten)]
+    slurm: SlurmFlags,
+}
+
+/// Where training runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ExecutorKind {
+    Local,
+    Slurm,
+}
+
+/// Slurm settings on the command line (none enters a key).
+#[derive(Debug, Args)]
+struct SlurmFlags {
+    /// Slurm partition.
+    #[arg(long)]
+    partition: Option<String>,
+    /// Slurm account.
+    #[arg(long)]
+    account: Option<String>,
+    /// Time limit of each array task (sbatch --time).
+    #[arg(long)]
+    time_limit: Option<String>,
+    /// Memory of each array task (sbatch --mem).
+    #[arg(long)]
+    mem: Option<String>,
+    /// Generic resources of each array task, e.g. gpu:1.
+    #[arg(long)]
+    gres: Option<String>,
+    /// CPUs of each array task.
+    #[arg(long)]
+    cpus_per_task: Option<usize>,
+    /// Array tasks running at once (--array=…%K).
+    #[arg(long)]
+    max_concurrent: Option<usize>,
+    /// Instances packed into one array task.
+    #[arg(long)]
+    pack: Option<usize>,
+    /// Array tasks per submission when --pack is not given (default 10).
+    #[arg(long)]
+    max_tasks: Option<usize>,
+    /// Resubmissions of an instance whose task failed, timed out or ran out of memory.
+    #[arg(long)]
+    retries: Option<usize>,
+    /// A further sbatch option (repeatable).
+    #[arg(long = "sbatch-arg", allow_hyphen_values = true)]
+    sbatch_args: Vec<String>,
+}
+
+impl SlurmFlags {
+    fn settings(&self) -> SlurmSettings {
+        SlurmSettings {
+            partition: self.partition.clone(),
+            account: self.account.clone(),
+            time: self.time_limit.clone(),
+            mem: self.mem.clone(),
+            gres: self.gres.clone(),
+            cpus_per_task: self.cpus_per_task,
+            max_concurrent: self.max_concurrent,
+            pack: self.pack,
+            max_tasks: self.max_tasks,
+            retries: self.retries,
+            sbatch_args: self.sbatch_args.clone(),
+        }
+    }
+}
+
+/// The profile file's settings, with the flags over them.
+fn slurm_settings(args: &RunArgs) -> anyhow::Result<SlurmSettings> {
+    let profile = match &args.slurm_profile {
+        None => SlurmSettings::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let located = |e: crate::pipeline::located::LocatedError| {
+                let at = if e.path.is_empty() { String::new() } else { format!("{}: ", e.path) };
+                InvalidInput(format!("{}:{}:{}: {at}{}", path.display(), e.pos.line, e.pos.col, e.message))
+            };
+            match crate::pipeline::located::parse(&text).map_err(located)? {
+                None => SlurmSettings::default(),
+                Some(node) => node.deserialize::<SlurmSettings>().map_err(located)?,
+            }
+        }
+    };
+    Ok(profile.overridden_by(args.slurm.settings()))
 }
 
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -73,9 +166,21 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let _ = ctrlc::set_handler(move || {
         let _ = interrupt.send(Event::Interrupt);
     });
-    let pool =
-        LocalPool::start(jobs, opts.exe.clone(), opts.cache.clone(), store.clone(), planner.env.data.clone(), outbox);
-    let executor: Box<dyn Executor> = Box::new(pool);
+    let pool = LocalPool::start(
+        jobs,
+        opts.exe.clone(),
+        opts.cache.clone(),
+        store.clone(),
+        planner.env.data.clone(),
+        outbox.clone(),
+    );
+    let executor: Box<dyn Executor> = match args.executor {
+        ExecutorKind::Local => Box::new(pool),
+        ExecutorKind::Slurm => Box::new(
+            SlurmExecutor::start(slurm_settings(&args)?, pool, opts.exe.clone(), store.clone(), outbox)
+                .context("starting the Slurm executor")?,
+        ),
+    };
     let summary = dispatcher::run(&planner, &mut db, &opts, executor, inbox)?;
     // Put the reports where a person looks for them.
     let mut exported = Vec::new();

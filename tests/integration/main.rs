@@ -5,5 +5,6 @@ mod cli;
 mod datasets;
 mod engine;
 mod pipeline;
+mod slurm;
 mod support;
 mod train;

@@ -27,3 +27,29 @@ pub(crate) fn sgdnoise(args: &[&str]) -> std::process::Output {
         .output()
         .expect("run sgdnoise")
 }
+
+/// A real one-node Slurm (scripts/slurm.sh: Debian's packages, installed if missing), started
+/// once per test binary and shared; returns its SLURM_CONF.
+pub(crate) fn slurm() -> &'static Path {
+    static CONF: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CONF.get_or_init(|| {
+        let dir = std::env::var("SGDNOISE_SLURM_DIR").unwrap_or_else(|_| "/tmp/sgdnoise-slurm".into());
+        let out = std::process::Command::new(repo().join("scripts/slurm.sh"))
+            .args(["up", &dir])
+            .output()
+            .expect("run scripts/slurm.sh");
+        assert!(out.status.success(), "starting Slurm: {}", String::from_utf8_lossy(&out.stderr));
+        Path::new(&dir).join("slurm.conf")
+    })
+}
+
+/// `sgdnoise` with Slurm's configuration in its environment (and so in its jobs').
+pub(crate) fn sgdnoise_on_slurm(args: &[&str]) -> std::process::Output {
+    slurm_command(args).output().expect("run sgdnoise")
+}
+
+pub(crate) fn slurm_command(args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(binary());
+    cmd.args(args).current_dir(repo()).env_clear().env("PATH", "/usr/bin:/bin").env("SLURM_CONF", slurm());
+    cmd
+}

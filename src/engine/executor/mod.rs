@@ -4,6 +4,8 @@
 
 mod events;
 mod local;
+pub mod slurm;
 
 pub use events::{channel, Event, Executor, Inbox, Outbox, Work};
 pub use local::LocalPool;
+pub use slurm::{SlurmExecutor, SlurmSettings};
