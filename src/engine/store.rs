@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 pub enum StoreError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: no space left on the disk that holds the cache; nothing partial was kept: free space and rerun")]
+    Full { path: PathBuf },
     #[error("object {0} is not in the store (run `sgdnoise verify`, then rerun the pipeline)")]
     Missing(String),
     #[error("object {hash} is corrupt: its content hashes to {actual}")]
@@ -16,7 +18,10 @@ pub enum StoreError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.to_owned(), source }
+    move |source| match source.raw_os_error() {
+        Some(libc::ENOSPC) | Some(libc::EDQUOT) => StoreError::Full { path: path.to_owned() },
+        _ => StoreError::Io { path: path.to_owned(), source },
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -68,10 +73,14 @@ impl Store {
             std::process::id(),
             unique()
         ));
-        {
-            let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-            f.write_all(bytes).map_err(io(&tmp))?;
-            f.sync_all().map_err(io(&tmp))?;
+        let written = std::fs::File::create(&tmp).and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        });
+        if let Err(e) = written {
+            // A full disk leaves a partial temporary file: give its space back now.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(dest)(e));
         }
         if let Err(e) = std::fs::rename(&tmp, dest) {
             let _ = std::fs::remove_file(&tmp);

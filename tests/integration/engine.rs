@@ -567,3 +567,58 @@ fn targets_run_only_what_they_name_and_partial_reports_are_provisional() {
     let row = md.lines().find(|l| l.starts_with("| tiny perceptron weights | delta |")).unwrap();
     assert!(!row.contains("provisional"), "{row}");
 }
+
+/// A small tmpfs mounted for one test, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Tmpfs {
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "mounting a tmpfs needs root: {}", String::from_utf8_lossy(&out.stderr));
+        Tmpfs(dir.to_owned())
+    }
+
+    fn resize(&self, size: &str) {
+        let out = Command::new("mount").args(["-o", &format!("remount,size={size}")]).arg(&self.0).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).output();
+    }
+}
+
+#[test]
+fn a_full_disk_fails_clearly_keeps_nothing_partial_and_a_rerun_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    // The prepared MNIST pool is ~55 MB: it cannot fit, the perceptron runs can.
+    let disk = Tmpfs::mount(dir.path(), "6M");
+    let cache = dir.path().join("cache");
+    let (p, c) = (fixture("slurm.yaml"), cache.to_str().unwrap());
+    let out = sgdnoise(&["run", p.to_str().unwrap(), "--cache", c, "--json", "--keep-going"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mnist = v["instances"].as_array().unwrap().iter().find(|i| i["id"] == "mnist").unwrap().clone();
+    assert_eq!(mnist["status"], "failed", "{v}");
+    let error = mnist["error"].as_str().unwrap();
+    assert!(
+        error.ends_with(
+            "no space left on the disk that holds the cache; nothing partial was kept: free space and rerun"
+        ),
+        "{error}"
+    );
+    assert_eq!(std::fs::read_dir(cache.join("tmp")).unwrap().count(), 0, "no partial temporary file left");
+    let verify = sgdnoise(&["verify", "--cache", c]);
+    assert!(String::from_utf8_lossy(&verify.stdout).contains(": 0 problem(s), 0 stale temporary file(s)"));
+    // Space freed: the rerun runs what failed or was skipped, and nothing else.
+    disk.resize("256M");
+    let rerun = run_json(&p, &cache, &["-j", "2"]);
+    assert_eq!(v["executed"], 8, "the perceptron runs fit: {v}");
+    assert_eq!(counts(&rerun), (1 + 4 + 1, 8, 0), "{rerun}");
+}
