@@ -11,7 +11,7 @@ use super::cache;
 use crate::datasets::DataPaths;
 use std::io::Write;
 
-use crate::engine::exec::{execute_group_in_process, execute_in_process, read_job, ServeReply};
+use crate::engine::exec::{execute_group_in_process, execute_in_process, read_job, ExecResult, ServeReply};
 
 #[derive(Debug, Args)]
 pub(crate) struct ExecArgs {
@@ -46,7 +46,7 @@ pub(crate) fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
             if keys.is_empty() {
                 continue;
             }
-            let reply = |key: &str, result: Result<crate::engine::exec::ExecResult, String>| -> anyhow::Result<()> {
+            let mut reply = |key: &str, result: Result<ExecResult, String>| -> anyhow::Result<()> {
                 let (ok, error) = match result {
                     Ok(r) => (Some(r), None),
                     Err(e) => (None, Some(e)),
@@ -56,29 +56,7 @@ pub(crate) fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
                 out.flush()?;
                 Ok(())
             };
-            let mut jobs = Vec::new();
-            for key in &keys {
-                match read_job(&store, key) {
-                    Ok(j) => jobs.push(j),
-                    Err(e) => reply(key, Err(e.to_string()))?,
-                }
-            }
-            let mut failed_write = None;
-            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                execute_group_in_process(&store, &data, &jobs, &mut |i, result| {
-                    if let Err(e) = reply(&jobs[i].key, result.map_err(|e| e.to_string())) {
-                        failed_write = Some(e);
-                    }
-                })
-            }));
-            if let Err(p) = run {
-                for j in &jobs {
-                    reply(&j.key, Err(format!("panic: {}", panic_message(&p))))?;
-                }
-            }
-            if let Some(e) = failed_write {
-                return Err(e);
-            }
+            execute_keys(&store, &data, &keys, &mut reply)?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -102,7 +80,7 @@ fn run_task(store: &crate::engine::store::Store, data: &DataPaths, task: &std::p
         let keys: Vec<&str> = line.split_whitespace().filter(|k| !result_path(store, k).exists()).collect();
         let started_at = crate::engine::clock::now_rfc3339();
         let t0 = std::time::Instant::now();
-        let write = |key: &str, result: Result<crate::engine::exec::ExecResult, String>| -> anyhow::Result<()> {
+        let mut write = |key: &str, result: Result<ExecResult, String>| -> anyhow::Result<()> {
             let (ok, error) = match result {
                 Ok(r) => (Some(r), None),
                 Err(e) => (None, Some(e)),
@@ -118,31 +96,43 @@ fn run_task(store: &crate::engine::store::Store, data: &DataPaths, task: &std::p
             store.write_atomic(&result_path(store, key), &serde_json::to_vec_pretty(&r)?)?;
             Ok(())
         };
-        let mut jobs = Vec::new();
-        for key in keys {
-            match read_job(store, key) {
-                Ok(j) => jobs.push(j),
-                Err(e) => write(key, Err(e.to_string()))?,
-            }
-        }
-        let mut failed_write = None;
-        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            execute_group_in_process(store, data, &jobs, &mut |i, result| {
-                if let Err(e) = write(&jobs[i].key, result.map_err(|e| e.to_string())) {
-                    failed_write = Some(e);
-                }
-            })
-        }));
-        if let Err(p) = run {
-            for j in &jobs {
-                write(&j.key, Err(format!("panic: {}", panic_message(&p))))?;
-            }
-        }
-        if let Some(e) = failed_write {
-            return Err(e);
-        }
+        execute_keys(store, data, &keys, &mut write)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where one job's result goes (a reply line, a result file); an error stops the executions.
+type OnResult<'a> = dyn FnMut(&str, Result<ExecResult, String>) -> anyhow::Result<()> + 'a;
+
+/// Executes the jobs of `keys` as one group in this process, handing each result (or error, a
+/// missing job file or a panic included) to `on_result` as it comes.
+fn execute_keys(
+    store: &crate::engine::store::Store,
+    data: &DataPaths,
+    keys: &[&str],
+    on_result: &mut OnResult,
+) -> anyhow::Result<()> {
+    let mut jobs = Vec::new();
+    for key in keys {
+        match read_job(store, key) {
+            Ok(j) => jobs.push(j),
+            Err(e) => on_result(key, Err(e.to_string()))?,
+        }
+    }
+    let mut failed = None;
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        execute_group_in_process(store, data, &jobs, &mut |i, result| {
+            if let Err(e) = on_result(&jobs[i].key, result.map_err(|e| e.to_string())) {
+                failed = Some(e);
+            }
+        })
+    }));
+    if let Err(p) = run {
+        for j in &jobs {
+            on_result(&j.key, Err(format!("panic: {}", panic_message(&p))))?;
+        }
+    }
+    failed.map_or(Ok(()), Err)
 }
 
 fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {

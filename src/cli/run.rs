@@ -141,6 +141,10 @@ fn slurm_settings(args: &RunArgs) -> anyhow::Result<SlurmSettings> {
 
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let pipeline = cache::load_targets(&args.pipeline, &args.targets)?;
+    let slurm = match args.executor {
+        ExecutorKind::Slurm => Some(slurm_settings(&args)?),
+        ExecutorKind::Local => None,
+    };
     let cache_dir = cache::cache_dir(args.cache.as_deref());
     let _lock = lock::acquire(&cache_dir)?;
     let (store, mut db) = cache::open(&cache_dir)?;
@@ -174,10 +178,10 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         planner.env.data.clone(),
         outbox.clone(),
     );
-    let executor: Box<dyn Executor> = match args.executor {
-        ExecutorKind::Local => Box::new(pool),
-        ExecutorKind::Slurm => Box::new(
-            SlurmExecutor::start(slurm_settings(&args)?, pool, opts.exe.clone(), store.clone(), outbox)
+    let executor: Box<dyn Executor> = match slurm {
+        None => Box::new(pool),
+        Some(settings) => Box::new(
+            SlurmExecutor::start(settings, pool, opts.exe.clone(), store.clone(), outbox)
                 .context("starting the Slurm executor")?,
         ),
     };

@@ -154,3 +154,28 @@ fn the_readme_parameter_tables_are_the_kinds_own() {
         "error: no stage kind `nope` (kinds: dataset, train, collect, fit, crossover, optimum, report)\n"
     );
 }
+
+#[test]
+fn a_bad_slurm_profile_is_located_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("slurm.yaml");
+    std::fs::write(&profile, "partition: gpu\npack: -2\n").unwrap();
+    let cache = dir.path().join("cache");
+    let pipeline = crate::support::repo().join("tests/integration/fixtures/slurm.yaml");
+    let out = sgdnoise(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--executor",
+        "slurm",
+        "--slurm-profile",
+        profile.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("error: {}:2:7: pack: invalid value: integer `-2`, expected usize\n", profile.display())
+    );
+    assert!(!cache.exists(), "nothing was created");
+}
