@@ -55,6 +55,9 @@ pub(crate) struct RunArgs {
     slurm_profile: Option<PathBuf>,
     #[command(flatten)]
     slurm: SlurmFlags,
+    /// With --executor slurm: submit and return; a later `run` collects the results.
+    #[arg(long, requires = "executor")]
+    detach: bool,
 }
 
 /// Where training runs.
@@ -143,6 +146,9 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let pipeline = cache::load_targets(&args.pipeline, &args.targets)?;
     let slurm = match args.executor {
         ExecutorKind::Slurm => Some(slurm_settings(&args)?),
+        ExecutorKind::Local if args.detach => {
+            return Err(InvalidInput("--detach needs --executor slurm (local runs cannot outlive `run`)".into()).into())
+        }
         ExecutorKind::Local => None,
     };
     let cache_dir = cache::cache_dir(args.cache.as_deref());
@@ -181,7 +187,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let executor: Box<dyn Executor> = match slurm {
         None => Box::new(pool),
         Some(settings) => Box::new(
-            SlurmExecutor::start(settings, pool, opts.exe.clone(), store.clone(), outbox)
+            SlurmExecutor::start(settings, pool, opts.exe.clone(), store.clone(), outbox, args.detach)
                 .context("starting the Slurm executor")?,
         ),
     };
@@ -218,6 +224,12 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             if summary.pending > 0 { format!(", {} pending", summary.pending) } else { String::new() },
             human(summary.wall_s)
         );
+        if args.detach && summary.pending > 0 {
+            eprintln!(
+                "{:>12} {} instance(s) left to Slurm: run the same command again to collect them",
+                "Detached", summary.pending
+            );
+        }
         for path in &exported {
             eprintln!("{:>12} {}", "Report", path.display());
         }

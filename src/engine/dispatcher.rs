@@ -150,6 +150,8 @@ pub(crate) struct Dispatcher<'a> {
     /// Work items handed out and not yet done.
     in_flight: usize,
     stop: Option<StopReason>,
+    /// Some instance was left running on the cluster (`--detach`).
+    detached: bool,
     progress: Progress,
     expected: std::collections::HashMap<String, f64>,
 }
@@ -168,6 +170,7 @@ impl<'a> Dispatcher<'a> {
             free: slots.max(1),
             in_flight: 0,
             stop: None,
+            detached: false,
             progress: Progress::new(opts.quiet, planner.pipeline.instance_count()),
             expected: db.mean_durations().unwrap_or_default(),
         }
@@ -344,6 +347,12 @@ impl<'a> Dispatcher<'a> {
             Event::Started { stage, index } => {
                 self.progress.started(&self.planner.pipeline.stages[stage].instances[index].id)
             }
+            Event::Detached { stage, index } => {
+                let key = self.planned(stage, index).map(|p| p.job.key.clone());
+                let why = Some("submitted to Slurm and left running (--detach): run again to collect it".to_owned());
+                self.states[stage][index] = State::Pending { key, why };
+                self.detached = true;
+            }
             Event::Finished { stage, index, result, started_at, seconds, place } => {
                 self.finished(stage, index, result, started_at, seconds, place, db)?
             }
@@ -477,9 +486,15 @@ impl<'a> Dispatcher<'a> {
                     State::Cancelled { key } => o(key.clone(), "cancelled", None),
                     State::Pending { key, why } => o(key.clone(), "pending", why.clone()),
                     State::Skipped => o(None, "skipped", None),
-                    State::Waiting | State::Queued(_) | State::Running(_) => {
-                        o(None, if interrupted { "cancelled" } else { "skipped" }, None)
-                    }
+                    State::Waiting | State::Queued(_) | State::Running(_) => o(
+                        None,
+                        match (interrupted, self.detached) {
+                            (true, _) => "cancelled",
+                            (false, true) => "pending",
+                            (false, false) => "skipped",
+                        },
+                        None,
+                    ),
                 };
                 match outcome.status {
                     "executed" => summary.executed += 1,

@@ -213,3 +213,20 @@ fn each_gpu_task_sees_one_device_and_they_differ() {
     distinct.dedup();
     assert_eq!(distinct, ["0", "1"], "the tasks running together got different devices: {devices:?}");
 }
+
+#[test]
+fn a_detached_run_returns_at_once_and_a_later_run_collects_without_resubmitting() {
+    let cache = tempfile::tempdir().unwrap();
+    let c = cache.path().to_str().unwrap();
+    let p = fixture("slurm-slow.yaml");
+    let args = ["run", p.to_str().unwrap(), "--cache", c, "--executor", "slurm", "--max-concurrent", "1", "--json"];
+    let detached = run_json(sgdnoise_on_slurm(&[&args[..], &["--detach"]].concat()));
+    assert_eq!((detached["executed"].as_u64(), detached["pending"].as_u64()), (Some(1), Some(6 + 1)), "{detached}");
+    let fc = detached["instances"].as_array().unwrap().iter().find(|i| i["id"] == "fc[seed=0]").unwrap().clone();
+    assert_eq!(fc["error"], "submitted to Slurm and left running (--detach): run again to collect it");
+    let later = run_json(sgdnoise_on_slurm(&args));
+    assert_eq!((later["executed"].as_u64(), later["failed"].as_u64()), (Some(6 + 1), Some(0)), "{later}");
+    assert_eq!(batches(cache.path()).len(), 1, "the later run adopted the detached batch");
+    let local = sgdnoise(&["run", p.to_str().unwrap(), "--cache", c, "--detach"]);
+    assert_eq!(local.status.code(), Some(2));
+}

@@ -38,6 +38,11 @@ pub enum Event {
         /// recorded in provenance beside the environment.
         place: Map<String, Value>,
     },
+    /// Handed to a cluster that runs it on its own (`--detach`): a later run collects it.
+    Detached {
+        stage: usize,
+        index: usize,
+    },
     /// A work item's slots are free again.
     WorkDone {
         weight: usize,

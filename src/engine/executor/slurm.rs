@@ -172,12 +172,14 @@ pub struct SlurmExecutor {
 
 impl SlurmExecutor {
     /// Starts the coordinator's Slurm thread; light stages go to `local`.
+    /// With `detach`, instances are submitted and then reported detached, not waited for.
     pub fn start(
         settings: SlurmSettings,
         local: LocalPool,
         exe: PathBuf,
         store: Store,
         events: Outbox,
+        detach: bool,
     ) -> Result<SlurmExecutor, std::io::Error> {
         std::fs::create_dir_all(store.root().join("slurm/results"))?;
         let (tx, rx) = mpsc::channel();
@@ -193,6 +195,7 @@ impl SlurmExecutor {
             batches: BTreeMap::new(),
             waiting: VecDeque::new(),
             last_squeue: Instant::now() - Duration::from_secs(60),
+            detach,
         };
         c.reunite();
         let thread = std::thread::spawn(move || c.run(rx));
@@ -253,6 +256,7 @@ struct Coordinator {
     /// Keys to submit in the next batch (a group a line, as work items).
     waiting: VecDeque<Vec<String>>,
     last_squeue: Instant,
+    detach: bool,
 }
 
 impl Coordinator {
@@ -308,6 +312,30 @@ impl Coordinator {
             }
             self.poll();
             self.submit_waiting();
+            if self.detach {
+                self.detach_submitted();
+            }
+        }
+    }
+
+    /// `--detach`: every instance that runs on Slurm is reported detached and no longer followed.
+    fn detach_submitted(&mut self) {
+        let keys: Vec<String> = self.tracked.iter().filter(|(_, t)| t.task.is_some()).map(|(k, _)| k.clone()).collect();
+        for key in keys {
+            let t = self.tracked.remove(&key).expect("tracked");
+            let _ = self.events.send(Event::Detached { stage: t.stage, index: t.index });
+            self.work_step(t.work);
+        }
+    }
+
+    /// One instance of work item `work` is settled; the item's slots free up with its last.
+    fn work_step(&mut self, work: usize) {
+        let w = self.works.get_mut(&work).expect("work of a tracked instance");
+        w.left -= 1;
+        if w.left == 0 {
+            let weight = w.weight;
+            self.works.remove(&work);
+            let _ = self.events.send(Event::WorkDone { weight });
         }
     }
 
