@@ -106,7 +106,7 @@ impl StageKind for Crossover {
     }
 
     fn execute(&self, ctx: &ExecContext, job: &Job) -> Result<ExecOutput, StageError> {
-        let p: CrossoverParams = typed(&job.params).map_err(|e| StageError(e.to_string()))?;
+        let p: CrossoverParams = typed(&job.params)?;
         let (x, y, group) = (p.x.as_str(), p.y.as_str(), p.group.as_str());
         let wname = p.weights.as_str();
         let selected = ap::selection(&p).apply(gather_rows(ctx, job)?);

@@ -62,35 +62,32 @@ impl StageKind for Dataset {
     }
 
     fn external_files(&self, params: &Params, data: &DataPaths) -> Result<Vec<std::path::PathBuf>, StageError> {
-        let (_, spec) = spec(params).map_err(|e| StageError(e.message))?;
+        let (_, spec) = spec(params)?;
         let files = match spec {
             DataSpec::MnistParity => sources::MNIST_FILES.iter().map(|(n, _)| data.mnist.join(n)).collect(),
             DataSpec::FashionParity => sources::FASHION_FILES
                 .iter()
                 .map(|n| sources::fashion_file(&data.fashion, n))
-                .collect::<Result<_, _>>()
-                .map_err(|e| StageError(e.to_string()))?,
+                .collect::<Result<_, _>>()?,
             DataSpec::CifarAnimals => crate::datasets::cifar::FILES.iter().map(|n| data.cifar.join(n)).collect(),
             DataSpec::Depleted { .. } => Vec::new(),
         };
         for f in &files {
             if !f.exists() {
                 // The loader's message says how to get the data.
-                return Err(StageError(
-                    Pool::load(&spec, data)
-                        .err()
-                        .map(|e| e.to_string())
-                        .unwrap_or_else(|| format!("{} is missing", f.display())),
-                ));
+                return Err(match Pool::load(&spec, data).err() {
+                    Some(e) => e.into(),
+                    None => StageError::new(format!("{} is missing", f.display())),
+                });
             }
         }
         Ok(files)
     }
 
     fn execute(&self, ctx: &ExecContext, job: &Job) -> Result<ExecOutput, StageError> {
-        let (p, spec) = spec(&job.params).map_err(|e| StageError(e.message))?;
-        let pool = Pool::load(&spec, &ctx.data).map_err(|e| StageError(e.to_string()))?;
-        let prepared = PreparedPool::new(pool, p.test_size, p.test_seed).map_err(|e| StageError(e.to_string()))?;
+        let (p, spec) = spec(&job.params)?;
+        let pool = Pool::load(&spec, &ctx.data)?;
+        let prepared = PreparedPool::new(pool, p.test_size, p.test_seed)?;
         let metrics = serde_json::json!({
             "pool": prepared.pool.len(),
             "test": prepared.test.len(),

@@ -57,9 +57,9 @@ impl StageKind for Fit {
     }
 
     fn execute(&self, ctx: &ExecContext, job: &Job) -> Result<ExecOutput, StageError> {
-        let p: FitParams = typed(&job.params).map_err(|e| StageError(e.to_string()))?;
+        let p: FitParams = typed(&job.params)?;
         let law_text = p.law.as_str();
-        let law = Law::parse(law_text).map_err(StageError)?;
+        let law = Law::parse(law_text).map_err(StageError::Failed)?;
         let y = p.y.clone();
         let selected = ap::selection(&p).apply(gather_rows(ctx, job)?);
         let mut excluded: BTreeMap<String, usize> = selected.excluded;
@@ -83,7 +83,7 @@ impl StageKind for Fit {
         let local_slopes = local.map(|(var, i)| local_fits(&law, &points, var, i)).unwrap_or_default();
         let b = ap::AnalysisParams::bootstrap(&p);
         let result = fit(&law, &points, b.resamples, b.confidence, b.seed)
-            .map_err(|m| StageError(format!("fit of {y} ~ {law_text}: {m}")))?;
+            .map_err(|m| StageError::new(format!("fit of {y} ~ {law_text}: {m}")))?;
         let output = FitOutput {
             y,
             law: law_text.to_owned(),

@@ -66,7 +66,7 @@ impl StageKind for Optimum {
     }
 
     fn execute(&self, ctx: &ExecContext, job: &Job) -> Result<ExecOutput, StageError> {
-        let p: OptimumParams = typed(&job.params).map_err(|e| StageError(e.to_string()))?;
+        let p: OptimumParams = typed(&job.params)?;
         let (x, y, group) = (p.x.as_str(), p.y.as_str(), p.group.as_str());
         let all_rows = gather_rows(ctx, job)?;
         // Diverged and unconverged runs are part of the diagram (as holes), not of the minimum.

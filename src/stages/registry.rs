@@ -55,26 +55,35 @@ pub struct ExecOutput {
     pub metrics: Value,
 }
 
-/// An error while executing a stage, with the context that led to it.
+/// An error while executing a stage, typed down to its source.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct StageError(pub String);
+pub enum StageError {
+    /// A parameter the job carries does not resolve (its check passed when planned).
+    #[error(transparent)]
+    Param(#[from] super::params::ParamError),
+    #[error(transparent)]
+    Check(#[from] CheckError),
+    #[error(transparent)]
+    RunSpec(#[from] crate::run::RunSpecError),
+    #[error(transparent)]
+    Output(#[from] super::outputs::OutputError),
+    #[error(transparent)]
+    Store(#[from] crate::engine::store::StoreError),
+    #[error(transparent)]
+    Data(#[from] crate::datasets::DataError),
+    #[error(transparent)]
+    Train(#[from] crate::nn::TrainError),
+    /// A stored object that does not decode as what it should be.
+    #[error("object {hash}: {message}")]
+    BadObject { hash: String, message: String },
+    /// The stage cannot go on with what it was given (no runs selected, a missing input).
+    #[error("{0}")]
+    Failed(String),
+}
 
 impl StageError {
     pub fn new(msg: impl Into<String>) -> Self {
-        StageError(msg.into())
-    }
-}
-
-impl From<super::outputs::OutputError> for StageError {
-    fn from(e: super::outputs::OutputError) -> Self {
-        StageError(e.to_string())
-    }
-}
-
-impl From<anyhow::Error> for StageError {
-    fn from(e: anyhow::Error) -> Self {
-        StageError(format!("{e:#}"))
+        StageError::Failed(msg.into())
     }
 }
 

@@ -53,7 +53,7 @@ impl StageKind for Report {
             let Some(analysis) = Analysis::read(ctx.store, input) else { continue };
             results.push(AnalysisResult { key: input.key.clone(), analysis: analysis? });
         }
-        let p: ReportParams = typed(&job.params).map_err(|e| StageError(e.to_string()))?;
+        let p: ReportParams = typed(&job.params)?;
         let report = build(&p.title, &results);
         let mut out = ExecOutput {
             metrics: serde_json::json!({ "claims": report.claims.len(), "figures": report.figures.len() }),

@@ -87,7 +87,7 @@ impl StageKind for Train {
 
     fn execute(&self, ctx: &ExecContext, job: &Job) -> Result<ExecOutput, StageError> {
         let run = prepare(ctx, job)?;
-        let record = train(&run.resolved.config, &run.data).map_err(|e| StageError(e.to_string()))?;
+        let record = train(&run.resolved.config, &run.data)?;
         Ok(output_of(&run, &record))
     }
 
@@ -122,18 +122,13 @@ impl StageKind for Train {
             });
             if let Err(e) = result {
                 for (i, _) in &ready {
-                    on_done(*i, Err(StageError(e.to_string())));
+                    on_done(*i, Err(StageError::new(e.to_string())));
                 }
             }
             return;
         }
         for (i, run) in &ready {
-            on_done(
-                *i,
-                train(&run.resolved.config, &run.data)
-                    .map(|r| output_of(run, &r))
-                    .map_err(|e| StageError(e.to_string())),
-            );
+            on_done(*i, train(&run.resolved.config, &run.data).map(|r| output_of(run, &r)).map_err(StageError::from));
         }
     }
 }
@@ -147,7 +142,7 @@ struct Prepared {
 
 fn prepare(ctx: &ExecContext, job: &Job) -> Result<Prepared, StageError> {
     runtime::set_threads(job.threads);
-    let device = runtime::parse_device(&job.device).map_err(StageError)?;
+    let device = runtime::parse_device(&job.device).map_err(StageError::Failed)?;
     let pool_input = job.inputs.iter().find(|i| i.kind == "dataset");
     let prepared = match pool_input {
         Some(input) => {
@@ -156,17 +151,16 @@ fn prepare(ctx: &ExecContext, job: &Job) -> Result<Prepared, StageError> {
         }
         None => None,
     };
-    let spec: RunSpec = typed(&job.params).map_err(|e| StageError(format!("{}: {e}", e.param)))?;
+    let spec: RunSpec = typed(&job.params).map_err(|e| StageError::new(format!("{}: {e}", e.param)))?;
     let test = prepared.as_ref().map(|p| (p.test.len(), p.test_seed));
-    let resolved = spec.resolve(test, device).map_err(|e| StageError(e.to_string()))?;
+    let resolved = spec.resolve(test, device)?;
     let data: RunData = match (&resolved.data, &prepared) {
         (DataSpec::Depleted { chi, dim }, _) => {
             RunData::depleted(*chi, *dim, resolved.p, resolved.test_size, resolved.config.seed, resolved.test_seed)
         }
         (_, Some(pool)) => pool.run_data(resolved.p, resolved.config.seed),
-        (spec, None) => return Err(StageError(format!("{} needs a dataset input", spec.name()))),
-    }
-    .map_err(|e| StageError(e.to_string()))?;
+        (spec, None) => return Err(StageError::new(format!("{} needs a dataset input", spec.name()))),
+    }?;
     Ok(Prepared { spec, resolved, data })
 }
 
@@ -181,8 +175,10 @@ fn load_pool(ctx: &ExecContext, hash: &str) -> Result<Arc<PreparedPool>, StageEr
             return Ok(Arc::clone(pool));
         }
     }
-    let bytes = ctx.store.get(hash).map_err(|e| StageError(e.to_string()))?;
-    let pool = Arc::new(PreparedPool::decode(&bytes).map_err(|e| StageError(format!("object {hash}: {e}")))?);
+    let bytes = ctx.store.get(hash)?;
+    let pool = Arc::new(
+        PreparedPool::decode(&bytes).map_err(|message| StageError::BadObject { hash: hash.to_owned(), message })?,
+    );
     *last = Some((hash.to_owned(), Arc::clone(&pool)));
     Ok(pool)
 }
