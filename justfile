@@ -15,7 +15,7 @@ setup:
 
 # build the release binary
 build: setup
-    . scripts/env.sh && cargo build --release --bins
+    . scripts/env.sh && cargo build --release --workspace --bins
 
 # set up, build and run the default pipeline (pipelines/quick.yaml) to its report
 run: build
@@ -28,11 +28,11 @@ check-report: run
 
 # set up and run the whole test suite
 test: setup
-    . scripts/env.sh && cargo build --release --bins && cargo test --release --all-targets -- --test-threads 2
+    . scripts/env.sh && cargo build --release --workspace --bins && cargo test --release --workspace --all-targets -- --test-threads 2
 
 # lints: formatting and clippy
 lint: setup
-    . scripts/env.sh && cargo fmt --check && cargo clippy --release --all-targets -- -D warnings
+    . scripts/env.sh && cargo fmt --check && cargo clippy --release --workspace --all-targets -- -D warnings
 
 # benchmarks: printed figures and ratios against a reference in the same run
 bench: build

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use sgdnoise::datasets::DataPaths;
 use sgdnoise::nn::{runtime, train};
-use sgdnoise::run::RunSpec;
+use sgdnoise::run::{Resolve, RunSpec};
 
 struct Opts {
     python: String,

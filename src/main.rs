@@ -1,4 +1,5 @@
 fn main() -> std::process::ExitCode {
-    sgdnoise::nn::runtime::tune_allocator();
+    sgdnoise::host::tune_allocator();
+    sgdnoise::training::install();
     sgdnoise::cli::main()
 }

@@ -10,7 +10,7 @@ use crate::datasets::task::DataName;
 use crate::datasets::DataPaths;
 use crate::nn::{runtime, train};
 use crate::nn::{Activation, ArchKind, Dtype};
-use crate::run::{defaults, record_of, RunReport, RunSpec};
+use crate::run::{defaults, record_of, Resolve, RunReport, RunSpec};
 
 #[derive(Debug, Args)]
 pub(crate) struct TrainArgs {

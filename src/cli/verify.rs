@@ -103,6 +103,7 @@ pub(crate) fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
                 // The same device as recorded (a CUDA run re-executed on the CPU would differ).
                 device: row.env.get("device").and_then(Value::as_str).unwrap_or("cpu").to_owned(),
                 partial: row.key_inputs.pointer("/key/partial").and_then(|p| serde_json::from_value(p.clone()).ok()),
+                libtorch: None,
             };
             let ctx = ExecContext { store: &store, data: DataPaths::from_env() };
             done += 1;

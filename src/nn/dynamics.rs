@@ -13,28 +13,18 @@ use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
 use super::fc::{first_layer_layout, to_host, FcStep};
-use super::model::{ArchKind, ArchSpec, Net};
-use super::observables::{LayerChange, RunRecord, Timing, TrajectoryPoint};
+use super::model::Net;
+use crate::core_nn::{ArchKind, ArchSpec, Dtype, LayerChange, RunRecord, Status, Timing, TrajectoryPoint};
 use crate::datasets::RunData;
 use crate::rng::{DistinctSampler, Rng, Stream};
 
-crate::named_enum! {
-    /// Floating-point precision of a run.
-    pub enum Dtype {
-        F32 = "f32" | "float32",
-        F64 = "f64" | "float64",
-    }
+/// The libtorch kind of a float type.
+pub trait TorchKind {
+    fn kind(self) -> Kind;
 }
 
-#[allow(clippy::derivable_impls)] // the enum's derives come from `named_enum!`
-impl Default for Dtype {
-    fn default() -> Self {
-        Dtype::F32
-    }
-}
-
-impl Dtype {
-    pub fn kind(self) -> Kind {
+impl TorchKind for Dtype {
+    fn kind(self) -> Kind {
         match self {
             Dtype::F32 => Kind::Float,
             Dtype::F64 => Kind::Double,
@@ -101,16 +91,6 @@ impl FcRun {
             self.step.descend(w, &u);
         }
         value
-    }
-}
-
-crate::named_enum! {
-    /// Why a run ended.
-    pub enum Status {
-        Converged = "converged",
-        StepLimit = "step_limit",
-        TimeLimit = "time_limit",
-        Diverged = "diverged",
     }
 }
 

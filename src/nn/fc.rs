@@ -14,7 +14,7 @@
 
 use tch::{Kind, Tensor};
 
-use super::act::Activation;
+use super::act::{Activation, Apply};
 use super::model::{product_column_major, FcScales, Net};
 
 /// The per-step buffers and constants of a fully connected net.

@@ -1,15 +1,16 @@
-//! Models, the SGD dynamics with the exact stop, observables, and the libtorch runtime.
+//! Models, the SGD dynamics with the exact stop, and the libtorch runtime. The plain types of a
+//! run (names, records) are `sgdnoise_core::nn`, re-exported here.
 
 pub mod act;
 pub mod dynamics;
 mod fc;
 pub mod model;
-pub mod observables;
 pub mod perceptron;
 pub mod replicas;
 pub mod runtime;
 
-pub use act::Activation;
-pub use dynamics::{train, train_with_autograd, train_with_libtorch, Dtype, Status, TrainConfig, TrainError, Trainer};
-pub use model::{ArchKind, ArchSpec, Net};
-pub use observables::{RunRecord, Timing};
+pub use crate::core_nn::{
+    act::gaussian_second_moment, observables, Activation, ArchKind, ArchSpec, Dtype, RunRecord, Status, Timing,
+};
+pub use dynamics::{train, train_with_autograd, train_with_libtorch, TorchKind, TrainConfig, TrainError, Trainer};
+pub use model::Net;

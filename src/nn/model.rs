@@ -6,41 +6,11 @@
 //! layer by h (mean-field), convolutions by k·√C_in, depthwise convolutions by k. Convolutions
 //! pad like TensorFlow's "SAME" (extra padding at the bottom/right), as the authors' code did.
 
-use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use super::act::Activation;
+use super::act::Apply;
+pub use crate::core_nn::{Activation, ArchKind, ArchSpec};
 use crate::rng::{Rng, Stream};
-
-crate::named_enum! {
-    /// The family of a net.
-    pub enum ArchKind {
-        Linear = "linear",
-        Fc = "fc",
-        Mnas = "mnas",
-    }
-}
-
-/// An architecture with its hyper-parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ArchSpec {
-    pub kind: ArchKind,
-    /// Hidden layers L (fc only).
-    pub depth: usize,
-    /// Width h (fc, mnas); 1 for the perceptron.
-    pub width: usize,
-    pub act: Activation,
-}
-
-impl ArchSpec {
-    /// The h in T = dt / (h·B).
-    pub fn h(&self) -> usize {
-        match self.kind {
-            ArchKind::Linear => 1,
-            _ => self.width,
-        }
-    }
-}
 
 /// The constant factors of the fully connected net F = (1/h)·w_out·z_L, z_l = c·φ(s_l·W_l·z_{l−1}),
 /// s_l = 1/√fan_in. With ReLU they are all gathered into one factor at the output (`folded`):

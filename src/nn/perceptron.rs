@@ -17,10 +17,9 @@
 
 use std::time::Instant;
 
-use super::dynamics::{
-    record, Dtype, LoopCounts, LoopEnd, Movement, SetStats, Status, TrainConfig, TRAJECTORY_TEST_POINTS,
-};
+use super::dynamics::{record, LoopCounts, LoopEnd, Movement, SetStats, TrainConfig, TRAJECTORY_TEST_POINTS};
 use super::observables::{LayerChange, RunRecord, TrajectoryPoint};
+use crate::core_nn::{Dtype, Status};
 use crate::datasets::RunData;
 use crate::rng::{DistinctSampler, Rng, Stream};
 

@@ -16,11 +16,12 @@ use std::time::Instant;
 use tch::Tensor;
 
 use super::dynamics::{
-    validate, DeviceSet, LoopEnd, Status, StopDetector, TrainConfig, TrainError, Trainer, EVAL_CHUNK_FC,
+    validate, DeviceSet, LoopEnd, StopDetector, TorchKind, TrainConfig, TrainError, Trainer, EVAL_CHUNK_FC,
 };
 use super::fc::{first_layer_layout, to_host, FcStep};
 use super::model::{ArchKind, Net};
 use super::observables::{RunRecord, TrajectoryPoint};
+use crate::core_nn::Status;
 use crate::datasets::RunData;
 use crate::rng::{DistinctSampler, Rng, Stream};
 

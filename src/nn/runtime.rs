@@ -5,11 +5,7 @@ use std::path::PathBuf;
 
 use tch::Device;
 
-/// The version libtorch was built against at compile time (from build.rs).
-pub const BUILD_LIBTORCH_VERSION: &str = match option_env!("SGDNOISE_BUILD_LIBTORCH_VERSION") {
-    Some(v) => v,
-    None => "unknown",
-};
+pub use crate::host::{cores, default_threads, tune_allocator, BUILD_LIBTORCH_VERSION};
 
 /// The folder of the libtorch_cpu.so mapped into this process.
 pub fn loaded_libtorch_dir() -> Option<PathBuf> {
@@ -25,18 +21,7 @@ pub fn loaded_libtorch_dir() -> Option<PathBuf> {
 /// The running libtorch's version with its build tag, e.g. `2.11.0+cu130`.
 pub fn libtorch_version_full() -> String {
     loaded_libtorch_dir()
-        .and_then(|lib| {
-            let root = lib.parent()?.to_owned();
-            if let Ok(text) = std::fs::read_to_string(root.join("version.py")) {
-                for line in text.lines() {
-                    if let Some(rest) = line.strip_prefix("__version__") {
-                        let v = rest.trim_start_matches([' ', '=', ':']).trim_start_matches("str").trim();
-                        return Some(v.trim_matches(|c| c == '\'' || c == '"').to_owned());
-                    }
-                }
-            }
-            std::fs::read_to_string(root.join("build-version")).ok().map(|s| s.trim().to_owned())
-        })
+        .and_then(|lib| crate::host::libtorch_version_in(&lib))
         .unwrap_or_else(|| BUILD_LIBTORCH_VERSION.to_owned())
 }
 
@@ -46,19 +31,6 @@ pub fn libtorch_version() -> String {
     full.split('+').next().unwrap_or(&full).to_owned()
 }
 
-/// Makes glibc keep freed memory for reuse instead of mapping and unmapping large blocks at
-/// every allocation: libtorch allocates each activation afresh, and a MnasNet h = 64 step spent
-/// as long in the kernel (page faults, munmap) as in the net (54 s of system time in a 110 s run;
-/// 0.7 s after). Memory is still freed to the allocator, only not given back to the system.
-pub fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
-    }
-}
-
 /// Sets libtorch's intra-op threads (and one inter-op thread: we never run graphs in parallel).
 pub fn set_threads(n: usize) {
     tch::set_num_threads(n.max(1) as i32);
@@ -66,16 +38,6 @@ pub fn set_threads(n: usize) {
 
 pub fn threads() -> usize {
     tch::get_num_threads().max(1) as usize
-}
-
-/// Cores available to this process.
-pub fn cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
-}
-
-/// The default intra-op threads for `workers` concurrent runs: cores divided among them.
-pub fn default_threads(workers: usize) -> usize {
-    (cores() / workers.max(1)).max(1)
 }
 
 /// `auto`, `cpu`, `cuda` or `cuda:N`.

@@ -14,7 +14,8 @@ pub(crate) fn data_paths() -> DataPaths {
 
 /// The release or debug binary cargo built for this test run.
 pub(crate) fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_sgdnoise"))
+    // The light coordinator is crates/core's binary, built beside this package's sgdnoise-torch.
+    PathBuf::from(env!("CARGO_BIN_EXE_sgdnoise-torch")).with_file_name("sgdnoise")
 }
 
 /// Runs the binary with a clean environment (no LD_LIBRARY_PATH, no LIBTORCH).

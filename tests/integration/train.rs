@@ -2,6 +2,7 @@
 //! divergence, activation normalisation.
 
 use sgdnoise::datasets::{Pool, RunData};
+use sgdnoise::nn::act::Apply;
 use sgdnoise::nn::{train, Activation, ArchKind, ArchSpec, Dtype, Status, TrainConfig, Trainer};
 use tch::{Device, Kind, Tensor};
 

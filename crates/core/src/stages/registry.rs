@@ -39,6 +39,10 @@ pub struct Job {
     /// Set when an aggregate runs over part of its upstream (`--partial`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial: Option<crate::engine::key::Partial>,
+    /// The libtorch version the key was made with (kinds that use libtorch): the worker that
+    /// loads another one refuses the job rather than record it under a key that lies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub libtorch: Option<String>,
 }
 
 /// Where a job runs and what it may use.
@@ -71,8 +75,9 @@ pub enum StageError {
     Store(#[from] crate::engine::store::StoreError),
     #[error(transparent)]
     Data(#[from] crate::datasets::DataError),
+    /// Training failed (libtorch's errors, from the trainer `sgdnoise-torch` installs).
     #[error(transparent)]
-    Train(#[from] crate::nn::TrainError),
+    Training(Box<dyn std::error::Error + Send + Sync>),
     /// A stored object that does not decode as what it should be.
     #[error("object {hash}: {message}")]
     BadObject { hash: String, message: String },

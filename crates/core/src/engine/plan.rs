@@ -59,7 +59,6 @@ pub struct PlannedInstance {
     pub stage: usize,
     pub index: usize,
     pub key: Option<String>,
-    pub key_inputs: Option<KeyInputs>,
     pub status: Status,
     pub reasons: Vec<RerunReason>,
     pub record: Option<RecordRow>,
@@ -184,14 +183,13 @@ impl<'a> Planner<'a> {
     }
 
     /// Fresh or run, with reasons.
-    pub fn classify(&self, stage: usize, index: usize, key: &str, key_inputs: KeyInputs) -> PlannedInstance {
+    pub fn classify(&self, stage: usize, index: usize, key: &str, key_inputs: &KeyInputs) -> PlannedInstance {
         let s = &self.pipeline.stages[stage];
         let id = &s.instances[index].id;
         let mut planned = PlannedInstance {
             stage,
             index,
             key: Some(key.to_owned()),
-            key_inputs: None,
             status: Status::Run,
             reasons: Vec::new(),
             record: None,
@@ -208,13 +206,12 @@ impl<'a> Planner<'a> {
         } else {
             match self.latest.get(&(s.name.clone(), id.clone())) {
                 Some((_, old)) => match serde_json::from_str::<KeyInputs>(old) {
-                    Ok(old) => planned.reasons = explain(&old, &key_inputs),
+                    Ok(old) => planned.reasons = explain(&old, key_inputs),
                     Err(_) => planned.reasons.push(RerunReason::KeyFormatChanged),
                 },
                 None => planned.reasons.push(RerunReason::NewInstance),
             }
         }
-        planned.key_inputs = Some(key_inputs);
         planned
     }
 
@@ -226,7 +223,6 @@ impl<'a> Planner<'a> {
             stage: si,
             index: i,
             key: None,
-            key_inputs: None,
             status,
             reasons: vec![reason],
             record: None,
@@ -267,7 +263,7 @@ impl<'a> Planner<'a> {
                     }
                     None => {
                         let (key, ki) = self.key_for(si, i, &upstream, partial);
-                        let mut p = self.classify(si, i, &key, ki);
+                        let mut p = self.classify(si, i, &key, &ki);
                         if p.status == Status::Run && self.pending_if_not_fresh(si) {
                             p.status = Status::Pending;
                             p.reasons = vec![RerunReason::Pending];

@@ -41,7 +41,9 @@ pub(crate) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let mut planner = Planner::new(&pipeline, &db, &store, env)?;
     planner.partial = args.partial;
     let plan = planner.plan();
-    let models = CostModels::fit(&db.durations()?);
+    // The cost models read every recorded execution: fitted only when something will run.
+    let to_run = plan.iter().flatten().any(|p| p.status == Status::Run);
+    let models = if to_run { CostModels::fit(&db.durations()?) } else { CostModels::fit(&[]) };
     if args.json {
         let mut items = planner.to_json(&plan);
         for item in items.as_array_mut().into_iter().flatten() {

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::dynamics::Status;
+use super::names::Status;
 
 /// ‖w−w0‖ of one weight tensor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

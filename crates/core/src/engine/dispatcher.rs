@@ -236,7 +236,7 @@ impl<'a> Dispatcher<'a> {
                 }
                 let (key, ki) = planner.key_for(si, i, &pairs, partial);
                 let key_inputs = serde_json::to_value(&ki).expect("key inputs serialise");
-                let planned: PlannedInstance = planner.classify(si, i, &key, ki);
+                let planned: PlannedInstance = planner.classify(si, i, &key, &ki);
                 if planned.status != Status::Fresh && planner.pending_if_not_fresh(si) {
                     self.states[si][i] = State::Pending { key: Some(key), why: None };
                 } else if planned.status == Status::Fresh {
@@ -255,6 +255,7 @@ impl<'a> Dispatcher<'a> {
                         threads: self.opts.threads,
                         device: self.opts.device.clone(),
                         partial,
+                        libtorch: stages[si].kind.uses_torch().then(|| planner.env.libtorch.clone()),
                     };
                     let group = (stages[si].replicas > 1).then(|| stages[si].kind.group_key(&inst.params)).flatten();
                     self.states[si][i] = State::Queued(Box::new(Planned { job, key_inputs, group }));

@@ -13,10 +13,10 @@ use crate::engine::executor::{self, Event, Executor, LocalPool, SlurmExecutor, S
 use crate::engine::lock;
 use crate::engine::plan::Planner;
 use crate::engine::progress::human;
-use crate::nn::runtime;
+use crate::host;
 
 #[derive(Debug, Args)]
-pub(crate) struct RunArgs {
+pub struct RunArgs {
     /// The pipeline file.
     pipeline: PathBuf,
     /// Run only these stages, globs or instance ids, and what they need (default: everything).
@@ -142,7 +142,7 @@ fn slurm_settings(args: &RunArgs) -> anyhow::Result<SlurmSettings> {
     Ok(profile.overridden_by(args.slurm.settings()))
 }
 
-pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let pipeline = cache::load_targets(&args.pipeline, &args.targets)?;
     let slurm = match args.executor {
         ExecutorKind::Slurm => Some(slurm_settings(&args)?),
@@ -166,9 +166,9 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         device,
         // A partial run reports what it can: one analysis failing for want of runs stops nothing.
         keep_going: args.keep_going || args.partial,
-        threads: args.threads.unwrap_or_else(|| runtime::default_threads(jobs)),
+        threads: args.threads.unwrap_or_else(|| host::default_threads(jobs)),
         quiet: args.json,
-        exe: std::env::current_exe()?,
+        exe: host::torch_exe(),
         cache: std::fs::canonicalize(&cache_dir)?,
     };
     let (outbox, inbox) = executor::channel();

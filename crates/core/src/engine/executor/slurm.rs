@@ -276,10 +276,15 @@ impl Coordinator {
             if !live.iter().any(|id| id.split('_').next() == Some(job_id.as_str())) {
                 continue;
             }
+            // Only the tasks still queued or running are adopted: a finished one left its results
+            // (ingested) or failed (its instances run again).
             let mut tasks = Vec::new();
             for n in 0.. {
                 match std::fs::read_to_string(dir.join("tasks").join(n.to_string())) {
-                    Ok(text) => tasks.push(text.split_whitespace().map(str::to_owned).collect()),
+                    Ok(text) if is_live(&live, &job_id, n) => {
+                        tasks.push(text.split_whitespace().map(str::to_owned).collect())
+                    }
+                    Ok(_) => tasks.push(Vec::new()),
                     Err(_) => break,
                 }
             }

@@ -1,0 +1,119 @@
+//! The command line of the light `sgdnoise`: parse arguments into a validated configuration and
+//! call library code; the commands that load libtorch are handed to `sgdnoise-torch`.
+//! Errors print as `error: …` then `caused by: …`; invalid input exits 2, a failed run 1.
+
+pub mod cache;
+mod export;
+mod gc;
+mod kinds;
+mod plan;
+mod results;
+pub mod run;
+mod why;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status for invalid input (arguments, pipeline files, configurations).
+pub const EXIT_INVALID: u8 = 2;
+/// Exit status for a run or stage that failed.
+pub const EXIT_FAILED: u8 = 1;
+
+/// The commands that load libtorch: `sgdnoise` hands them to `sgdnoise-torch`.
+pub const TORCH_COMMANDS: [&str; 4] = ["train", "exec", "doctor", "verify"];
+
+/// An error caused by what the user gave us, not by a failure while running.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidInput(pub String);
+
+#[derive(Debug, Parser)]
+#[command(name = "sgdnoise", version, about = "Reproduce the effects of SGD noise in the lazy and feature regimes")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The arguments of a command that `sgdnoise-torch` parses.
+#[derive(Debug, clap::Args)]
+struct Forwarded {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// One training run, no pipeline; prints its record.
+    Train(Forwarded),
+    /// Run a pipeline: execute what is not fresh, record everything.
+    Run(Box<run::RunArgs>),
+    /// Dry run: which instances are fresh and which will run, and why.
+    Plan(plan::PlanArgs),
+    /// One row per instance of a stage: parameters and outputs.
+    Results(results::ResultsArgs),
+    /// The provenance chain of an instance, output or report item.
+    Why(why::WhyArgs),
+    /// Remove objects no record references.
+    Gc(gc::GcArgs),
+    /// Rehash the store; optionally re-execute cached instances and compare.
+    Verify(Forwarded),
+    /// Copy a stage's outputs (e.g. the report) out of the store.
+    Export(export::ExportArgs),
+    /// Execute planned instances by key (used by `run` and the Slurm executor).
+    Exec(Forwarded),
+    /// libtorch version, devices, threads and datasets.
+    Doctor(Forwarded),
+    /// Every stage kind's parameters: types, defaults, meanings.
+    Kinds(kinds::KindsArgs),
+}
+
+/// The light `sgdnoise`: commands that load libtorch go to `sgdnoise-torch` (same arguments),
+/// the rest run here without it.
+pub fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if args.get(1).and_then(|a| a.to_str()).is_some_and(|c| TORCH_COMMANDS.contains(&c)) {
+        use std::os::unix::process::CommandExt;
+        let exe = crate::host::torch_exe();
+        let err = std::process::Command::new(&exe).args(&args[1..]).exec();
+        eprintln!("error: cannot run {}: {err}", exe.display());
+        return ExitCode::from(EXIT_FAILED);
+    }
+    run_args(args)
+}
+
+/// Parses and runs a command that needs no libtorch.
+pub fn run_args(args: Vec<OsString>) -> ExitCode {
+    let cli = Cli::parse_from(args);
+    report(match cli.command {
+        Command::Run(args) => run::run(*args),
+        Command::Plan(args) => plan::run(args),
+        Command::Results(args) => results::run(args),
+        Command::Why(args) => why::run(args),
+        Command::Gc(args) => gc::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Kinds(args) => kinds::run(args),
+        Command::Train(_) | Command::Verify(_) | Command::Exec(_) | Command::Doctor(_) => {
+            Err(InvalidInput("this command runs in sgdnoise-torch".into()).into())
+        }
+    })
+}
+
+/// Prints an error as `error: …` then `caused by: …`; invalid input exits 2, a failure 1.
+pub fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("caused by: {cause}");
+            }
+            if err.chain().any(|c| c.is::<InvalidInput>()) {
+                ExitCode::from(EXIT_INVALID)
+            } else {
+                ExitCode::from(EXIT_FAILED)
+            }
+        }
+    }
+}

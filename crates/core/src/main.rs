@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    sgdnoise_core::cli::main()
+}
