@@ -17,6 +17,7 @@ fn main() {
     }
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=build/libtorch.rs");
+    println!("cargo:rerun-if-changed=build/libtorch_version.rs");
     let lib_dir = match libtorch_lib_dir() {
         Some(dir) => dir,
         None => {

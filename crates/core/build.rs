@@ -12,6 +12,7 @@ fn main() {
     }
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=../../build/libtorch.rs");
+    println!("cargo:rerun-if-changed=../../build/libtorch_version.rs");
     if let Some(lib_dir) = libtorch_lib_dir() {
         let version = libtorch_version(&lib_dir).unwrap_or_else(|| "unknown".to_owned());
         println!("cargo:rustc-env=SGDNOISE_BUILD_LIBTORCH_VERSION={version}");

@@ -21,7 +21,7 @@ pub fn loaded_libtorch_dir() -> Option<PathBuf> {
 /// The running libtorch's version with its build tag, e.g. `2.11.0+cu130`.
 pub fn libtorch_version_full() -> String {
     loaded_libtorch_dir()
-        .and_then(|lib| crate::host::libtorch_version_in(&lib))
+        .and_then(|lib| crate::host::libtorch_version(&lib))
         .unwrap_or_else(|| BUILD_LIBTORCH_VERSION.to_owned())
 }
 

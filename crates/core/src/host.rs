@@ -2,7 +2,7 @@
 //! loading libtorch: cores, the libtorch version that enters keys, the requested device, and the
 //! `sgdnoise-torch` binary that trains.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The version of the libtorch the build linked (from build.rs).
 pub const BUILD_LIBTORCH_VERSION: &str = match option_env!("SGDNOISE_BUILD_LIBTORCH_VERSION") {
@@ -20,20 +20,7 @@ pub fn default_threads(workers: usize) -> usize {
     (cores() / workers.max(1)).max(1)
 }
 
-/// The version of a libtorch folder (`lib/`): `version.py` beside it in a PyPI wheel,
-/// `build-version` in a libtorch archive.
-pub fn libtorch_version_in(lib: &Path) -> Option<String> {
-    let root = lib.parent()?;
-    if let Ok(text) = std::fs::read_to_string(root.join("version.py")) {
-        for line in text.lines() {
-            if let Some(rest) = line.strip_prefix("__version__") {
-                let v = rest.trim_start_matches([' ', '=', ':']).trim_start_matches("str").trim();
-                return Some(v.trim_matches(|c| c == '\'' || c == '"').to_owned());
-            }
-        }
-    }
-    std::fs::read_to_string(root.join("build-version")).ok().map(|s| s.trim().to_owned())
-}
+include!("../../../build/libtorch_version.rs");
 
 /// The folder the dynamic loader will take `libtorch_cpu.so` from in a worker started from
 /// here: the first of `LD_LIBRARY_PATH` that has it, else the binary's run path (the build's).
@@ -47,7 +34,7 @@ pub fn workers_libtorch_dir() -> Option<PathBuf> {
 /// enters the keys of training instances. `sgdnoise-torch` checks it against the library it
 /// actually loaded before it trains.
 pub fn workers_libtorch_version() -> String {
-    workers_libtorch_dir().and_then(|d| libtorch_version_in(&d)).unwrap_or_else(|| BUILD_LIBTORCH_VERSION.to_owned())
+    workers_libtorch_dir().and_then(|d| libtorch_version(&d)).unwrap_or_else(|| BUILD_LIBTORCH_VERSION.to_owned())
 }
 
 /// The binary that links libtorch: `sgdnoise-torch` beside this one.
