@@ -230,3 +230,29 @@ fn a_detached_run_returns_at_once_and_a_later_run_collects_without_resubmitting(
     let local = sgdnoise(&["run", p.to_str().unwrap(), "--cache", c, "--detach"]);
     assert_eq!(local.status.code(), Some(2));
 }
+
+#[test]
+fn ctrl_c_on_the_coordinator_cancels_its_slurm_jobs() {
+    let cache = tempfile::tempdir().unwrap();
+    let c = cache.path().to_str().unwrap();
+    let p = fixture("slurm-slow.yaml");
+    let args =
+        ["run", p.to_str().unwrap(), "--cache", c, "--executor", "slurm", "--pack", "1", "--max-concurrent", "1"];
+    let coordinator =
+        slurm_command(&args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    wait_for("the batch", || batches(cache.path()).first().is_some_and(|b| !b.0.is_empty()));
+    let (job, _) = batches(cache.path()).remove(0);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(coordinator.id() as i32, libc::SIGINT) };
+    let status = coordinator.wait_with_output().unwrap().status;
+    assert_eq!(status.code(), Some(130));
+    // scancel'd: the pending tasks go at once, a running one once it has been killed.
+    wait_for("the batch's tasks to be cancelled", || {
+        let squeue = std::process::Command::new("squeue")
+            .args(["-h", "-j", &job])
+            .env("SLURM_CONF", crate::support::slurm())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&squeue.stdout).trim().is_empty()
+    });
+}
