@@ -313,6 +313,8 @@ impl Coordinator {
                     if self.tracked.is_empty() {
                         return;
                     }
+                    // Nothing more will come: only Slurm's answers are awaited.
+                    std::thread::sleep(Duration::from_millis(200));
                 }
             }
             self.poll();
