@@ -40,6 +40,7 @@ bench: build
     . scripts/env.sh && target/release/bench-plan 10000
     . scripts/env.sh && target/release/bench-replicas "$SGDNOISE_PYTHON"
     . scripts/env.sh && target/release/bench-perceptron
+    . scripts/env.sh && target/release/bench-mnas --python "$SGDNOISE_PYTHON"
 
 # libtorch, devices, threads and datasets as sgdnoise sees them
 doctor: build
