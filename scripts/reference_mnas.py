@@ -9,14 +9,14 @@ padding, sqrt(2)*relu, N(0,1) weights. Hinge loss with margin 1/alpha scaled by 
 output centred at initialisation, B distinct indices per step, dt = T*h*B, autograd's gradient.
 Times `--steps` steps (no stop check, no trajectory) and prints one JSON line.
 """
-import argparse, json, math, os, sys, time
+import json, math, os, sys, time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference_train import load_mnist  # noqa: E402
+from reference_train import base_parser, load_mnist  # noqa: E402
 
 
 def same_pad(z, k, stride):
@@ -68,16 +68,8 @@ def forward(spec, ws, x):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--mnist", default="data/mnist")
-    ap.add_argument("--P", type=int, default=1024)
-    ap.add_argument("--T", type=float, default=2**-6)
-    ap.add_argument("--alpha", type=float, default=2**15)
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--width", type=int, default=64)
+    ap = base_parser(64)
     ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)

@@ -22,19 +22,25 @@ def load_mnist(folder):
     return (x.astype(np.float32) - 33.31) / 78.57, np.where(y % 2 == 0, 1.0, -1.0).astype(np.float32)
 
 
-def main():
+def base_parser(width):
+    """The settings both references share (those of sgdnoise's kernel-regime MNIST run)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--mnist", default="data/mnist")
     ap.add_argument("--P", type=int, default=1024)
     ap.add_argument("--T", type=float, default=2**-6)
     ap.add_argument("--alpha", type=float, default=2**15)
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--width", type=int, default=128)
-    ap.add_argument("--depth", type=int, default=5)
+    ap.add_argument("--width", type=int, default=width)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    return ap
+
+
+def main():
+    ap = base_parser(128)
+    ap.add_argument("--depth", type=int, default=5)
     ap.add_argument("--max-steps", type=int, default=100000)
     ap.add_argument("--max-wall", type=float, default=60.0)
-    ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)

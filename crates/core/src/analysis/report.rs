@@ -272,7 +272,7 @@ fn fit_claims(r: &Result, o: &FitOutput, claims: &mut Vec<ClaimRow>, figures: &m
 
 fn crossover_claims(r: &Result, o: &CrossoverOutput, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Figure>) {
     let c = &o.crossover;
-    let claim = o.claim.claim.clone().unwrap_or_else(|| "T_c ~ P^−a with a = γ/δ".into());
+    let claim = o.used.claim.claim.clone().unwrap_or_else(|| "T_c ~ P^−a with a = γ/δ".into());
     let (lo, hi) = (f(c.a_ci.0), f(c.a_ci.1));
     let (dlo, dhi) = (f(o.a_minus_gamma_over_delta_ci.0), f(o.a_minus_gamma_over_delta_ci.1));
     let ratio = o.gamma_over_delta.and_then(f);
@@ -284,7 +284,7 @@ fn crossover_claims(r: &Result, o: &CrossoverOutput, claims: &mut Vec<ClaimRow>,
         measured: measured(a, lo, hi),
         runs: format!(
             "{}; a by {}; T_c (threshold) found for {} values of {}",
-            runs_text(o.runs_used, &o.runs_excluded, o.seeds),
+            runs_text(o.used.runs_used, &o.used.runs_excluded, o.seeds),
             c.method.name(),
             c.groups_with_t_c,
             o.group
@@ -319,8 +319,8 @@ fn crossover_claims(r: &Result, o: &CrossoverOutput, claims: &mut Vec<ClaimRow>,
             collapse.series.push(s);
         }
     }
-    plot.metadata = provenance_meta(r, o.used_keys.len());
-    collapse.metadata = provenance_meta(r, o.used_keys.len());
+    plot.metadata = provenance_meta(r, o.used.used_keys.len());
+    collapse.metadata = provenance_meta(r, o.used.used_keys.len());
     figures.push(Figure {
         name: "crossover".into(),
         caption: format!("{y} against {x} for each {group}; vertical lines: T_c ({})", r.id()),
@@ -337,7 +337,8 @@ fn crossover_claims(r: &Result, o: &CrossoverOutput, claims: &mut Vec<ClaimRow>,
 
 fn optimum_claims(r: &Result, o: &OptimumOutput, claims: &mut Vec<ClaimRow>, figures: &mut Vec<Figure>) {
     let opt = &o.optimum;
-    let claim = o.claim.claim.clone().unwrap_or_else(|| "T_opt ~ α^k in the feature regime, k = (D−1)/(D+1)".into());
+    let claim =
+        o.used.claim.claim.clone().unwrap_or_else(|| "T_opt ~ α^k in the feature regime, k = (D−1)/(D+1)".into());
     let theory = o.theory_k.and_then(f);
     let (lo, hi) = (f(opt.k_ci.0), f(opt.k_ci.1));
     let k = opt.k.and_then(f);
@@ -349,7 +350,7 @@ fn optimum_claims(r: &Result, o: &OptimumOutput, claims: &mut Vec<ClaimRow>, fig
         measured: measured(k, lo, hi),
         runs: format!(
             "{}; {} values of α ≤ {} fitted ({} with the minimum at the largest stable T)",
-            runs_text(o.runs_used, &o.runs_excluded, o.seeds),
+            runs_text(o.used.runs_used, &o.used.runs_excluded, o.seeds),
             opt.fitted_groups,
             fmt(o.alpha_max),
             opt.stability_edges
@@ -396,7 +397,7 @@ fn optimum_claims(r: &Result, o: &OptimumOutput, claims: &mut Vec<ClaimRow>, fig
         ys,
         values,
         overlay: optima.clone(),
-        metadata: provenance_meta(r, o.used_keys.len()),
+        metadata: provenance_meta(r, o.used.used_keys.len()),
     };
     figures.push(Figure {
         name: "phase-diagram".into(),
@@ -428,7 +429,7 @@ fn optimum_claims(r: &Result, o: &OptimumOutput, claims: &mut Vec<ClaimRow>, fig
             }
         }
     }
-    plot.metadata = provenance_meta(r, o.used_keys.len());
+    plot.metadata = provenance_meta(r, o.used.used_keys.len());
     figures.push(Figure {
         name: "t-opt".into(),
         caption: format!("T_opt against α with the fitted and predicted slopes ({})", r.id()),

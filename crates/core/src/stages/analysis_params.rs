@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use super::outputs::Claim;
+use super::outputs::{Claim, RunsUsed};
 use super::params::CheckError;
 use crate::analysis::table::Selection;
 
@@ -177,6 +177,23 @@ pub fn check(
         return Err(CheckError::param("theory", format!("{k}: expected a number")));
     }
     Ok(())
+}
+
+/// The claim and the runs behind an analysis, as its output ends with them.
+pub fn runs_used(
+    p: &dyn AnalysisParams,
+    rows: &[crate::analysis::table::Row],
+    excluded: std::collections::BTreeMap<String, usize>,
+    ctx: &super::registry::ExecContext,
+    job: &super::registry::Job,
+) -> Result<RunsUsed, super::registry::StageError> {
+    Ok(RunsUsed {
+        claim: claim(p),
+        runs_used: rows.len(),
+        runs_excluded: excluded,
+        used_keys: rows.iter().map(crate::analysis::table::row_key).collect(),
+        provisional: super::collect::coverage(ctx, job)?,
+    })
 }
 
 /// The claim's text, theory values and paper statement, carried into the output for the report.

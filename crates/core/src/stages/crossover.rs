@@ -13,7 +13,7 @@ use super::params::{typed, CheckError, Params, Schema, Typed};
 use super::registry::{ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::analysis::crossover::{analyse, Method};
 use crate::analysis::powerlaw::{least_squares, Point};
-use crate::analysis::table::{interval, num, row_key, seed, seeds, Row, Selection};
+use crate::analysis::table::{interval, num, seed, seeds, Row, Selection};
 use crate::rng::{Rng, Stream};
 
 pub struct Crossover;
@@ -168,11 +168,7 @@ impl StageKind for Crossover {
             a_minus_gamma_over_delta_ci: diff_ci,
             paired_resamples: diffs.len(),
             seeds: all.len(),
-            claim: ap::claim(&p),
-            runs_used: rows.len(),
-            runs_excluded: selected.excluded,
-            used_keys: rows.iter().map(row_key).collect(),
-            provisional: super::collect::coverage(ctx, job)?,
+            used: ap::runs_used(&p, &rows, selected.excluded, ctx, job)?,
         };
         let mut out = ExecOutput { metrics: json!({ "runs_used": rows.len() }), ..Default::default() };
         out.outputs.insert(CrossoverOutput::FILE.into(), outputs::encode(&output));

@@ -12,7 +12,7 @@ use super::collect::gather_rows;
 use super::params::{typed, CheckError, Params, Schema, Typed};
 use super::registry::{ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::analysis::optimum::analyse;
-use crate::analysis::table::{num, row_key, Selection};
+use crate::analysis::table::{num, Selection};
 use crate::nn::Status;
 
 pub struct Optimum;
@@ -118,11 +118,7 @@ impl StageKind for Optimum {
             theory_k,
             seeds: crate::analysis::table::seeds(&rows).len(),
             grid,
-            claim: ap::claim(&p),
-            runs_used: rows.len(),
-            runs_excluded: selected.excluded,
-            used_keys: rows.iter().map(row_key).collect(),
-            provisional: super::collect::coverage(ctx, job)?,
+            used: ap::runs_used(&p, &rows, selected.excluded, ctx, job)?,
         };
         let mut out = ExecOutput { metrics: json!({ "runs_used": rows.len() }), ..Default::default() };
         out.outputs.insert(OptimumOutput::FILE.into(), outputs::encode(&output));

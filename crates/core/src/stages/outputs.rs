@@ -274,6 +274,19 @@ pub struct Criterion {
     pub threshold: f64,
 }
 
+/// What a crossover or optimum output ends with: the claim it tests and the runs behind it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunsUsed {
+    pub claim: Claim,
+    pub runs_used: usize,
+    /// Reason → runs left out for it.
+    pub runs_excluded: BTreeMap<String, usize>,
+    pub used_keys: Vec<String>,
+    /// Set when computed over part of the planned runs (`--partial`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisional: Option<Coverage>,
+}
+
 /// `crossover.json`: T_c(P), a, and δ, γ on the same resamples.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CrossoverOutput {
@@ -294,12 +307,8 @@ pub struct CrossoverOutput {
     pub a_minus_gamma_over_delta_ci: (f64, f64),
     pub paired_resamples: usize,
     pub seeds: usize,
-    pub claim: Claim,
-    pub runs_used: usize,
-    pub runs_excluded: BTreeMap<String, usize>,
-    pub used_keys: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provisional: Option<Coverage>,
+    #[serde(flatten)]
+    pub used: RunsUsed,
 }
 
 impl Stored for CrossoverOutput {
@@ -321,12 +330,8 @@ pub struct OptimumOutput {
     pub seeds: usize,
     /// Every selected run, diverged and unconverged ones included (holes in the diagram).
     pub grid: Vec<GridCell>,
-    pub claim: Claim,
-    pub runs_used: usize,
-    pub runs_excluded: BTreeMap<String, usize>,
-    pub used_keys: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provisional: Option<Coverage>,
+    #[serde(flatten)]
+    pub used: RunsUsed,
 }
 
 impl Stored for OptimumOutput {
@@ -365,8 +370,8 @@ impl Analysis {
     pub fn provisional(&self) -> Option<Coverage> {
         match self {
             Analysis::Fit(o) => o.provisional,
-            Analysis::Crossover(o) => o.provisional,
-            Analysis::Optimum(o) => o.provisional,
+            Analysis::Crossover(o) => o.used.provisional,
+            Analysis::Optimum(o) => o.used.provisional,
         }
     }
 }
