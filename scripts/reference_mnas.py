@@ -11,12 +11,11 @@ Times `--steps` steps (no stop check, no trajectory) and prints one JSON line.
 """
 import json, math, os, sys, time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference_train import base_parser, load_mnist  # noqa: E402
+from reference_train import base_parser, training_set  # noqa: E402
 
 
 def same_pad(z, k, stride):
@@ -71,12 +70,8 @@ def main():
     ap = base_parser(64)
     ap.add_argument("--steps", type=int, default=20)
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(a.seed)
-    x, y = load_mnist(a.mnist)
-    g = np.random.default_rng(a.seed)
-    idx = g.choice(len(y), a.P, replace=False)
-    xtr, ytr = torch.from_numpy(x[idx]).reshape(-1, 1, 28, 28), torch.from_numpy(y[idx])
+    g, xtr, ytr = training_set(a)
+    xtr = xtr.reshape(-1, 1, 28, 28)
     spec = layers(a.width, 1)
     ws = [torch.randn(*s).requires_grad_(True) for _, s, _, _ in spec]
     with torch.no_grad():

@@ -36,18 +36,23 @@ def base_parser(width):
     return ap
 
 
+def training_set(a):
+    """Threads and seeds set; the batch generator and P training points drawn from MNIST parity."""
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    x, y = load_mnist(a.mnist)
+    g = np.random.default_rng(a.seed)
+    idx = g.choice(len(y), a.P, replace=False)
+    return g, torch.from_numpy(x[idx]), torch.from_numpy(y[idx])
+
+
 def main():
     ap = base_parser(128)
     ap.add_argument("--depth", type=int, default=5)
     ap.add_argument("--max-steps", type=int, default=100000)
     ap.add_argument("--max-wall", type=float, default=60.0)
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(a.seed)
-    x, y = load_mnist(a.mnist)
-    g = np.random.default_rng(a.seed)
-    idx = g.choice(len(y), a.P, replace=False)
-    xtr, ytr = torch.from_numpy(x[idx]), torch.from_numpy(y[idx])
+    g, xtr, ytr = training_set(a)
     h, alpha = a.width, a.alpha
     ws = [torch.randn(h, 784)] + [torch.randn(h, h) for _ in range(a.depth - 1)] + [torch.randn(h)]
     for w in ws:
