@@ -76,7 +76,8 @@ pub fn main() -> ExitCode {
     if args.get(1).and_then(|a| a.to_str()).is_some_and(|c| TORCH_COMMANDS.contains(&c)) {
         use std::os::unix::process::CommandExt;
         let exe = crate::host::torch_exe();
-        let err = std::process::Command::new(&exe).args(&args[1..]).exec();
+        // Named `sgdnoise` in its usage lines and errors, as the user typed it.
+        let err = std::process::Command::new(&exe).arg0("sgdnoise").args(&args[1..]).exec();
         eprintln!("error: cannot run {}: {err}", exe.display());
         return ExitCode::from(EXIT_FAILED);
     }
