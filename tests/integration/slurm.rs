@@ -224,9 +224,19 @@ fn a_detached_run_returns_at_once_and_a_later_run_collects_without_resubmitting(
     assert_eq!((detached["executed"].as_u64(), detached["pending"].as_u64()), (Some(1), Some(6 + 1)), "{detached}");
     let fc = detached["instances"].as_array().unwrap().iter().find(|i| i["id"] == "fc[seed=0]").unwrap().clone();
     assert_eq!(fc["error"], "submitted to Slurm and left running (--detach): run again to collect it");
+    // gc meanwhile leaves the job files the nodes still need.
+    assert!(sgdnoise_on_slurm(&["gc", "--cache", c]).status.success());
+    assert_eq!(std::fs::read_dir(cache.path().join("jobs")).unwrap().count(), 6);
     let later = run_json(sgdnoise_on_slurm(&args));
     assert_eq!((later["executed"].as_u64(), later["failed"].as_u64()), (Some(6 + 1), Some(0)), "{later}");
     assert_eq!(batches(cache.path()).len(), 1, "the later run adopted the detached batch");
+    // Once Slurm is done with the batch, gc removes its folder and the ingested results.
+    wait_for("gc to find the batch finished", || {
+        let gc = sgdnoise_on_slurm(&["gc", "--cache", c]);
+        String::from_utf8_lossy(&gc.stdout).contains("; 1 finished Slurm batch folder(s);")
+    });
+    assert!(batches(cache.path()).is_empty());
+    assert_eq!(std::fs::read_dir(cache.path().join("slurm/results")).unwrap().count(), 0);
     let local = sgdnoise(&["run", p.to_str().unwrap(), "--cache", c, "--detach"]);
     assert_eq!(local.status.code(), Some(2));
 }

@@ -1,4 +1,5 @@
-//! `sgdnoise gc [--dry-run]`: remove objects no record references, stale temporary and job files.
+//! `sgdnoise gc [--dry-run]`: remove objects no record references, stale temporary and job files,
+//! ingested Slurm results and the folders of finished Slurm batches.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -7,6 +8,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::cache;
+use crate::engine::executor::slurm;
 use crate::engine::lock;
 
 #[derive(Debug, Args)]
@@ -22,7 +24,9 @@ pub(crate) fn run(args: GcArgs) -> anyhow::Result<ExitCode> {
     let cache_dir = cache::cache_dir(args.cache.as_deref());
     let _lock = lock::acquire(&cache_dir)?;
     let (store, db) = cache::open(&cache_dir)?;
-    let live: BTreeSet<String> = db.records()?.into_values().flat_map(|r| r.outputs.into_values()).collect();
+    let records = db.records()?;
+    let recorded: BTreeSet<String> = records.keys().cloned().collect();
+    let live: BTreeSet<String> = records.into_values().flat_map(|r| r.outputs.into_values()).collect();
     let (mut count, mut bytes) = (0usize, 0u64);
     for hash in store.list() {
         if live.contains(&hash) {
@@ -37,19 +41,35 @@ pub(crate) fn run(args: GcArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let mut stale = store.stale_tmp();
+    // Slurm: job files of tasks still queued or running stay (a detached run's nodes read them);
+    // results already recorded and the folders of finished batches go. When Slurm cannot be
+    // asked about existing batches, none of their files is touched.
+    let slurm = slurm::batches(&store);
     if let Ok(rd) = std::fs::read_dir(store.root().join("jobs")) {
-        stale.extend(rd.flatten().map(|e| e.path()));
+        let key = |p: &std::path::Path| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        stale.extend(rd.flatten().map(|e| e.path()).filter(|p| match &slurm {
+            Some(b) => !b.live_keys.contains(&key(p)),
+            None => false,
+        }));
+        if let Ok(rd) = std::fs::read_dir(store.root().join("slurm/results")) {
+            stale.extend(rd.flatten().map(|e| e.path()).filter(|p| recorded.contains(&key(p))));
+        }
     }
+    let finished = slurm.map(|b| b.finished).unwrap_or_default();
     if !args.dry_run {
         for f in &stale {
             let _ = std::fs::remove_file(f);
         }
+        for dir in &finished {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
     println!(
-        "{:>12} {count} unreferenced object(s), {:.1} MB; {} stale temporary file(s); {} object(s) kept",
+        "{:>12} {count} unreferenced object(s), {:.1} MB; {} stale temporary file(s); {} finished Slurm batch folder(s); {} object(s) kept",
         if args.dry_run { "Would remove" } else { "Removed" },
         bytes as f64 / 1e6,
         stale.len(),
+        finished.len(),
         live.len()
     );
     Ok(ExitCode::SUCCESS)

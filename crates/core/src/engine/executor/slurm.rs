@@ -566,6 +566,36 @@ impl Coordinator {
     }
 }
 
+/// The batches of a cache as `gc` sees them: the keys of those Slurm still queues or runs (their
+/// job files must stay), and the folders of those it has finished with.
+pub struct Batches {
+    pub live_keys: HashSet<String>,
+    pub finished: Vec<PathBuf>,
+}
+
+/// The cache's batches; `None` when there are some but Slurm cannot be asked (keep everything).
+pub fn batches(store: &Store) -> Option<Batches> {
+    let mut out = Batches { live_keys: HashSet::new(), finished: Vec::new() };
+    let Ok(entries) = std::fs::read_dir(store.root().join("slurm")) else { return Some(out) };
+    let dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|d| d.join("job_id").is_file()).collect();
+    if dirs.is_empty() {
+        return Some(out);
+    }
+    let live = live_tasks(&cache_id(store.root())).ok()?;
+    for dir in dirs {
+        let job_id = std::fs::read_to_string(dir.join("job_id")).unwrap_or_default().trim().to_owned();
+        if !live.iter().any(|id| id.split('_').next() == Some(job_id.as_str())) {
+            out.finished.push(dir);
+            continue;
+        }
+        for n in 0.. {
+            let Ok(text) = std::fs::read_to_string(dir.join("tasks").join(n.to_string())) else { break };
+            out.live_keys.extend(text.split_whitespace().map(str::to_owned));
+        }
+    }
+    Some(out)
+}
+
 /// The array tasks (`JOB_N`) of this cache's jobs that Slurm still queues or runs, found by job
 /// name among the user's jobs.
 fn live_tasks(cache_id: &str) -> Result<HashSet<String>, String> {
