@@ -9,8 +9,6 @@ pub mod perceptron;
 pub mod replicas;
 pub mod runtime;
 
-pub use crate::core_nn::{
-    act::gaussian_second_moment, observables, Activation, ArchKind, ArchSpec, Dtype, RunRecord, Status, Timing,
-};
+pub use crate::core_nn::{observables, Activation, ArchKind, ArchSpec, Dtype, RunRecord, Status, Timing};
 pub use dynamics::{train, train_with_autograd, train_with_libtorch, TorchKind, TrainConfig, TrainError, Trainer};
 pub use model::Net;

@@ -34,7 +34,7 @@ use crate::engine::store::Store;
 
 /// Execution-only settings of Slurm runs: they never enter a key. Read from a profile file
 /// (`--slurm-profile`, YAML) and overridden by the command line.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlurmSettings {
     /// `--partition`.
