@@ -110,13 +110,35 @@ fn predict(beta: &[f64], p: &Point) -> f64 {
     beta[0] + beta[1..].iter().zip(&p.x).map(|(b, x)| b * x.ln()).sum::<f64>()
 }
 
-fn quantile(sorted: &[f64], q: f64) -> f64 {
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
     let pos = q * (sorted.len() - 1) as f64;
     let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+/// The cluster bootstrap behind [`fit`]: `resamples` draws of whole seeds (seeded by `seed`), each
+/// refitted; returns the number of clusters and each draw's coefficients [log C, e1, e2, …]
+/// (singular draws are dropped). The report redraws it to shade bands around a fitted law.
+pub fn bootstrap(points: &[Point], resamples: usize, seed: u64) -> (usize, Vec<Vec<f64>>) {
+    let mut clusters: BTreeMap<i64, Vec<&Point>> = BTreeMap::new();
+    for p in points {
+        clusters.entry(p.cluster).or_default().push(p);
+    }
+    let groups: Vec<Vec<&Point>> = clusters.into_values().collect();
+    let mut draws = Vec::new();
+    let mut rng = Rng::stream(seed, Stream::Batches);
+    if groups.len() >= 2 {
+        for _ in 0..resamples {
+            let sample: Vec<Point> = (0..groups.len())
+                .flat_map(|_| groups[rng.below(groups.len() as u64) as usize].iter().map(|p| (*p).clone()))
+                .collect();
+            draws.extend(least_squares(&sample));
+        }
+    }
+    (groups.len(), draws)
 }
 
 /// Fits `law` to `points` (positive values only) with a cluster bootstrap of `resamples`
@@ -136,23 +158,11 @@ pub fn fit(law: &Law, points: &[Point], resamples: usize, confidence: f64, seed:
     let ss_res: f64 = residuals.iter().map(|r| r * r).sum();
     let ss_tot: f64 = ly.iter().map(|l| (l - mean).powi(2)).sum();
     let r2 = if ss_tot > 0.0 { 1.0 - ss_res / ss_tot } else { 1.0 };
-    let mut clusters: BTreeMap<i64, Vec<&Point>> = BTreeMap::new();
-    for p in points {
-        clusters.entry(p.cluster).or_default().push(p);
-    }
-    let groups: Vec<Vec<&Point>> = clusters.into_values().collect();
+    let (clusters, replicas) = bootstrap(points, resamples, seed);
     let mut draws: Vec<Vec<f64>> = vec![Vec::new(); beta.len()];
-    let mut rng = Rng::stream(seed, Stream::Batches);
-    if groups.len() >= 2 {
-        for _ in 0..resamples {
-            let sample: Vec<Point> = (0..groups.len())
-                .flat_map(|_| groups[rng.below(groups.len() as u64) as usize].iter().map(|p| (*p).clone()))
-                .collect();
-            if let Some(b) = least_squares(&sample) {
-                for (d, v) in draws.iter_mut().zip(b) {
-                    d.push(v);
-                }
-            }
+    for b in replicas {
+        for (d, v) in draws.iter_mut().zip(b) {
+            d.push(v);
         }
     }
     let alpha = (1.0 - confidence) / 2.0;
@@ -173,7 +183,7 @@ pub fn fit(law: &Law, points: &[Point], resamples: usize, confidence: f64, seed:
         log_prefactor: estimate(0),
         r2,
         n: points.len(),
-        clusters: groups.len(),
+        clusters,
         residuals,
         bootstrap: draws[0].len(),
         confidence,

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use super::outputs::{self, Criterion, CrossoverOutput, Stored};
+use super::outputs::{self, Criterion, CrossoverOutput, RunPoint, Stored};
 
 use super::analysis_params::{self as ap, analysis_params, AnalysisParams};
 use super::collect::gather_rows;
@@ -86,7 +86,7 @@ impl StageKind for Crossover {
     }
 
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn params(&self) -> &'static dyn Schema {
@@ -168,6 +168,7 @@ impl StageKind for Crossover {
             a_minus_gamma_over_delta_ci: diff_ci,
             paired_resamples: diffs.len(),
             seeds: all.len(),
+            runs: rows.iter().map(|r| RunPoint::of(r, group, x, y)).collect(),
             used: ap::runs_used(&p, &rows, selected.excluded, ctx, job)?,
         };
         let mut out = ExecOutput { metrics: json!({ "runs_used": rows.len() }), ..Default::default() };

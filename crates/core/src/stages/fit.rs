@@ -36,7 +36,7 @@ impl StageKind for Fit {
     }
 
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn params(&self) -> &'static dyn Schema {
@@ -71,7 +71,7 @@ impl StageKind for Fit {
             let xs: Option<Vec<f64>> = law.terms.iter().map(|(v, _)| num(row, v)).collect();
             match (yv, xs) {
                 (Some(yv), Some(xs)) if yv > 0.0 && xs.iter().all(|&x| x > 0.0) => {
-                    table.push(FitPoint { x: xs.clone(), y: yv, seed: seed(row) });
+                    table.push(FitPoint { x: xs.clone(), y: yv, seed: seed(row), key: row_key(row) });
                     points.push(Point { x: xs, y: yv, cluster: seed(row) });
                     used.push(row_key(row));
                 }

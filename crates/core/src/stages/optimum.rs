@@ -5,15 +5,14 @@
 
 use serde_json::{json, Value};
 
-use super::outputs::{self, GridCell, OptimumOutput, Stored};
+use super::outputs::{self, OptimumOutput, RunPoint, Stored};
 
 use super::analysis_params::{self as ap, analysis_params, AnalysisParams};
 use super::collect::gather_rows;
 use super::params::{typed, CheckError, Params, Schema, Typed};
 use super::registry::{ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::analysis::optimum::analyse;
-use crate::analysis::table::{num, Selection};
-use crate::nn::Status;
+use crate::analysis::table::Selection;
 
 pub struct Optimum;
 
@@ -49,7 +48,7 @@ impl StageKind for Optimum {
     }
 
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn params(&self) -> &'static dyn Schema {
@@ -75,18 +74,8 @@ impl StageKind for Optimum {
             range: Default::default(),
             converged_only: false,
         };
-        let grid: Vec<GridCell> = every_run
-            .apply(all_rows.clone())
-            .rows
-            .iter()
-            .map(|r| GridCell {
-                group: num(r, group),
-                x: num(r, x),
-                y: num(r, y),
-                status: r.get("status").and_then(Value::as_str).and_then(Status::parse),
-                seed: r.get("seed").and_then(Value::as_u64),
-            })
-            .collect();
+        let grid: Vec<RunPoint> =
+            every_run.apply(all_rows.clone()).rows.iter().map(|r| RunPoint::of(r, group, x, y)).collect();
         let selected = ap::selection(&p).apply(all_rows);
         let rows = selected.rows;
         if rows.is_empty() {

@@ -248,12 +248,13 @@ impl Stored for FitOutput {
     const FILE: &'static str = "fit.json";
 }
 
-/// One run as a fit saw it: the law's variables, the observable and the seed.
+/// One run as a fit saw it: the law's variables, the observable, the seed and the instance key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FitPoint {
     pub x: Vec<f64>,
     pub y: f64,
     pub seed: i64,
+    pub key: String,
 }
 
 /// The exponents between two successive values of a variable.
@@ -307,6 +308,8 @@ pub struct CrossoverOutput {
     pub a_minus_gamma_over_delta_ci: (f64, f64),
     pub paired_resamples: usize,
     pub seeds: usize,
+    /// Every run used, for the figures (seed spread, instance keys).
+    pub runs: Vec<RunPoint>,
     #[serde(flatten)]
     pub used: RunsUsed,
 }
@@ -329,7 +332,7 @@ pub struct OptimumOutput {
     pub theory_k: Option<f64>,
     pub seeds: usize,
     /// Every selected run, diverged and unconverged ones included (holes in the diagram).
-    pub grid: Vec<GridCell>,
+    pub grid: Vec<RunPoint>,
     #[serde(flatten)]
     pub used: RunsUsed,
 }
@@ -338,14 +341,31 @@ impl Stored for OptimumOutput {
     const FILE: &'static str = "optimum.json";
 }
 
-/// One run of the (α, T) grid.
+/// One run as an analysis saw it: its group (P or α), x (T), y, status, seed and instance key.
+/// The report draws these (means and spread over seeds) and names the key on hover.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GridCell {
+pub struct RunPoint {
     pub group: Option<f64>,
     pub x: Option<f64>,
     pub y: Option<f64>,
     pub status: Option<Status>,
     pub seed: Option<u64>,
+    pub key: String,
+}
+
+impl RunPoint {
+    /// The point of a runs-table row for the columns `group`, `x`, `y`.
+    pub fn of(row: &crate::analysis::table::Row, group: &str, x: &str, y: &str) -> RunPoint {
+        use crate::analysis::table::{num, row_key};
+        RunPoint {
+            group: num(row, group),
+            x: num(row, x),
+            y: num(row, y),
+            status: row.get("status").and_then(Value::as_str).and_then(Status::parse),
+            seed: row.get("seed").and_then(Value::as_u64),
+            key: row_key(row),
+        }
+    }
 }
 
 /// The output of one analysis stage, as the report reads it.
