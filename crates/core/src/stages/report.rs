@@ -1,5 +1,6 @@
 //! `report`: the claims table and figures of every analysis stage it needs, as `report.html`
-//! (self-contained), `report.md` and one SVG per figure.
+//! (self-contained), `report.md`, and each figure as SVG and as PNG (rendered here with the
+//! embedded font, so the bytes are the same on every machine).
 
 use serde::{Deserialize, Serialize};
 
@@ -7,6 +8,10 @@ use super::outputs::Analysis;
 use super::params::{typed, CheckError, Params, Schema, Typed};
 use super::registry::{ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::analysis::report::{build, Result as AnalysisResult};
+use crate::analysis::svg::png;
+
+/// PNGs at 1.5× the SVG's size: sharp on a slide, small in a repository.
+const PNG_SCALE: f32 = 1.5;
 
 pub struct Report;
 
@@ -33,7 +38,7 @@ impl StageKind for Report {
     }
 
     fn version(&self) -> u32 {
-        3
+        4
     }
 
     fn params(&self) -> &'static dyn Schema {
@@ -62,7 +67,9 @@ impl StageKind for Report {
         out.outputs.insert("report.html".into(), report.html().into_bytes());
         out.outputs.insert("report.md".into(), report.markdown().into_bytes());
         for fig in &report.figures {
-            out.outputs.insert(fig.name.clone(), fig.svg.clone().into_bytes());
+            let png = png(&fig.svg, PNG_SCALE).map_err(|e| StageError::new(format!("figure {}: {e}", fig.name)))?;
+            out.outputs.insert(format!("{}.svg", fig.name), fig.svg.clone().into_bytes());
+            out.outputs.insert(format!("{}.png", fig.name), png);
         }
         Ok(out)
     }
