@@ -406,6 +406,69 @@ fn stored_outputs_round_trip(cache: &Path) -> std::collections::BTreeMap<String,
     counts
 }
 
+/// The report's figures, as a reader gets them: every SVG parses as XML (roxmltree) and lays out
+/// (usvg, with the embedded font) with no text on the data or on other text; every fitted law has
+/// its bootstrap band; labels are in the paper's notation with superscript powers; every point
+/// names its runs on hover; every SVG has its PNG, and rendering it again gives the same bytes; the
+/// page fetches nothing and indexes every figure.
+fn check_figures(dir: &Path, html: &str) {
+    use sgdnoise::analysis::svg;
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".svg").map(str::to_owned))
+        .collect();
+    names.sort();
+    let kinds: Vec<&str> = names.iter().map(|n| n.split_at(7).1).collect();
+    // (T_c against P needs two values of P with a crossing: the tiny grid has fewer.)
+    assert_eq!(kinds, ["fit", "collapse", "local", "crossover", "collapse", "phase-diagram", "t-opt"], "{names:?}");
+    for (name, kind) in names.iter().zip(&kinds) {
+        let text = std::fs::read_to_string(dir.join(format!("{name}.svg"))).unwrap();
+        svg::check_layout(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let texts: Vec<String> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .map(|n| n.descendants().filter_map(|d| d.text()).collect())
+            .collect();
+        for raw in ["rel_dw", "t_star", "test_err", "alpha", "^"] {
+            assert!(texts.iter().all(|t| !t.contains(raw)), "{name}: `{raw}` in a label: {texts:?}");
+        }
+        let has = |class: &str| doc.descendants().filter(|n| n.attribute("class") == Some(class)).count();
+        let bands = has("band");
+        match *kind {
+            // The fitted law per group (P = 2^5, 2^6, 2^7) with its band, and one on the collapse.
+            "fit" => assert_eq!(bands, 3, "{name}"),
+            "collapse" if name.as_str() < "fig-04" => assert_eq!(bands, 1, "{name}"),
+            "t-c" => assert_eq!(bands, 1, "{name}"),
+            // Two values of α ≤ α_max give k but no interval here, hence no band.
+            "t-opt" => assert!(bands <= 1, "{name}"),
+            "local" => assert!(bands >= 2, "{name}: the fit's intervals"),
+            _ => {}
+        }
+        let supers = doc.descendants().filter(|n| n.attribute("baseline-shift") == Some("super")).count();
+        assert!(supers >= 1, "{name}: powers as superscripts");
+        let hoverable = if *kind == "phase-diagram" { "cell" } else { "point" };
+        let hovers: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.attribute("class") == Some(hoverable))
+            .filter_map(|n| n.children().find(|c| c.has_tag_name("title"))?.text())
+            .collect();
+        assert!(!hovers.is_empty(), "{name}: nothing to hover");
+        if *kind != "local" && *kind != "t-c" && *kind != "t-opt" {
+            assert!(hovers.iter().all(|h| h.contains("seed 0: ") && h.contains(" — run ")), "{name}: {hovers:?}");
+        }
+        let png = std::fs::read(dir.join(format!("{name}.png"))).unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n"), "{name}.png");
+        assert!(svg::png(&text, 1.5).unwrap() == png, "{name}: the PNG renders to other bytes in another process");
+        assert!(html.contains(&format!("<li><a href=\"#{name}\">{name}</a>")), "{name} not in the index");
+    }
+    let offline = html.replace("http://www.w3.org/2000/svg", "");
+    assert!(!offline.contains("http://") && !offline.contains("https://") && !offline.contains("src="), "fetches");
+    assert_eq!(html.matches("<figure id=").count(), names.len());
+    assert!(html.matches("<code class=\"why\">sgdnoise why ").count() >= names.len() + 3);
+}
+
 #[test]
 fn analyses_and_report_update_incrementally_and_trace_back() {
     let cache = tempfile::tempdir().unwrap();
@@ -432,26 +495,15 @@ fn analyses_and_report_update_incrementally_and_trace_back() {
     ]);
     assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
     let md = std::fs::read_to_string(out_dir.path().join("report.md")).unwrap();
-    assert!(md.starts_with("# tiny <report> & test\n\n## Claims\n\n| claim | quantity | paper / theory | measured [interval] | runs | verdict | provenance |"), "{md}");
+    assert!(md.starts_with("# tiny <report> & test\n\n## Claims\n\n| claim | quantity | paper / theory | measured [interval] | runs | verdict | audit |"), "{md}");
     let row =
         md.lines().find(|l| l.starts_with("| tiny perceptron weights | delta | 1 |")).unwrap_or_else(|| panic!("{md}"));
     assert!(row.contains("(3 seeds) used"), "{row}");
     let html = std::fs::read_to_string(out_dir.path().join("report.html")).unwrap();
     assert!(html.contains("<title>tiny &lt;report&gt; &amp; test</title>"));
-    let svgs: Vec<_> = std::fs::read_dir(out_dir.path())
-        .unwrap()
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "svg"))
-        .collect();
-    assert!(svgs.len() >= 4, "{} figures", svgs.len());
-    for s in &svgs {
-        let text = std::fs::read_to_string(s.path()).unwrap();
-        assert!(text.starts_with("<svg") || text.starts_with("<?xml"), "{:?}", s.path());
-        assert!(text.trim_end().ends_with("</svg>") && !text.contains("NaN"), "{:?}", s.path());
-        assert!(text.contains("sgdnoise why "), "figure without provenance: {:?}", s.path());
-    }
+    check_figures(out_dir.path(), &html);
     // Every provenance id of the claims table resolves with `why` to the runs behind it.
-    let id = row.rsplit('`').nth(1).unwrap();
+    let id = row.rsplit('`').nth(1).unwrap().strip_prefix("sgdnoise why ").unwrap();
     let why = sgdnoise(&["why", id, "--cache", c, "--json"]);
     assert!(why.status.success(), "{}", String::from_utf8_lossy(&why.stderr));
     let chain: Value = serde_json::from_slice(&why.stdout).unwrap();
