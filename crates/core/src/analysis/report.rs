@@ -206,13 +206,18 @@ struct Cell {
     mean: f64,
     min: f64,
     max: f64,
-    /// (seed, instance key, y).
-    runs: Vec<(i64, String, f64)>,
+    runs: Vec<SeedRun>,
 }
+
+/// One run under a point: (seed, instance key, y).
+type SeedRun = (i64, String, f64);
+
+/// A law drawn as a line, with its band as (x, low, high) when there is one.
+type LawCurve = (Vec<(f64, f64)>, Option<Vec<(f64, f64, f64)>>);
 
 /// Runs grouped by the group variable, then by x (both ascending), with mean and min–max over seeds.
 fn cells<'a>(runs: impl Iterator<Item = (f64, f64, f64, i64, &'a str)>) -> Vec<(f64, Vec<Cell>)> {
-    let mut by: BTreeMap<OrdF64, BTreeMap<OrdF64, Vec<(i64, String, f64)>>> = BTreeMap::new();
+    let mut by: BTreeMap<OrdF64, BTreeMap<OrdF64, Vec<SeedRun>>> = BTreeMap::new();
     for (g, x, y, seed, key) in runs {
         if g.is_finite() && x.is_finite() && y.is_finite() {
             by.entry(OrdF64(g)).or_default().entry(OrdF64(x)).or_default().push((seed, key.to_owned(), y));
@@ -282,7 +287,7 @@ fn law_band(
     draws: &[Vec<f64>],
     confidence: f64,
     predict: &dyn Fn(&[f64], f64) -> f64,
-) -> (Vec<(f64, f64)>, Option<Vec<(f64, f64, f64)>>) {
+) -> LawCurve {
     let line = xs.iter().map(|&x| (x, predict(beta, x).exp())).collect();
     if draws.len() < 10 {
         return (line, None);
@@ -301,13 +306,7 @@ fn law_band(
 
 /// A line of slope `k` in log–log through the centroid (mx, my) of logs, with a band spanned by
 /// the slopes at the ends of its interval (pivoting on the centroid).
-fn pivot_law(
-    xs: &[f64],
-    mx: f64,
-    my: f64,
-    k: f64,
-    ci: Option<(f64, f64)>,
-) -> (Vec<(f64, f64)>, Option<Vec<(f64, f64, f64)>>) {
+fn pivot_law(xs: &[f64], mx: f64, my: f64, k: f64, ci: Option<(f64, f64)>) -> LawCurve {
     let at = |s: f64, x: f64| (my + s * (x.ln() - mx)).exp();
     let line = xs.iter().map(|&x| (x, at(k, x))).collect();
     let band = ci.map(|(lo, hi)| {
