@@ -195,6 +195,24 @@ pub fn notation(name: &str) -> String {
     .to_owned()
 }
 
+/// A law as written in a pipeline (`T^delta * P^gamma`) in the paper's notation (`T^δ P^γ`).
+fn law_text(law: &str) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    for ch in law.chars().chain(std::iter::once(' ')) {
+        if ch.is_alphanumeric() || ch == '_' {
+            word.push(ch);
+            continue;
+        }
+        if !word.is_empty() {
+            out += &plain(&notation(&word));
+            word.clear();
+        }
+        out.push(ch);
+    }
+    out.replace(" * ", " ").trim_end().to_owned()
+}
+
 /// A value for a label: `2^{k}` for powers of two, else three significant digits.
 fn value(v: f64) -> String {
     pow2_or_sig3(v)
@@ -447,7 +465,7 @@ fn fit_figures(r: &Result, o: &FitOutput, claim: &str, figures: &mut Vec<Figure>
             "{} against {} (points: mean over seeds, bars: min–max over seeds); dashed: the fitted law {}, shaded: its {conf} bootstrap band over seeds",
             plain(&y),
             plain(&notation(&v1)),
-            o.law
+            law_text(&o.law)
         ),
         r,
         plot.to_svg(),
@@ -1012,6 +1030,13 @@ mod tests {
         assert_eq!(verdict(Some(1.0), Some(1.0), None, None), Verdict::Inconclusive);
         assert_eq!(verdict(Some(1.0), None, Some(0.0), Some(2.0)), Verdict::Inconclusive);
         assert_eq!(verdict(None, Some(0.5), Some(0.0), Some(1.0)), Verdict::Measured);
+    }
+
+    #[test]
+    fn laws_read_in_the_papers_notation() {
+        assert_eq!(law_text("T^delta * P^gamma"), "T^δ P^γ");
+        assert_eq!(law_text("alpha^k"), "α^k");
+        assert_eq!(law_text("T^c * P^b"), "T^c P^b");
     }
 
     #[test]

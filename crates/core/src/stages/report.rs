@@ -38,7 +38,7 @@ impl StageKind for Report {
     }
 
     fn version(&self) -> u32 {
-        4
+        5
     }
 
     fn params(&self) -> &'static dyn Schema {
