@@ -411,6 +411,37 @@ fn stored_outputs_round_trip(cache: &Path) -> std::collections::BTreeMap<String,
 /// its bootstrap band; labels are in the paper's notation with superscript powers; every point
 /// names its runs on hover; every SVG has its PNG, and rendering it again gives the same bytes; the
 /// page fetches nothing and indexes every figure.
+/// The committed reports' figures (docs/results/*): every SVG passes the layout check (on the
+/// page, no label over another or inside the plot area, every point inside with its hover), and
+/// its PNG is what this build renders from it, byte for byte, whatever machine made it.
+#[test]
+fn committed_figures_are_laid_out_and_their_pngs_rerender_identically() {
+    use sgdnoise::analysis::svg;
+    let mut checked = 0;
+    for report in ["quick", "paper-cpu"] {
+        let dir = repo().join("docs/results").join(report);
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("svg") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            if !text.contains("id=\"plot-area\"") {
+                continue; // a figure from before report v4 (no layout markers): not checked
+            }
+            svg::check_layout(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let png = std::fs::read(path.with_extension("png")).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(
+                png == svg::png(&text, svg::PNG_SCALE).unwrap(),
+                "{}: PNG differs from its re-render",
+                path.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 29, "the quick report alone has 29 figures, checked {checked}");
+}
+
 fn check_figures(dir: &Path, html: &str) {
     use sgdnoise::analysis::svg;
     let mut names: Vec<String> = std::fs::read_dir(dir)

@@ -947,6 +947,9 @@ fn tick_stride(n: usize, cell: f64, widths: impl Iterator<Item = f64>) -> usize 
     ((widest / cell.max(1e-9)).ceil() as usize).clamp(1, n.max(1))
 }
 
+/// The report's PNGs are 1.5× the SVG's size: sharp on a slide, small in a repository.
+pub const PNG_SCALE: f32 = 1.5;
+
 /// Renders a figure to PNG at `scale` × its size, with the embedded font: the same bytes on every
 /// machine and every run.
 pub fn png(svg: &str, scale: f32) -> Result<Vec<u8>, String> {

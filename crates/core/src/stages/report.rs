@@ -8,10 +8,7 @@ use super::outputs::Analysis;
 use super::params::{typed, CheckError, Params, Schema, Typed};
 use super::registry::{ExecContext, ExecOutput, Job, StageError, StageKind};
 use crate::analysis::report::{build, Result as AnalysisResult};
-use crate::analysis::svg::png;
-
-/// PNGs at 1.5× the SVG's size: sharp on a slide, small in a repository.
-const PNG_SCALE: f32 = 1.5;
+use crate::analysis::svg::{png, PNG_SCALE};
 
 pub struct Report;
 
