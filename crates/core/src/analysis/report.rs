@@ -751,7 +751,7 @@ fn optimum_claims(r: &Result, o: &OptimumOutput, claims: &mut Vec<ClaimRow>, fig
     });
     let (nx, ng, ny) = (notation(&o.x), notation(&o.group), notation(&o.y));
     let meta = provenance_meta(r, o.used.used_keys.len());
-    // The seed-averaged error over (α, T); a cell with a diverged or unconverged run is a hole.
+    // The seed-averaged error over (α, T): a cell with no converged run is a hole, one with some is hatched.
     let mut by: BTreeMap<(OrdF64, OrdF64), Vec<&RunPoint>> = BTreeMap::new();
     for c in &o.grid {
         if let (Some(g), Some(x)) = (c.group, c.x) {
@@ -765,19 +765,21 @@ fn optimum_claims(r: &Result, o: &OptimumOutput, claims: &mut Vec<ClaimRow>, fig
         v.dedup();
     }
     let cell_of = |g: f64, x: f64| by.get(&(OrdF64(g), OrdF64(x)));
-    let values: Vec<Vec<Option<f64>>> = ys
+    // (mean over the converged runs, as the minimum takes it; whether some runs of the cell did not converge)
+    let (values, partial): (Vec<Vec<Option<f64>>>, Vec<Vec<bool>>) = ys
         .iter()
         .map(|&g| {
             xs.iter()
                 .map(|&x| {
-                    let runs = cell_of(g, x)?;
+                    let Some(runs) = cell_of(g, x) else { return (None, false) };
                     let ok: Vec<f64> =
                         runs.iter().filter(|c| c.status == Some(Status::Converged)).filter_map(|c| c.y).collect();
-                    (ok.len() == runs.len() && !ok.is_empty()).then(|| ok.iter().sum::<f64>() / ok.len() as f64)
+                    let mean = (!ok.is_empty()).then(|| ok.iter().sum::<f64>() / ok.len() as f64);
+                    (mean, mean.is_some() && ok.len() < runs.len())
                 })
-                .collect()
+                .unzip()
         })
-        .collect();
+        .unzip();
     let hovers: Vec<Vec<String>> = ys
         .iter()
         .map(|&g| {
@@ -859,6 +861,7 @@ fn optimum_claims(r: &Result, o: &OptimumOutput, claims: &mut Vec<ClaimRow>, fig
         xs,
         ys,
         values,
+        partial,
         hover: hovers,
         overlays,
         metadata: meta.clone(),
@@ -866,7 +869,7 @@ fn optimum_claims(r: &Result, o: &OptimumOutput, claims: &mut Vec<ClaimRow>, fig
     figures.push(figure(
         "phase-diagram",
         format!(
-            "the ({}, {}) phase diagram of the {}; grey: a run diverged or did not converge; circles: T_opt(α); lines: the fitted (dashed) and predicted (solid) α^k through the fitted optima",
+            "the ({}, {}) phase diagram of the {}; grey: no run converged; hatched: the mean over the seeds that converged, others diverged or hit a limit (the minimum is taken the same way); circles: T_opt(α); lines: the fitted (dashed) and predicted (solid) α^k through the fitted optima",
             plain(&ng),
             plain(&nx),
             plain(&ny)

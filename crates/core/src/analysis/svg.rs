@@ -147,6 +147,9 @@ pub struct Heatmap {
     pub ys: Vec<f64>,
     /// values[row][col], row i at ys[i]; None (e.g. diverged) and missing cells are drawn grey.
     pub values: Vec<Vec<Option<f64>>>,
+    /// Cells whose value is over some of their runs only (the others diverged): drawn hatched.
+    /// Same shape as `values`; missing rows or columns are not partial.
+    pub partial: Vec<Vec<bool>>,
     /// A tooltip per cell, same shape as `values`.
     pub hover: Vec<Vec<String>>,
     /// Curves placed by log2 interpolation between cell centres (T_opt(α), fitted and predicted laws).
@@ -861,6 +864,17 @@ impl Heatmap {
                 None => c.out += &rect(x, y, cw + 0.3, ch + 0.3, &format!("fill=\"{fill}\"")),
             }
         }
+        // Hatching over the cells averaged over only some of their runs; it lets the hover through.
+        let partial = |r: usize, col: usize| {
+            cell(r, col).is_some() && self.partial.get(r).and_then(|row| row.get(col)).copied().unwrap_or(false)
+        };
+        if (0..nr * nc).any(|i| partial(i / nc, i % nc)) {
+            c.out += "<defs><pattern id=\"hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"white\" stroke-opacity=\"0.7\" stroke-width=\"1.6\"/></pattern></defs>\n";
+            for (r, col) in (0..nr).flat_map(|r| (0..nc).map(move |col| (r, col))).filter(|&(r, col)| partial(r, col)) {
+                let (x, y) = (cx(col) - cw / 2.0, cy(r) - ch / 2.0);
+                c.out += &rect(x, y, cw, ch, "class=\"partial\" fill=\"url(#hatch)\" pointer-events=\"none\"");
+            }
+        }
         // Ticks at the integer powers of two only (a half-octave grid has cells between them),
         // every k-th of them so the labels never touch.
         let powers = |v: &[f64]| -> Vec<usize> {
@@ -1120,6 +1134,7 @@ mod tests {
                 (0..10).map(|i| (i != 3).then_some(0.125 + 0.01 * i as f64)).collect(),
                 (0..10).map(|i| Some(0.5 - 0.01 * i as f64)).collect(),
             ],
+            partial: vec![(0..10).map(|i| i == 4).collect()],
             hover: vec![vec!["a".into(); 10], vec!["b".into(); 10]],
             overlays: vec![
                 Overlay {
@@ -1146,6 +1161,7 @@ mod tests {
         assert!(t.contains(&"0.125".to_owned()) && t.contains(&"0.5".to_owned()), "colour bar min/max: {t:?}");
         assert!(t.contains(&"2−6".to_owned()) && t.contains(&"0.5".to_owned()), "{t:?}");
         assert!(svg.contains("stroke=\"white\""));
+        assert_eq!(svg.matches("class=\"partial\"").count(), 1, "one hatched cell");
     }
 
     #[test]
