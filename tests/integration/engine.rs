@@ -486,6 +486,10 @@ fn check_figures(dir: &Path, html: &str) {
             .filter_map(|n| n.children().find(|c| c.has_tag_name("title"))?.text())
             .collect();
         assert!(!hovers.is_empty(), "{name}: nothing to hover");
+        assert!(
+            hovers.iter().all(|h| !h.contains('{')),
+            "{name}: tooltips are plain text, not label markup: {hovers:?}"
+        );
         if *kind != "local" && *kind != "t-c" && *kind != "t-opt" {
             assert!(hovers.iter().all(|h| h.contains("seed 0: ") && h.contains(" — run ")), "{name}: {hovers:?}");
         }

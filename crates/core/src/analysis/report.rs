@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use super::powerlaw::{bootstrap, quantile, Law, Point};
-use super::svg::{escape, plain, pow2_or_sig3, sig3, HLine, Heatmap, Overlay, Plot, Scale, Series, VLine, NEUTRAL};
+use super::svg::{escape, plain, pow2_or_sig3, HLine, Heatmap, Overlay, Plot, Scale, Series, VLine, NEUTRAL};
 use super::table::OrdF64;
 use crate::nn::Status;
 use crate::stages::outputs::{Analysis, CrossoverOutput, FitOutput, OptimumOutput, RunPoint};
@@ -211,6 +211,11 @@ fn law_text(law: &str) -> String {
         out.push(ch);
     }
     out.replace(" * ", " ").trim_end().to_owned()
+}
+
+/// A value for a tooltip, in plain text: three significant digits, `2.49·10^−4`.
+fn sig3(v: f64) -> String {
+    plain(&super::svg::sig3(v))
 }
 
 /// A value for a label: `2^{k}` for powers of two, else three significant digits.
@@ -1040,6 +1045,7 @@ mod tests {
         assert_eq!(law_text("T^delta * P^gamma"), "T^δ P^γ");
         assert_eq!(law_text("alpha^k"), "α^k");
         assert_eq!(law_text("T^c * P^b"), "T^c P^b");
+        assert_eq!(sig3(0.000249), "2.49·10^−4", "tooltips are plain text");
     }
 
     #[test]
