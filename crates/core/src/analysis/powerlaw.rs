@@ -67,8 +67,12 @@ pub struct FitResult {
     pub n: usize,
     pub clusters: usize,
     pub residuals: Vec<f64>,
+    /// Bootstrap draws that gave a fit (singular ones are dropped).
     pub bootstrap: usize,
     pub confidence: f64,
+    /// The bootstrap as asked: draws and seed, so [`bootstrap`] can redraw the same replicas.
+    pub resamples: usize,
+    pub seed: u64,
 }
 
 /// Least squares of log y on [1, log x…]; `None` when singular.
@@ -187,6 +191,8 @@ pub fn fit(law: &Law, points: &[Point], resamples: usize, confidence: f64, seed:
         residuals,
         bootstrap: draws[0].len(),
         confidence,
+        resamples,
+        seed,
     })
 }
 

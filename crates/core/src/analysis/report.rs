@@ -441,7 +441,7 @@ fn fit_figures(r: &Result, o: &FitOutput, claim: &str, figures: &mut Vec<Figure>
         .chain(terms.iter().map(|(_, e)| o.fit.exponents.get(e).and_then(|e| f(e.value))))
         .collect();
     let points: Vec<Point> = o.points.iter().map(|p| Point { x: p.x.clone(), y: p.y, cluster: p.seed }).collect();
-    let draws = if beta.is_some() { bootstrap(&points, o.fit.bootstrap, 0).1 } else { Vec::new() };
+    let draws = if beta.is_some() { bootstrap(&points, o.fit.resamples, o.fit.seed).1 } else { Vec::new() };
     let predict = |b: &[f64], x1: f64, g: f64| b[0] + b[1] * x1.ln() + b.get(2).map_or(0.0, |e2| e2 * g.ln());
     let conf = percent(o.fit.confidence);
     let meta = provenance_meta(r, o.used_keys.len());
@@ -1056,7 +1056,7 @@ mod tests {
                 "delta": { "value": 1.01, "ci_low": 0.97, "ci_high": 1.05, "stderr": 0.02 },
                 "gamma": { "value": 0.3, "ci_low": 0.35, "ci_high": 0.45, "stderr": 0.02 } },
                 "log_prefactor": { "value": -1.0, "ci_low": null, "ci_high": null, "stderr": null },
-                "r2": 0.99, "n": 12, "clusters": 4, "residuals": [], "bootstrap": 100, "confidence": 0.9 },
+                "r2": 0.99, "n": 12, "clusters": 4, "residuals": [], "bootstrap": 100, "confidence": 0.9, "resamples": 100, "seed": 0 },
             "claim": { "claim": "perceptron χ = 1", "theory": { "delta": 1.0, "gamma": 0.5 } },
             "runs_used": 12, "runs_excluded": { "status diverged": 2 },
             "points": [ { "x": [0.25, 256.0], "y": 0.1, "seed": 0, "key": "k1" }, { "x": [0.5, 256.0], "y": 0.2, "seed": 0, "key": "k2" } ],

@@ -36,7 +36,7 @@ impl StageKind for Fit {
     }
 
     fn version(&self) -> u32 {
-        3
+        4
     }
 
     fn params(&self) -> &'static dyn Schema {

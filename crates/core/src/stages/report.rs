@@ -35,7 +35,7 @@ impl StageKind for Report {
     }
 
     fn version(&self) -> u32 {
-        7
+        8
     }
 
     fn params(&self) -> &'static dyn Schema {
