@@ -5,6 +5,7 @@ pub mod act;
 pub mod dynamics;
 mod fc;
 pub mod model;
+mod margin_filter;
 pub mod perceptron;
 pub mod replicas;
 pub mod runtime;

@@ -14,10 +14,17 @@
 //! fixed order (eight partial sums, see [`SUMS`]) whichever strategy computes it, so every
 //! margin, and so the whole run, is bitwise what one dot product at a time gives
 //! ([`Strategy::ONE_AT_A_TIME`], kept as the reference for tests and the bench).
+//!
+//! Once updates are rare (under 1 step in 64 over the last 4096), a [`MarginFilter`] keeps every
+//! point's margin up to date through the Gram matrix and a step reads only the rows of points it
+//! cannot prove fitted; it switches off again when updates grow frequent (over 1 in 32), where
+//! an update's pass over P estimates would cost more than the reads it saves.
 
 use std::time::Instant;
 
 use super::dynamics::{record, LoopCounts, LoopEnd, Movement, SetStats, TrainConfig, TRAJECTORY_TEST_POINTS};
+use super::margin_filter::MarginFilter;
+pub use super::margin_filter::FilterStats;
 use super::observables::{LayerChange, RunRecord, TrajectoryPoint};
 use crate::core_nn::{Dtype, Status};
 use crate::datasets::RunData;
@@ -28,6 +35,8 @@ trait Real: Copy + PartialOrd + std::ops::Add<Output = Self> + std::ops::Mul<Out
     fn of(x: f64) -> Self;
     fn get(self) -> f64;
     const ZERO: Self;
+    /// Unit roundoff.
+    const U: f64;
 }
 
 impl Real for f32 {
@@ -38,6 +47,7 @@ impl Real for f32 {
         self as f64
     }
     const ZERO: Self = 0.0;
+    const U: f64 = f32::EPSILON as f64 / 2.0;
 }
 
 impl Real for f64 {
@@ -48,6 +58,7 @@ impl Real for f64 {
         self
     }
     const ZERO: Self = 0.0;
+    const U: f64 = f64::EPSILON / 2.0;
 }
 
 /// How margins are computed: how many upcoming batches at once, and how far ahead rows are
@@ -62,13 +73,15 @@ pub struct Strategy {
     pub lanes: usize,
     /// Use AVX2 registers where the processor has them (same bits).
     pub wide: bool,
+    /// Skip the rows of points proven fitted once updates are rare ([`MarginFilter`]; same bits).
+    pub filter: bool,
 }
 
 impl Strategy {
     /// What training uses.
-    pub const FAST: Strategy = Strategy { block: 8, lookahead: 64, lanes: 4, wide: true };
+    pub const FAST: Strategy = Strategy { block: 8, lookahead: 64, lanes: 4, wide: true, filter: true };
     /// One dot product at a time, no prefetch, baseline registers: the straightforward loop.
-    pub const ONE_AT_A_TIME: Strategy = Strategy { block: 1, lookahead: 0, lanes: 1, wide: false };
+    pub const ONE_AT_A_TIME: Strategy = Strategy { block: 1, lookahead: 0, lanes: 1, wide: false, filter: false };
 }
 
 /// Trains the perceptron on the CPU.
@@ -78,6 +91,11 @@ pub fn train_perceptron(config: &TrainConfig, data: &RunData) -> RunRecord {
 
 /// Trains the perceptron with a given margin strategy (tests and benchmarks compare them).
 pub fn train_perceptron_with(config: &TrainConfig, data: &RunData, strategy: Strategy) -> RunRecord {
+    train_perceptron_counted(config, data, strategy).0
+}
+
+/// [`train_perceptron_with`], also saying what the margin filter did.
+pub fn train_perceptron_counted(config: &TrainConfig, data: &RunData, strategy: Strategy) -> (RunRecord, FilterStats) {
     match config.dtype {
         Dtype::F32 => Run::<f32>::new(config, data, strategy).run(),
         Dtype::F64 => Run::<f64>::new(config, data, strategy).run(),
@@ -326,7 +344,19 @@ impl<'a, F: Real> Run<'a, F> {
         TrajectoryPoint { step: steps, t: dt * steps as f64, train_loss: s.loss, unfitted: s.unfitted, test_err }
     }
 
-    fn run(mut self) -> RunRecord {
+    /// ‖v‖, rounded upwards a little (the filter's bounds use it).
+    fn vnorm(&self) -> f64 {
+        self.v.iter().map(|x| x.get() * x.get()).sum::<f64>().sqrt() * (1.0 + 1e-9)
+    }
+
+    /// A margin filter over the training set, if P is small enough for its Gram matrix.
+    fn build_filter(&self, step_scale: F) -> Option<MarginFilter> {
+        let x: Vec<f32> = self.x_train.iter().map(|v| v.get() as f32).collect();
+        let y: Vec<f32> = self.y_train.iter().map(|v| v.get() as f32).collect();
+        MarginFilter::new(&x, &y, self.d, self.config.alpha * self.scale.get(), step_scale.get(), F::U)
+    }
+
+    fn run(mut self) -> (RunRecord, FilterStats) {
         let start = Instant::now();
         let c = self.config;
         let (dt, alpha, batch) = (c.dt(), c.alpha, c.batch);
@@ -352,15 +382,40 @@ impl<'a, F: Real> Run<'a, F> {
         // half of the margins computed are thrown away.
         let mut block = 1usize;
         let mut margins = vec![0.0f64; max_block.max(1) * batch];
+        // The margin filter: built once updates are rare and the run has already spent about
+        // what its Gram matrix costs (P² dot products of length d against ~2d per step).
+        let mut filter: Option<MarginFilter> = None;
+        let mut filter_tried = !self.strategy.filter || p > MarginFilter::MAX_POINTS;
+        let gram_after = (p as u64 * p as u64) / 64;
+        let (mut window_start, mut window_updates) = (0u64, 0u64);
         let status = 'run: loop {
-            let from = batches.fill(block + lookahead);
-            if lookahead > 0 {
+            let filtering = filter.as_ref().is_some_and(|f| f.on);
+            if filtering {
+                block = 1;
+            }
+            let from = batches.fill(if filtering { 1 } else { block + lookahead });
+            if lookahead > 0 && !filtering {
                 for &i in &batches.buf[from..] {
                     prefetch(&self.x_train[i as usize * d..][..d]);
                 }
             }
             let rows = &batches.buf[batches.start..][..block * batch];
-            self.margins(&self.x_train, &self.y_train, rows, &mut margins[..block * batch]);
+            match filter.as_mut().filter(|f| f.on) {
+                // +∞ stands for a margin certainly ≥ 1: what follows treats it as fitted.
+                Some(f) => {
+                    for (m, &i) in margins.iter_mut().zip(rows) {
+                        if f.fitted(i as usize) {
+                            f.stats.skipped += 1;
+                            *m = f64::INFINITY;
+                        } else {
+                            self.margins(&self.x_train, &self.y_train, &[i], std::slice::from_mut(m));
+                            f.read(*m >= 1.0);
+                        }
+                    }
+                    f.stats.steps += 1;
+                }
+                None => self.margins(&self.x_train, &self.y_train, rows, &mut margins[..block * batch]),
+            }
             let mut updated = false;
             for j in 0..block {
                 if c.trajectory && steps == next_ckpt {
@@ -393,10 +448,14 @@ impl<'a, F: Real> Run<'a, F> {
                             for (v, x) in self.v.iter_mut().zip(row) {
                                 *v += k * *x;
                             }
+                            if let Some(f) = filter.as_mut().filter(|f| f.on) {
+                                f.update(i, self.vnorm());
+                            }
                         }
                     }
                     moved = true;
                     updates += 1;
+                    window_updates += 1;
                     updated = true;
                 } else if moved {
                     let t0 = Instant::now();
@@ -404,16 +463,25 @@ impl<'a, F: Real> Run<'a, F> {
                     let proven_positive = self.any_unfitted(&suspects, &mut suspects_from);
                     if !proven_positive {
                         checks += 1;
-                        let all = self.all_margins(&self.x_train, &self.y_train);
+                        // The points to look at: all of them, or with the filter on only those
+                        // it cannot prove fitted (when they are few; otherwise all, and the
+                        // estimates are set afresh from them).
+                        let candidates = filter.as_ref().filter(|f| f.on).map(|f| f.candidates()).filter(|c| c.len() * 4 < p);
+                        let rows = candidates.unwrap_or_else(|| (0..p as u32).collect());
+                        let mut all = vec![0.0; rows.len()];
+                        self.margins(&self.x_train, &self.y_train, &rows, &mut all);
                         if all.iter().any(|m| !m.is_finite()) {
                             check_wall += t0.elapsed().as_secs_f64();
                             break 'run Status::Diverged;
                         }
-                        suspects = (0..p as u32).filter(|&i| all[i as usize] < 1.0).collect();
+                        suspects = rows.iter().zip(&all).filter(|(_, &m)| m < 1.0).map(|(&i, _)| i).collect();
                         suspects_from = 0;
                         if suspects.is_empty() {
                             check_wall += t0.elapsed().as_secs_f64();
                             break 'run Status::Converged;
+                        }
+                        if let Some(f) = filter.as_mut().filter(|f| f.on && rows.len() == p) {
+                            f.refresh(&all, self.vnorm());
                         }
                     }
                     check_wall += t0.elapsed().as_secs_f64();
@@ -425,10 +493,33 @@ impl<'a, F: Real> Run<'a, F> {
                 }
             }
             block = if updated { 1 } else { (block * 2).min(max_block.max(1)) };
+            if let Some(f) = filter.as_mut().filter(|f| f.on && f.stale()) {
+                f.refresh(&self.all_margins(&self.x_train, &self.y_train), self.vnorm());
+            }
+            // Every 4096 steps: switch the filter on when under 1 step in 64 updated, off when
+            // over 1 in 32.
+            if steps - window_start >= 4096 {
+                let (n, u) = (steps - window_start, window_updates);
+                (window_start, window_updates) = (steps, 0);
+                if u * 64 < n && steps >= gram_after && !filter_tried {
+                    filter_tried = true;
+                    filter = self.build_filter(step_scale);
+                }
+                if let Some(f) = filter.as_mut() {
+                    if !f.on && u * 64 < n {
+                        f.on = true;
+                        f.stats.activations += 1;
+                        f.refresh(&self.all_margins(&self.x_train, &self.y_train), self.vnorm());
+                    } else if f.on && u * 32 > n {
+                        f.on = false;
+                    }
+                }
+            }
         };
         let wall = start.elapsed().as_secs_f64();
         let counts = LoopCounts { updates, checks, check_wall };
-        self.finish(LoopEnd { status, steps, dt, trajectory, wall_s: wall, counts })
+        let stats = filter.map(|f| f.stats).unwrap_or_default();
+        (self.finish(LoopEnd { status, steps, dt, trajectory, wall_s: wall, counts }), stats)
     }
 
     fn finish(self, end: LoopEnd) -> RunRecord {

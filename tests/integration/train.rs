@@ -340,9 +340,10 @@ fn results_do_not_depend_on_the_thread_count_beyond_rounding() {
 
 #[test]
 fn perceptron_fast_margins_are_bitwise_the_straightforward_loop() {
-    use sgdnoise::nn::perceptron::{train_perceptron_with, Strategy};
-    // Blocked margins, prefetch and side-by-side dot products change speed only: every field
-    // of the record but the clocks must have the same bits as one dot product at a time.
+    use sgdnoise::nn::perceptron::{train_perceptron_counted, train_perceptron_with, Strategy};
+    // Blocked margins, prefetch, side-by-side dot products and the margin filter change speed
+    // only: every field of the record but the clocks must have the same bits as one dot product
+    // at a time.
     let without_clocks = |r: &sgdnoise::nn::RunRecord| {
         let mut v = serde_json::to_value(r).unwrap();
         for k in ["wall_s", "steps_per_s", "check_wall_s"] {
@@ -355,14 +356,23 @@ fn perceptron_fast_margins_are_bitwise_the_straightforward_loop() {
         (1.0, 128, 2048, 0.0625, 2, Dtype::F32),
         (3.0, 32, 1024, 0.03125, 3, Dtype::F32),
         (0.0, 20, 256, 0.25, 5, Dtype::F64),
+        (0.0, 64, 2048, 0.0625, 2, Dtype::F32),
+        (0.0, 32, 1024, 0.001953125, 2, Dtype::F64),
     ];
+    let mut filtered = 0;
     for (chi, d, p, t, batch, dtype) in cases {
         let data = RunData::depleted(chi, d, p, 512, 1, 0).unwrap();
         let mut c = config(ArchKind::Linear, 0, 1, 32768.0, t, batch, 1);
         c.dtype = dtype;
-        let fast = train_perceptron_with(&c, &data, Strategy::FAST);
+        c.max_steps = 100_000_000;
+        let (fast, filter) = train_perceptron_counted(&c, &data, Strategy::FAST);
         let plain = train_perceptron_with(&c, &data, Strategy::ONE_AT_A_TIME);
-        let what = format!("chi {chi} d {d} P {p} B {batch} {dtype:?}");
+        let what = format!("chi {chi} d {d} P {p} B {batch} {dtype:?}: {filter:?}");
+        if filter.activations > 0 {
+            // Where the filter ran, it proved most batch points fitted without reading them.
+            assert!(filter.skipped > 4 * filter.read && filter.refreshes > 0, "{what}");
+            filtered += 1;
+        }
         assert_eq!(fast.status, Status::Converged, "{what}");
         assert!(fast.updates > 10 && fast.updates < fast.steps, "{what}: {} updates", fast.updates);
         assert_eq!(without_clocks(&fast), without_clocks(&plain), "{what}");
@@ -374,4 +384,6 @@ fn perceptron_fast_margins_are_bitwise_the_straightforward_loop() {
         assert_eq!((a.status, a.steps), (Status::StepLimit, short.max_steps), "{what}");
         assert_eq!(without_clocks(&a), without_clocks(&b), "{what}");
     }
+    // The filter ran in the long χ = 0 runs (f32 and f64), so the equality above covers it.
+    assert!(filtered >= 2, "the margin filter ran in {filtered} cases");
 }
