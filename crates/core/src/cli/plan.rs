@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use serde_json::Value;
 
 use super::cache;
-use crate::engine::estimate::CostModels;
+use crate::engine::estimate::{CostModels, Unestimated};
 use crate::engine::plan::{Planner, Status};
 
 #[derive(Debug, Args)]
@@ -47,10 +48,17 @@ pub(crate) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         let mut items = planner.to_json(&plan);
         for item in items.as_array_mut().into_iter().flatten() {
-            let estimate = (item["status"] == "run")
-                .then(|| models.predict(item["kind"].as_str().unwrap_or(""), &item["params"]))
-                .flatten();
-            item["estimate_s"] = serde_json::json!(estimate);
+            if item["status"] != "run" {
+                item["estimate_s"] = Value::Null;
+                continue;
+            }
+            match models.predict(item["kind"].as_str().unwrap_or(""), &item["params"]) {
+                Ok(s) => item["estimate_s"] = serde_json::json!(s),
+                Err(why) => {
+                    item["estimate_s"] = Value::Null;
+                    item["estimate_missing"] = serde_json::json!(missing_text(&why));
+                }
+            }
         }
         println!("{}", serde_json::to_string_pretty(&items)?);
         return Ok(ExitCode::SUCCESS);
@@ -107,21 +115,22 @@ fn print_estimate(
 ) {
     let mut seconds = 0.0;
     let mut longest: f64 = 0.0;
-    let mut unknown = std::collections::BTreeMap::<String, usize>::new();
+    // Not estimated: (kind arch, why) → count.
+    let mut unknown = std::collections::BTreeMap::<(String, String), usize>::new();
     for &si in &pipeline.order {
         let stage = &pipeline.stages[si];
         for p in plan[si].iter().filter(|p| p.status == Status::Run) {
             let params = &stage.instances[p.index].params;
             let value = serde_json::to_value(params).unwrap_or_default();
             match models.predict(stage.kind.name(), &value) {
-                Some(s) => {
+                Ok(s) => {
                     seconds += s * stage.weight as f64;
                     longest = longest.max(s);
                 }
-                None => {
+                Err(why) => {
                     let (kind, arch) = crate::engine::estimate::group_of(stage.kind.name(), &value);
                     let what = if arch.is_empty() { kind } else { format!("{kind} {arch}") };
-                    *unknown.entry(what).or_default() += 1;
+                    *unknown.entry((what, missing_text(&why))).or_default() += 1;
                 }
             }
         }
@@ -154,8 +163,17 @@ fn print_estimate(
     for b in basis {
         println!("{:>12} {b}", "");
     }
-    if !unknown.is_empty() {
-        let list: Vec<String> = unknown.iter().map(|(k, n)| format!("{n} {k}")).collect();
-        println!("{:>12} not counted (no recorded runs of their kind): {}", "", list.join(", "));
+    for ((what, why), n) in &unknown {
+        println!("{:>12} not counted: {n} {what} ({why})", "");
+    }
+}
+
+/// Why an instance has no estimate, for `plan`'s output.
+fn missing_text(why: &Unestimated) -> String {
+    match why {
+        Unestimated::NoRecords => "no recorded runs of their kind".to_owned(),
+        Unestimated::Unseen { feature, value, seen } => {
+            format!("{feature} = {value}: the recorded runs all have {feature} = {seen}, so their cost in it is unknown")
+        }
     }
 }

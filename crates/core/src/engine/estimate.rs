@@ -2,6 +2,11 @@
 //! cache's recorded executions, log-linear in the numeric parameters that vary among them:
 //! ln seconds = β₀ + Σ βᵢ·ln xᵢ (χ, which can be 0, enters as itself). A group with too few
 //! records for its parameters falls back to their mean; one with none is not counted.
+//!
+//! A model says nothing about a parameter its records never varied: an instance whose value of
+//! such a parameter differs from the one recorded (d = 16 when only d = 128 ran) gets no
+//! estimate, rather than the recorded value's cost. Along a parameter that did vary, the model
+//! extrapolates its slope.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +23,17 @@ pub struct Model {
     pub records: usize,
     /// actual / predicted over the records: median and the 10% and 90% quantiles.
     pub ratio: (f64, f64, f64),
+    /// Parameters every record has with one and the same value (as written, not logged).
+    pub fixed: Vec<(&'static str, f64)>,
+}
+
+/// Why an instance has no estimate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unestimated {
+    /// No recorded run of its (kind, arch).
+    NoRecords,
+    /// Its `feature` is `value`, and every record of its group had `seen`.
+    Unseen { feature: &'static str, value: f64, seen: f64 },
 }
 
 fn feature(params: &Value, name: &str) -> Option<f64> {
@@ -102,6 +118,15 @@ impl CostModels {
                     vals.len() == rows.len() && vals.iter().any(|v| (v - vals[0]).abs() > 1e-12)
                 })
                 .collect();
+            let fixed: Vec<(&'static str, f64)> = FEATURES
+                .iter()
+                .copied()
+                .filter(|f| !varying.contains(f))
+                .filter_map(|f| {
+                    let vals: Vec<f64> = rows.iter().filter_map(|(p, _)| p.get(f)?.as_f64()).collect();
+                    (vals.len() == rows.len()).then(|| (f, vals[0]))
+                })
+                .collect();
             let features: Vec<&'static str> = if rows.len() >= 2 * (varying.len() + 1) { varying } else { Vec::new() };
             let x: Vec<Vec<f64>> = rows
                 .iter()
@@ -118,19 +143,27 @@ impl CostModels {
                 .collect();
             ratios.sort_by(f64::total_cmp);
             let ratio = (quantile(&ratios, 0.5), quantile(&ratios, 0.1), quantile(&ratios, 0.9));
-            models.insert(group, Model { features, beta, records: rows.len(), ratio });
+            models.insert(group, Model { features, beta, records: rows.len(), ratio, fixed });
         }
         CostModels { models }
     }
 
-    /// Predicted seconds of an instance of `kind` with `params`, if its group has a model.
-    pub fn predict(&self, kind: &str, params: &Value) -> Option<f64> {
-        let m = self.models.get(&group_of(kind, params))?;
+    /// Predicted seconds of an instance of `kind` with `params`, if its group has a model that
+    /// has seen its parameters.
+    pub fn predict(&self, kind: &str, params: &Value) -> Result<f64, Unestimated> {
+        let m = self.models.get(&group_of(kind, params)).ok_or(Unestimated::NoRecords)?;
+        for &(f, seen) in &m.fixed {
+            if let Some(value) = params.get(f).and_then(Value::as_f64) {
+                if (value - seen).abs() > 1e-9 * seen.abs().max(1e-300) {
+                    return Err(Unestimated::Unseen { feature: f, value, seen });
+                }
+            }
+        }
         let mut z = m.beta[0];
         for (f, b) in m.features.iter().zip(&m.beta[1..]) {
-            z += b * feature(params, f)?;
+            z += b * feature(params, f).ok_or(Unestimated::NoRecords)?;
         }
-        Some(z.exp())
+        Ok(z.exp())
     }
 
     pub fn models(&self) -> &BTreeMap<(String, String), Model> {
@@ -156,13 +189,19 @@ mod tests {
         }
         let models = CostModels::fit(&records);
         let m = &models.models()[&("train".to_owned(), "fc".to_owned())];
-        assert_eq!(models.predict("train", &json!({ "arch": "fc", "act": "gelu", "P": 1, "T": 1 })), None);
+        assert_eq!(models.predict("train", &json!({ "arch": "fc", "act": "gelu", "P": 1, "T": 1 })), Err(Unestimated::NoRecords));
         assert_eq!(m.features, ["P", "T"], "width does not vary, so it is not a feature");
         assert!((m.beta[1] - 1.5).abs() < 1e-6 && (m.beta[2] + 0.5).abs() < 1e-6, "{:?}", m.beta);
         let want = 0.01 * 16384f64.powf(1.5) / 0.1f64.sqrt();
-        let got = models.predict("train", &json!({ "arch": "fc", "P": 16384, "T": 0.1 })).unwrap();
+        let got = models.predict("train", &json!({ "arch": "fc", "P": 16384, "T": 0.1, "width": 128 })).unwrap();
         assert!((got / want - 1.0).abs() < 1e-6, "{got} vs {want}");
         assert!((m.ratio.0 - 1.0).abs() < 1e-6);
-        assert_eq!(models.predict("train", &json!({ "arch": "mnas", "P": 1, "T": 1 })), None);
+        assert_eq!(models.predict("train", &json!({ "arch": "mnas", "P": 1, "T": 1 })), Err(Unestimated::NoRecords));
+        // width never varied: a width the records never had has no estimate, the recorded one has.
+        assert_eq!(
+            models.predict("train", &json!({ "arch": "fc", "P": 1024, "T": 0.1, "width": 64 })),
+            Err(Unestimated::Unseen { feature: "width", value: 64.0, seen: 128.0 })
+        );
+        assert!(models.predict("train", &json!({ "arch": "fc", "P": 1024, "T": 0.1, "width": 128 })).is_ok());
     }
 }
