@@ -8,16 +8,15 @@
 //! Three strategies, all bitwise the same run: one dot product at a time (the straightforward
 //! loop), blocked margins with prefetch, and those with the margin filter (the default).
 //!
-//! `bench-perceptron [MAX_STEPS]` (default: χ = 0 runs to its stop, about 175M steps, where the
+//! `bench-perceptron [MAX_STEPS [D]]` (default: χ = 0 runs to its stop, about 175M steps, where the
 //! filter pays; χ = 1 runs to its stop, about 1.1M steps, too short for the filter to start).
 
 use std::time::Instant;
 
 use sgdnoise::datasets::RunData;
-use sgdnoise::nn::perceptron::{train_perceptron_counted, Strategy};
+use sgdnoise::nn::perceptron::{train_perceptron_counted, FilterUse, Strategy};
 use sgdnoise::nn::{Activation, ArchKind, ArchSpec, Dtype, RunRecord, TrainConfig};
 
-const D: usize = 128;
 const P: usize = 16384;
 
 fn config(max_steps: u64) -> TrainConfig {
@@ -104,17 +103,18 @@ fn run(label: &str, c: &TrainConfig, data: &RunData, strategy: Strategy) -> RunR
 
 fn main() {
     let max_steps: u64 = std::env::args().nth(1).map(|s| s.parse().expect("MAX_STEPS")).unwrap_or(2_000_000_000);
-    println!("bench-perceptron: d = {D}, P = {P}, B = 2, T = 2^-4, α = 2^15, f32, one thread");
-    let no_filter = Strategy { filter: false, ..Strategy::FAST };
+    let d: usize = std::env::args().nth(2).map(|s| s.parse().expect("D")).unwrap_or(128);
+    println!("bench-perceptron: d = {d}, P = {P}, B = 2, T = 2^-4, α = 2^15, f32, one thread");
+    let no_filter = Strategy { filter: FilterUse::Off, ..Strategy::FAST };
     let mut ratios = Vec::new();
     for (chi, steps) in [(1.0, 100_000_000), (0.0, max_steps)] {
-        let data = RunData::depleted(chi, D, P, 2048, 0, 0).expect("depleted data");
+        let data = RunData::depleted(chi, d, P, 2048, 0, 0).expect("depleted data");
         if chi == 1.0 {
-            let (dep, ind) = row_reads(&data.x_train, D, 2_000_000);
+            let (dep, ind) = row_reads(&data.x_train, d, 2_000_000);
             println!(
                 "  random row read ({} B of a {:.0} MB matrix): {dep:.1} ns dependent, {ind:.1} ns independent",
-                D * 4,
-                (P * D * 4) as f64 / 1e6
+                d * 4,
+                (P * d * 4) as f64 / 1e6
             );
         }
         println!("χ = {chi} (max {steps} steps):");

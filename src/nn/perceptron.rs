@@ -73,15 +73,104 @@ pub struct Strategy {
     pub lanes: usize,
     /// Use AVX2 registers where the processor has them (same bits).
     pub wide: bool,
-    /// Skip the rows of points proven fitted once updates are rare ([`MarginFilter`]; same bits).
-    pub filter: bool,
+    /// When to skip the rows of points proven fitted ([`MarginFilter`]; same bits).
+    pub filter: FilterUse,
 }
 
 impl Strategy {
     /// What training uses.
-    pub const FAST: Strategy = Strategy { block: 8, lookahead: 64, lanes: 4, wide: true, filter: true };
+    pub const FAST: Strategy = Strategy { block: 8, lookahead: 64, lanes: 4, wide: true, filter: FilterUse::Measured };
     /// One dot product at a time, no prefetch, baseline registers: the straightforward loop.
-    pub const ONE_AT_A_TIME: Strategy = Strategy { block: 1, lookahead: 0, lanes: 1, wide: false, filter: false };
+    pub const ONE_AT_A_TIME: Strategy = Strategy { block: 1, lookahead: 0, lanes: 1, wide: false, filter: FilterUse::Off };
+}
+
+/// When the margin filter runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterUse {
+    /// Never.
+    Off,
+    /// When it is predicted, then measured, to make steps cheaper.
+    Measured,
+    /// From the first 4096 steps on (tests: the filter through a whole run).
+    Always,
+}
+
+/// Decides, every 2^16 steps, whether the margin filter should run, from measured costs: a
+/// step without it (averaged over the stretches without it), and an update with it (predicted
+/// at first, since an update passes over P estimates and a Gram row, then measured). It goes
+/// on when it is predicted to halve the cost of a step, and off when its stretches cost more
+/// than those without. Its Gram matrix is built only once the run has spent twice what that
+/// is estimated to cost, so a short run never pays for it.
+struct Switch {
+    use_filter: FilterUse,
+    window_start: u64,
+    updates: u64,
+    clock: Instant,
+    run_clock: Instant,
+    /// Estimated seconds to build the Gram matrix.
+    gram_s: f64,
+    /// ns per step without the filter, and with it (running means over stretches).
+    direct_ns: Option<f64>,
+    filter_ns: Option<f64>,
+    /// ns per update with the filter.
+    update_ns: f64,
+}
+
+impl Switch {
+    /// Steps per stretch.
+    const WINDOW: u64 = 1 << 16;
+    /// ns a step with the filter costs beyond its updates: two look-ups and the bookkeeping.
+    const STEP_NS: f64 = 15.0;
+
+    fn new(p: usize, d: usize, use_filter: FilterUse) -> Switch {
+        let use_filter = if p > MarginFilter::MAX_POINTS { FilterUse::Off } else { use_filter };
+        let p2 = (p * p) as f64;
+        Switch {
+            use_filter,
+            window_start: 0,
+            updates: 0,
+            clock: Instant::now(),
+            run_clock: Instant::now(),
+            // Measured here: 2–5 s at P = 16384 for d = 16…128 (writing P² floats dominates).
+            gram_s: p2 * (6.0 + d as f64 / 16.0) * 1e-9,
+            direct_ns: None,
+            filter_ns: None,
+            // What a pass over P estimates and a Gram row measured at P = 16384 (12 µs).
+            update_ns: 0.75 * p as f64,
+        }
+    }
+
+    /// At the end of a stretch, whether to switch the filter on (`Some(true)`) or off
+    /// (`Some(false)`); `None` to leave it as it is.
+    fn decide(&mut self, steps: u64, on: bool) -> Option<bool> {
+        let window = if self.use_filter == FilterUse::Always { 4096 } else { Self::WINDOW };
+        if self.use_filter == FilterUse::Off || steps - self.window_start < window {
+            return None;
+        }
+        let (n, u) = ((steps - self.window_start) as f64, self.updates as f64);
+        let ns = self.clock.elapsed().as_secs_f64() * 1e9 / n;
+        (self.window_start, self.updates, self.clock) = (steps, 0, Instant::now());
+        if self.use_filter == FilterUse::Always {
+            return (!on).then_some(true);
+        }
+        let mean = |m: Option<f64>| Some(m.map_or(ns, |m| 0.75 * m + 0.25 * ns));
+        if on {
+            if u > 0.0 {
+                let measured = ((ns - Self::STEP_NS) * n / u).max(0.0);
+                self.update_ns = 0.5 * (self.update_ns + measured);
+            }
+            self.filter_ns = mean(self.filter_ns);
+            return (self.filter_ns > self.direct_ns).then_some(false);
+        }
+        self.direct_ns = mean(self.direct_ns);
+        let predicted = Self::STEP_NS + u / n * self.update_ns;
+        let gram_paid = self.run_clock.elapsed().as_secs_f64() >= 2.0 * self.gram_s;
+        let worth = predicted < 0.5 * self.direct_ns.unwrap_or(ns);
+        (gram_paid && worth).then(|| {
+            self.filter_ns = None;
+            true
+        })
+    }
 }
 
 /// Trains the perceptron on the CPU.
@@ -382,12 +471,9 @@ impl<'a, F: Real> Run<'a, F> {
         // half of the margins computed are thrown away.
         let mut block = 1usize;
         let mut margins = vec![0.0f64; max_block.max(1) * batch];
-        // The margin filter: built once updates are rare and the run has already spent about
-        // what its Gram matrix costs (P² dot products of length d against ~2d per step).
+        // The margin filter, switched on and off by what steps are measured to cost.
         let mut filter: Option<MarginFilter> = None;
-        let mut filter_tried = !self.strategy.filter || p > MarginFilter::MAX_POINTS;
-        let gram_after = (p as u64 * p as u64) / 64;
-        let (mut window_start, mut window_updates) = (0u64, 0u64);
+        let mut switch = Switch::new(p, d, self.strategy.filter);
         let status = 'run: loop {
             let filtering = filter.as_ref().is_some_and(|f| f.on);
             if filtering {
@@ -455,7 +541,7 @@ impl<'a, F: Real> Run<'a, F> {
                     }
                     moved = true;
                     updates += 1;
-                    window_updates += 1;
+                    switch.updates += 1;
                     updated = true;
                 } else if moved {
                     let t0 = Instant::now();
@@ -496,24 +582,22 @@ impl<'a, F: Real> Run<'a, F> {
             if let Some(f) = filter.as_mut().filter(|f| f.on && f.stale()) {
                 f.refresh(&self.all_margins(&self.x_train, &self.y_train), self.vnorm());
             }
-            // Every 4096 steps: switch the filter on when under 1 step in 64 updated, off when
-            // over 1 in 32.
-            if steps - window_start >= 4096 {
-                let (n, u) = (steps - window_start, window_updates);
-                (window_start, window_updates) = (steps, 0);
-                if u * 64 < n && steps >= gram_after && !filter_tried {
-                    filter_tried = true;
+            if let Some(on) = switch.decide(steps, filter.as_ref().is_some_and(|f| f.on)) {
+                if on && filter.is_none() {
                     filter = self.build_filter(step_scale);
                 }
                 if let Some(f) = filter.as_mut() {
-                    if !f.on && u * 64 < n {
-                        f.on = true;
+                    f.on = on;
+                    if on {
                         f.stats.activations += 1;
                         f.refresh(&self.all_margins(&self.x_train, &self.y_train), self.vnorm());
-                    } else if f.on && u * 32 > n {
-                        f.on = false;
                     }
                 }
+                if filter.is_none() {
+                    switch.use_filter = FilterUse::Off;
+                }
+                // The Gram matrix and the refresh are not a step's cost.
+                switch.clock = Instant::now();
             }
         };
         let wall = start.elapsed().as_secs_f64();

@@ -340,7 +340,7 @@ fn results_do_not_depend_on_the_thread_count_beyond_rounding() {
 
 #[test]
 fn perceptron_fast_margins_are_bitwise_the_straightforward_loop() {
-    use sgdnoise::nn::perceptron::{train_perceptron_counted, train_perceptron_with, Strategy};
+    use sgdnoise::nn::perceptron::{train_perceptron_counted, train_perceptron_with, FilterUse, Strategy};
     // Blocked margins, prefetch, side-by-side dot products and the margin filter change speed
     // only: every field of the record but the clocks must have the same bits as one dot product
     // at a time.
@@ -365,12 +365,18 @@ fn perceptron_fast_margins_are_bitwise_the_straightforward_loop() {
         let mut c = config(ArchKind::Linear, 0, 1, 32768.0, t, batch, 1);
         c.dtype = dtype;
         c.max_steps = 100_000_000;
-        let (fast, filter) = train_perceptron_counted(&c, &data, Strategy::FAST);
+        let fast = train_perceptron_with(&c, &data, Strategy::FAST);
         let plain = train_perceptron_with(&c, &data, Strategy::ONE_AT_A_TIME);
+        // The filter through the whole run (FAST switches it by measured costs, so whether it
+        // runs there depends on the machine).
+        let always = Strategy { filter: FilterUse::Always, ..Strategy::FAST };
+        let (filtered_run, filter) = train_perceptron_counted(&c, &data, always);
         let what = format!("chi {chi} d {d} P {p} B {batch} {dtype:?}: {filter:?}");
-        if filter.activations > 0 {
-            // Where the filter ran, it proved most batch points fitted without reading them.
-            assert!(filter.skipped > 4 * filter.read && filter.refreshes > 0, "{what}");
+        assert_eq!(without_clocks(&filtered_run), without_clocks(&plain), "{what}");
+        if filter.steps > fast.steps / 2 {
+            // Where the filter ran most of the run, it proved batch points fitted without
+            // reading them.
+            assert!(filter.activations == 1 && filter.skipped > filter.read && filter.refreshes > 0, "{what}");
             filtered += 1;
         }
         assert_eq!(fast.status, Status::Converged, "{what}");
@@ -384,6 +390,6 @@ fn perceptron_fast_margins_are_bitwise_the_straightforward_loop() {
         assert_eq!((a.status, a.steps), (Status::StepLimit, short.max_steps), "{what}");
         assert_eq!(without_clocks(&a), without_clocks(&b), "{what}");
     }
-    // The filter ran in the long χ = 0 runs (f32 and f64), so the equality above covers it.
-    assert!(filtered >= 2, "the margin filter ran in {filtered} cases");
+    // The filter ran most of the long runs (f32 and f64), so the equality above covers it.
+    assert!(filtered >= 4, "the margin filter ran most of {filtered} runs");
 }
