@@ -90,12 +90,7 @@ fn run(label: &str, c: &TrainConfig, data: &RunData, strategy: Strategy) -> RunR
     if filter.activations > 0 {
         println!(
             "  {:<22} filter on for {} steps: {} rows skipped, {} read, {} refreshes, Gram {:.2} s",
-            "",
-            filter.steps,
-            filter.skipped,
-            filter.read,
-            filter.refreshes,
-            filter.gram_s
+            "", filter.steps, filter.skipped, filter.read, filter.refreshes, filter.gram_s
         );
     }
     r

@@ -84,7 +84,8 @@ impl MarginFilter {
             return None;
         }
         let t0 = Instant::now();
-        let signed: Vec<f32> = x.chunks_exact(d).zip(y).flat_map(|(row, &yi)| row.iter().map(move |&v| v * yi)).collect();
+        let signed: Vec<f32> =
+            x.chunks_exact(d).zip(y).flat_map(|(row, &yi)| row.iter().map(move |&v| v * yi)).collect();
         let xs = tch::Tensor::from_slice(&signed).view([p as i64, d as i64]);
         let gram = Vec::<f32>::try_from(xs.matmul(&xs.tr()).view([-1])).ok()?;
         let xmax = x
@@ -165,7 +166,8 @@ impl MarginFilter {
         // v's new components carry a rounding of at most u·(|k·x| + |v_new|) each: that moves
         // every margin by up to c·‖x‖·u·(|k|·‖x_i‖ + ‖v_new‖); the Gram entry's own error moves
         // the estimate by c·|k|·gerr; the f64 products and sums, by a few ulps of what they add.
-        self.err += 1.01 * (c * x * u * (k * x + vnorm) + c * k * self.gerr) + 4.0 * U64 * (self.amax + self.coef.abs() * g);
+        self.err +=
+            1.01 * (c * x * u * (k * x + vnorm) + c * k * self.gerr) + 4.0 * U64 * (self.amax + self.coef.abs() * g);
         self.set_threshold(vnorm);
     }
 
@@ -256,7 +258,12 @@ mod tests {
             let m = computed(&v);
             for (j, &mj) in m.iter().enumerate() {
                 let r = real(j, &v);
-                assert!((f.approx[j] - r).abs() <= f.err * (1.0 + 1e-9), "update {n}, point {j}: {} vs {r} (bound {})", f.approx[j], f.err);
+                assert!(
+                    (f.approx[j] - r).abs() <= f.err * (1.0 + 1e-9),
+                    "update {n}, point {j}: {} vs {r} (bound {})",
+                    f.approx[j],
+                    f.err
+                );
                 if f.fitted(j) {
                     assert!(mj >= 1.0, "update {n}: point {j} proven fitted at margin {mj}");
                     skipped += 1;

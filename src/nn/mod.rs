@@ -4,8 +4,8 @@
 pub mod act;
 pub mod dynamics;
 mod fc;
-pub mod model;
 mod margin_filter;
+pub mod model;
 pub mod perceptron;
 pub mod replicas;
 pub mod runtime;

@@ -23,8 +23,8 @@
 use std::time::Instant;
 
 use super::dynamics::{record, LoopCounts, LoopEnd, Movement, SetStats, TrainConfig, TRAJECTORY_TEST_POINTS};
-use super::margin_filter::MarginFilter;
 pub use super::margin_filter::FilterStats;
+use super::margin_filter::MarginFilter;
 use super::observables::{LayerChange, RunRecord, TrajectoryPoint};
 use crate::core_nn::{Dtype, Status};
 use crate::datasets::RunData;
@@ -81,7 +81,8 @@ impl Strategy {
     /// What training uses.
     pub const FAST: Strategy = Strategy { block: 8, lookahead: 64, lanes: 4, wide: true, filter: FilterUse::Measured };
     /// One dot product at a time, no prefetch, baseline registers: the straightforward loop.
-    pub const ONE_AT_A_TIME: Strategy = Strategy { block: 1, lookahead: 0, lanes: 1, wide: false, filter: FilterUse::Off };
+    pub const ONE_AT_A_TIME: Strategy =
+        Strategy { block: 1, lookahead: 0, lanes: 1, wide: false, filter: FilterUse::Off };
 }
 
 /// When the margin filter runs.
@@ -552,7 +553,8 @@ impl<'a, F: Real> Run<'a, F> {
                         // The points to look at: all of them, or with the filter on only those
                         // it cannot prove fitted (when they are few; otherwise all, and the
                         // estimates are set afresh from them).
-                        let candidates = filter.as_ref().filter(|f| f.on).map(|f| f.candidates()).filter(|c| c.len() * 4 < p);
+                        let candidates =
+                            filter.as_ref().filter(|f| f.on).map(|f| f.candidates()).filter(|c| c.len() * 4 < p);
                         let rows = candidates.unwrap_or_else(|| (0..p as u32).collect());
                         let mut all = vec![0.0; rows.len()];
                         self.margins(&self.x_train, &self.y_train, &rows, &mut all);

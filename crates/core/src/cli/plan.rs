@@ -173,7 +173,9 @@ fn missing_text(why: &Unestimated) -> String {
     match why {
         Unestimated::NoRecords => "no recorded runs of their kind".to_owned(),
         Unestimated::Unseen { feature, value, seen } => {
-            format!("{feature} = {value}: the recorded runs all have {feature} = {seen}, so their cost in it is unknown")
+            format!(
+                "{feature} = {value}: the recorded runs all have {feature} = {seen}, so their cost in it is unknown"
+            )
         }
     }
 }

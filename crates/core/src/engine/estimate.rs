@@ -189,7 +189,10 @@ mod tests {
         }
         let models = CostModels::fit(&records);
         let m = &models.models()[&("train".to_owned(), "fc".to_owned())];
-        assert_eq!(models.predict("train", &json!({ "arch": "fc", "act": "gelu", "P": 1, "T": 1 })), Err(Unestimated::NoRecords));
+        assert_eq!(
+            models.predict("train", &json!({ "arch": "fc", "act": "gelu", "P": 1, "T": 1 })),
+            Err(Unestimated::NoRecords)
+        );
         assert_eq!(m.features, ["P", "T"], "width does not vary, so it is not a feature");
         assert!((m.beta[1] - 1.5).abs() < 1e-6 && (m.beta[2] + 0.5).abs() < 1e-6, "{:?}", m.beta);
         let want = 0.01 * 16384f64.powf(1.5) / 0.1f64.sqrt();
