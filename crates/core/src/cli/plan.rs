@@ -177,5 +177,8 @@ fn missing_text(why: &Unestimated) -> String {
                 "{feature} = {value}: the recorded runs all have {feature} = {seen}, so their cost in it is unknown"
             )
         }
+        Unestimated::UnseenTogether { a, a_value, b, b_value } => format!(
+            "{a} = {a_value} with {b} = {b_value}: no recorded run near both, and the model has no term for how they interact"
+        ),
     }
 }

@@ -6,7 +6,13 @@
 //! A model says nothing about a parameter its records never varied: an instance whose value of
 //! such a parameter differs from the one recorded (d = 16 when only d = 128 ran) gets no
 //! estimate, rather than the recorded value's cost. Along a parameter that did vary, the model
-//! extrapolates its slope.
+//! extrapolates its slope. Nor does it say anything where two parameters, each within its
+//! recorded range, were never recorded near each other (χ = 0 with d = 16 when χ = 0 ran only at
+//! d = 128 and d = 16 only at χ = 1 and 3): the model has no interaction terms, and the cost there
+//! can differ by orders of magnitude. "Near" is in the same or a neighbouring cell, cells being
+//! factors of 2 (χ: steps of 1/2).
+
+use std::collections::BTreeSet;
 
 use std::collections::BTreeMap;
 
@@ -25,6 +31,24 @@ pub struct Model {
     pub ratio: (f64, f64, f64),
     /// Parameters every record has with one and the same value (as written, not logged).
     pub fixed: Vec<(&'static str, f64)>,
+    /// Per feature, the least and greatest value recorded (as the model takes it).
+    range: Vec<(f64, f64)>,
+    /// Per pair of features (i < j), the cells (value of i, value of j), in steps of
+    /// [`cell_width`], that some record occupies.
+    cells: BTreeSet<(usize, usize, i64, i64)>,
+}
+
+/// The width of a cell in a feature: a factor of 2 for logged parameters, 1/2 for χ.
+fn cell_width(name: &str) -> f64 {
+    if name == "chi" {
+        0.5
+    } else {
+        std::f64::consts::LN_2
+    }
+}
+
+fn cell(name: &str, x: f64) -> i64 {
+    (x / cell_width(name)).round() as i64
 }
 
 /// Why an instance has no estimate.
@@ -34,6 +58,8 @@ pub enum Unestimated {
     NoRecords,
     /// Its `feature` is `value`, and every record of its group had `seen`.
     Unseen { feature: &'static str, value: f64, seen: f64 },
+    /// Its `a` and `b`, each within the recorded range, were never recorded near each other.
+    UnseenTogether { a: &'static str, a_value: f64, b: &'static str, b_value: f64 },
 }
 
 fn feature(params: &Value, name: &str) -> Option<f64> {
@@ -143,7 +169,21 @@ impl CostModels {
                 .collect();
             ratios.sort_by(f64::total_cmp);
             let ratio = (quantile(&ratios, 0.5), quantile(&ratios, 0.1), quantile(&ratios, 0.9));
-            models.insert(group, Model { features, beta, records: rows.len(), ratio, fixed });
+            let range = (0..features.len())
+                .map(|i| {
+                    x.iter()
+                        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| (lo.min(r[i + 1]), hi.max(r[i + 1])))
+                })
+                .collect();
+            let mut cells = BTreeSet::new();
+            for r in &x {
+                for i in 0..features.len() {
+                    for j in i + 1..features.len() {
+                        cells.insert((i, j, cell(features[i], r[i + 1]), cell(features[j], r[j + 1])));
+                    }
+                }
+            }
+            models.insert(group, Model { features, beta, records: rows.len(), ratio, fixed, range, cells });
         }
         CostModels { models }
     }
@@ -159,10 +199,21 @@ impl CostModels {
                 }
             }
         }
-        let mut z = m.beta[0];
-        for (f, b) in m.features.iter().zip(&m.beta[1..]) {
-            z += b * feature(params, f).ok_or(Unestimated::NoRecords)?;
+        let xs: Vec<f64> =
+            m.features.iter().map(|f| feature(params, f).ok_or(Unestimated::NoRecords)).collect::<Result<_, _>>()?;
+        let inside = |i: usize| xs[i] >= m.range[i].0 && xs[i] <= m.range[i].1;
+        for i in 0..xs.len() {
+            for j in i + 1..xs.len() {
+                let (ci, cj) = (cell(m.features[i], xs[i]), cell(m.features[j], xs[j]));
+                let near = (-1..=1).any(|a| (-1..=1).any(|b| m.cells.contains(&(i, j, ci + a, cj + b))));
+                if inside(i) && inside(j) && !near {
+                    let raw = |f: &str| params.get(f).and_then(Value::as_f64).unwrap_or(f64::NAN);
+                    let (a, b) = (m.features[i], m.features[j]);
+                    return Err(Unestimated::UnseenTogether { a, a_value: raw(a), b, b_value: raw(b) });
+                }
+            }
         }
+        let z = m.beta[0] + xs.iter().zip(&m.beta[1..]).map(|(x, b)| b * x).sum::<f64>();
         Ok(z.exp())
     }
 
@@ -206,5 +257,34 @@ mod tests {
             Err(Unestimated::Unseen { feature: "width", value: 64.0, seen: 128.0 })
         );
         assert!(models.predict("train", &json!({ "arch": "fc", "P": 1024, "T": 0.1, "width": 128 })).is_ok());
+    }
+
+    #[test]
+    fn no_estimate_where_two_parameters_never_met() {
+        // χ = 0 ran only at d = 128, d = 16 only at χ = 1 and 3 (as after the cheap pieces of
+        // paper-cpu): χ = 0 at d = 16 is inside both ranges, and unknown.
+        let mut records = Vec::new();
+        for (chi, dim) in [(0.0, 128.0), (1.0, 16.0), (1.0, 128.0), (3.0, 16.0), (3.0, 128.0)] {
+            for p in [1024.0f64, 4096.0] {
+                let params = json!({ "arch": "linear", "chi": chi, "dim": dim, "P": p });
+                records.push(("train".to_owned(), params.to_string(), 1e-3 * p * (1.0 + 10.0 / (1.0 + chi))));
+            }
+        }
+        let models = CostModels::fit(&records);
+        let at = |chi: f64, dim: f64, p: f64| {
+            models.predict("train", &json!({ "arch": "linear", "chi": chi, "dim": dim, "P": p }))
+        };
+        assert_eq!(
+            at(0.0, 16.0, 1024.0),
+            Err(Unestimated::UnseenTogether { a: "dim", a_value: 16.0, b: "chi", b_value: 0.0 })
+        );
+        assert_eq!(
+            at(0.0, 32.0, 2048.0),
+            Err(Unestimated::UnseenTogether { a: "dim", a_value: 32.0, b: "chi", b_value: 0.0 })
+        );
+        // Seen together, or near (d = 64 is within a factor of 2 of 128), or beyond a range (P
+        // extrapolates along its slope): estimated.
+        assert!(at(0.0, 128.0, 2048.0).is_ok() && at(1.0, 32.0, 1024.0).is_ok());
+        assert!(at(0.0, 64.0, 1024.0).is_ok() && at(0.0, 128.0, 16384.0).is_ok());
     }
 }
