@@ -655,6 +655,26 @@ fn targets_run_only_what_they_name_and_partial_reports_are_provisional() {
     assert!(!row.contains("provisional"), "{row}");
 }
 
+#[test]
+fn plan_into_a_closed_pipe_ends_quietly() {
+    // `sgdnoise plan … --json | head`: the reader is gone before the first write.
+    let cache = tempfile::tempdir().unwrap();
+    let p = fixture("analysis.yaml");
+    let mut child = Command::new(binary())
+        .args(["plan", p.to_str().unwrap(), "--json", "--cache", cache.path().to_str().unwrap()])
+        .current_dir(repo())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}: {stderr}", out.status);
+}
+
 /// A small tmpfs mounted for one test, unmounted when dropped.
 struct Tmpfs(PathBuf);
 

@@ -87,6 +87,13 @@ pub fn main() -> ExitCode {
 /// Parses and runs a command that needs no libtorch.
 pub fn run_args(args: Vec<OsString>) -> ExitCode {
     let cli = Cli::parse_from(args);
+    if matches!(cli.command, Command::Plan(_) | Command::Results(_) | Command::Why(_) | Command::Kinds(_)) {
+        // Commands that only print: a reader that stops early (`| head`) ends them quietly, as
+        // it ends `ls`, instead of a panic on the failed write. Not `run`: it must outlive a
+        // closed pipe to a worker and record the failure.
+        // SAFETY: sets the default disposition of one signal, before any thread starts.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     report(match cli.command {
         Command::Run(args) => run::run(*args),
         Command::Plan(args) => plan::run(args),
