@@ -203,6 +203,8 @@ struct Run<'a, F: Real> {
     v: Vec<F>,
     scale: F,
     strategy: Strategy,
+    /// The strategy asks for AVX2 and the processor has it (looked up once, not per margin).
+    avx2: bool,
 }
 
 /// Upcoming batches, drawn ahead of use (the stream does not depend on the weights) so their
@@ -213,11 +215,14 @@ struct Batches {
     /// Indices of the batches drawn and not yet used, `batch` per step, from `start`.
     buf: Vec<u32>,
     start: usize,
+    /// Batches drawn and not yet used: (buf.len() − start) / batch, kept rather than divided
+    /// out at every draw.
+    waiting: usize,
 }
 
 impl Batches {
     fn ahead(&self) -> usize {
-        (self.buf.len() - self.start) / self.batch
+        self.waiting
     }
 
     /// Draws until `steps` batches are waiting; returns where the new ones begin in `buf`.
@@ -230,6 +235,7 @@ impl Batches {
         while self.ahead() < steps {
             let idx = self.sampler.draw(self.batch);
             self.buf.extend(idx.iter().map(|&i| i as u32));
+            self.waiting += 1;
         }
         from
     }
@@ -241,6 +247,7 @@ impl Batches {
 
     fn pop(&mut self) {
         self.start += self.batch;
+        self.waiting -= 1;
     }
 }
 
@@ -258,6 +265,14 @@ fn prefetch<F>(row: &[F]) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = row;
+}
+
+/// Whether the processor has AVX2.
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
 }
 
 /// Partial sums each dot product keeps: element j goes to sum j mod 8, and the eight are added
@@ -358,6 +373,7 @@ impl<'a, F: Real> Run<'a, F> {
             v: vec![F::ZERO; d],
             scale: F::of(1.0 / (d as f64).sqrt()),
             strategy,
+            avx2: strategy.wide && has_avx2(),
         }
     }
 
@@ -365,8 +381,8 @@ impl<'a, F: Real> Run<'a, F> {
     fn margins(&self, x: &[F], y: &[F], rows: &[u32], out: &mut [f64]) {
         let m = Margins { x, y, d: self.d, v: &self.v, scale: self.scale, alpha: self.config.alpha };
         #[cfg(target_arch = "x86_64")]
-        if self.strategy.wide && std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the processor has AVX2, checked just above.
+        if self.avx2 {
+            // SAFETY: the processor has AVX2 (`has_avx2`, when the run was set up).
             return unsafe { m.fill_avx2(rows, out, self.strategy.lanes) };
         }
         m.fill(rows, out, self.strategy.lanes)
@@ -458,6 +474,7 @@ impl<'a, F: Real> Run<'a, F> {
             batch,
             buf: Vec::new(),
             start: 0,
+            waiting: 0,
         };
         let mut trajectory = Vec::new();
         let mut next_ckpt: u64 = 0;
