@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
 bin=target/release/sgdnoise
-out=docs/results/paper-cpu
+out=${PAPER_CPU_OUT:-docs/results/paper-cpu}   # another folder for a sitting's partial cache
 "$bin" run pipelines/paper-cpu.yaml report --partial --no-export "$@" || true
 mkdir -p "$out/runs"
 "$bin" export pipelines/paper-cpu.yaml --stage report --partial --out "$out" "$@"
