@@ -215,14 +215,11 @@ struct Batches {
     /// Indices of the batches drawn and not yet used, `batch` per step, from `start`.
     buf: Vec<u32>,
     start: usize,
-    /// Batches drawn and not yet used: (buf.len() − start) / batch, kept rather than divided
-    /// out at every draw.
-    waiting: usize,
 }
 
 impl Batches {
     fn ahead(&self) -> usize {
-        self.waiting
+        (self.buf.len() - self.start) / self.batch
     }
 
     /// Draws until `steps` batches are waiting; returns where the new ones begin in `buf`.
@@ -232,10 +229,10 @@ impl Batches {
             self.start = 0;
         }
         let from = self.buf.len();
-        while self.ahead() < steps {
+        // Counted here rather than divided out again at every draw (a step's hot path).
+        for _ in self.ahead()..steps {
             let idx = self.sampler.draw(self.batch);
             self.buf.extend(idx.iter().map(|&i| i as u32));
-            self.waiting += 1;
         }
         from
     }
@@ -247,7 +244,6 @@ impl Batches {
 
     fn pop(&mut self) {
         self.start += self.batch;
-        self.waiting -= 1;
     }
 }
 
@@ -474,7 +470,6 @@ impl<'a, F: Real> Run<'a, F> {
             batch,
             buf: Vec::new(),
             start: 0,
-            waiting: 0,
         };
         let mut trajectory = Vec::new();
         let mut next_ckpt: u64 = 0;
