@@ -40,7 +40,7 @@ stamp_now="$(cat "$LIBTORCH/version.py" 2>/dev/null | md5sum | cut -c1-16)-$(sta
 stamp_file="target/.libtorch-stamp"
 if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" != "$stamp_now" ]; then
     say Cleaning "torch-sys: libtorch changed since the last build"
-    cargo clean -p torch-sys -p tch -p sgdnoise >/dev/null 2>&1 || true
+    cargo clean -p torch-sys -p tch -p sgdnoise-torch -p integration-tests >/dev/null 2>&1 || true
 fi
 mkdir -p target && echo "$stamp_now" > "$stamp_file"
 

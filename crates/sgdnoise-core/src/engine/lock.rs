@@ -1,0 +1,44 @@
+//! One writer per cache: `run` and `gc` hold an exclusive lock on `cache/lock` (std's
+//! `File::try_lock`, flock on Unix: released by the kernel even when the process is killed). A
+//! second writer gets a clear error naming the holder.
+
+use std::fs::{File, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "another sgdnoise process ({holder}) is using the cache {cache}; wait for it to finish or use another --cache"
+    )]
+    Busy { cache: String, holder: String },
+    #[error("cannot lock {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+/// Held for the lifetime of the value.
+pub struct CacheLock {
+    _file: File,
+}
+
+pub fn acquire(cache: &Path) -> Result<CacheLock, LockError> {
+    let path = cache.join("lock");
+    let io = |source| LockError::Io { path: path.display().to_string(), source };
+    std::fs::create_dir_all(cache).map_err(io)?;
+    let mut file =
+        std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = if holder.trim().is_empty() { "unknown pid".to_owned() } else { holder.trim().to_owned() };
+            return Err(LockError::Busy { cache: cache.display().to_string(), holder });
+        }
+        Err(TryLockError::Error(err)) => return Err(io(err)),
+    }
+    file.set_len(0).map_err(io)?;
+    file.rewind().map_err(io)?;
+    write!(file, "pid {}", std::process::id()).map_err(io)?;
+    Ok(CacheLock { _file: file })
+}

@@ -1,0 +1,105 @@
+//! Benchmark: steps/s of sgdnoise's training loop against the same loop in Python PyTorch
+//! (scripts/reference_train.py), in one invocation, same settings and thread count; prints both
+//! and the ratio. Settings (issue 3): MNIST parity, FC-5L h128 relu, α = 2^15, B = 16,
+//! P = 1024, T = 2^-6, to convergence.
+
+use std::process::Command;
+use std::time::Instant;
+
+use sgdnoise_core::datasets::DataPaths;
+use sgdnoise_core::run::RunSpec;
+use sgdnoise_torch::nn::{runtime, train};
+use sgdnoise_torch::resolve::Resolve;
+
+struct Opts {
+    python: String,
+    threads: usize,
+    p: usize,
+    temperature: f64,
+    seeds: u64,
+    skip_python: bool,
+}
+
+fn parse() -> Opts {
+    let mut o =
+        Opts { python: "python3".into(), threads: 1, p: 1024, temperature: 0.015625, seeds: 3, skip_python: false };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let v = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--python" => o.python = v,
+            "--threads" => o.threads = v.parse().expect("--threads N"),
+            "--P" => o.p = v.parse().expect("--P N"),
+            "--T" => o.temperature = v.parse().expect("--T X"),
+            "--seeds" => o.seeds = v.parse().expect("--seeds N"),
+            "--skip-python" => {
+                o.skip_python = true;
+                i += 1;
+                continue;
+            }
+            other => panic!("unknown argument {other}"),
+        }
+        i += 2;
+    }
+    o
+}
+
+fn main() {
+    let o = parse();
+    runtime::set_threads(o.threads);
+    let paths = DataPaths::from_env();
+    println!(
+        "bench-train: MNIST parity, FC-5L h128 relu, alpha 2^15, B 16, P {}, T {}, {} thread(s), libtorch {}",
+        o.p,
+        o.temperature,
+        o.threads,
+        runtime::libtorch_version_full()
+    );
+    let (mut ours_steps, mut ours_wall) = (0u64, 0.0);
+    for seed in 0..o.seeds {
+        let spec = RunSpec { p: o.p, temperature: o.temperature, seed, test_size: Some(8192), ..RunSpec::default() };
+        let resolved = spec.resolve(None, tch::Device::Cpu).expect("valid spec");
+        let data = resolved.draw_data(&paths).expect("MNIST present (run scripts/setup.sh)");
+        let t0 = Instant::now();
+        let r = train(&resolved.config, &data).expect("train");
+        let total = t0.elapsed().as_secs_f64();
+        println!(
+            "  sgdnoise  seed {seed}: {:>10} {:>6} steps  {:>8.0} steps/s  (loop {:.2}s, {} full checks {:.3}s, total with setup {:.2}s)",
+            r.status.name(), r.steps, r.clock().steps_per_s, r.clock().wall_s, r.full_checks, r.clock().check_wall_s, total
+        );
+        ours_steps += r.steps;
+        ours_wall += r.clock().wall_s;
+    }
+    let ours = ours_steps as f64 / ours_wall;
+    println!("sgdnoise: {ours:.0} steps/s over {} runs", o.seeds);
+    if o.skip_python {
+        return;
+    }
+    let (mut py_steps, mut py_wall) = (0u64, 0.0);
+    for seed in 0..o.seeds {
+        let out = Command::new(&o.python)
+            .args(["scripts/reference_train.py", "--P", &o.p.to_string(), "--T", &o.temperature.to_string()])
+            .args(["--seed", &seed.to_string(), "--threads", &o.threads.to_string(), "--mnist"])
+            .arg(&paths.mnist)
+            .output()
+            .expect("run the python reference");
+        if !out.status.success() {
+            eprintln!("python reference failed: {}", String::from_utf8_lossy(&out.stderr));
+            std::process::exit(1);
+        }
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("reference prints JSON");
+        println!(
+            "  pytorch   seed {seed}: {:>10} {:>6} steps  {:>8.0} steps/s  (loop {:.2}s)",
+            v["status"].as_str().unwrap_or("?"),
+            v["steps"],
+            v["steps_per_s"].as_f64().unwrap_or(0.0),
+            v["wall_s"].as_f64().unwrap_or(0.0)
+        );
+        py_steps += v["steps"].as_u64().unwrap_or(0);
+        py_wall += v["wall_s"].as_f64().unwrap_or(0.0);
+    }
+    let py = py_steps as f64 / py_wall;
+    println!("pytorch:  {py:.0} steps/s over {} runs", o.seeds);
+    println!("ratio sgdnoise / pytorch: {:.2}x", ours / py);
+}

@@ -1,0 +1,218 @@
+//! `sgdnoise verify [--rerun N]`: rehash every object, check every record's outputs exist, and
+//! optionally re-execute N cached instances and compare: bitwise, within tolerance, different.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use serde_json::Value;
+
+use super::cache;
+use sgdnoise_core::datasets::DataPaths;
+use sgdnoise_core::job::{Input, Job};
+use sgdnoise_core::stages::{self, ExecContext, Trainer};
+use sgdnoise_core::store::StoreError;
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// Re-execute this many cached instances and compare their outputs.
+    #[arg(long, default_value_t = 0)]
+    rerun: usize,
+    /// Only re-execute instances of this stage kind.
+    #[arg(long)]
+    kind: Option<String>,
+    /// Relative tolerance for numbers when outputs are not bitwise equal.
+    #[arg(long, default_value_t = 1e-6)]
+    tolerance: f64,
+    #[arg(long)]
+    cache: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: VerifyArgs, trainer: &dyn Trainer) -> anyhow::Result<ExitCode> {
+    let cache_dir = cache::cache_dir(args.cache.as_deref());
+    let (store, db) = cache::open(&cache_dir)?;
+    let mut problems = 0;
+    let objects = store.list();
+    for hash in &objects {
+        if let Err(e) = store.verify(hash) {
+            problems += 1;
+            println!("{:>12} {e}", "Corrupt");
+        }
+    }
+    let records = db.records()?;
+    for rec in records.values() {
+        for (name, hash) in &rec.outputs {
+            if let Err(StoreError::Missing(_)) = store.get(hash).map(|_| ()) {
+                problems += 1;
+                println!("{:>12} record {} output {name}: object {hash} is gone", "Missing", &rec.key[..12]);
+            }
+        }
+    }
+    let stale = store.stale_tmp().len();
+    println!(
+        "{:>12} {} objects, {} records: {} problem(s), {} stale temporary file(s)",
+        "Verified",
+        objects.len(),
+        records.len(),
+        problems,
+        stale
+    );
+
+    if args.rerun > 0 {
+        let mut keys: Vec<&String> = records.keys().collect();
+        keys.sort();
+        let (mut bitwise, mut close, mut different) = (0, 0, 0);
+        let mut done = 0;
+        let mut older = 0;
+        for key in keys {
+            if done >= args.rerun {
+                break;
+            }
+            let Some(row) = db.execution_for_key(key)? else { continue };
+            if args.kind.as_deref().is_some_and(|k| k != row.kind) {
+                continue;
+            }
+            let Some(kind) = stages::find(&row.kind) else { continue };
+            // A record of an older implementation would differ by design: only records this code
+            // made can be reproduced.
+            if row.kind_version != kind.version_of(&serde_json::from_value(row.params.clone()).unwrap_or_default()) {
+                older += 1;
+                continue;
+            }
+            let mut inputs = Vec::new();
+            for i in row.inputs.as_array().cloned().unwrap_or_default() {
+                let ikey = i.get("key").and_then(Value::as_str).unwrap_or_default().to_owned();
+                let Some(up) = db.execution_for_key(&ikey)? else { continue };
+                inputs.push(Input {
+                    stage: up.stage,
+                    kind: up.kind,
+                    instance: up.instance,
+                    key: ikey,
+                    params: serde_json::from_value(up.params).unwrap_or_default(),
+                    outputs: up.outputs.unwrap_or_default(),
+                });
+            }
+            let job = Job {
+                key: key.clone(),
+                stage: row.stage.clone(),
+                instance: row.instance.clone(),
+                kind: row.kind.clone(),
+                params: serde_json::from_value(row.params.clone()).unwrap_or_default(),
+                inputs,
+                threads: row.env.get("threads").and_then(Value::as_u64).unwrap_or(1) as usize,
+                // The same device as recorded (a CUDA run re-executed on the CPU would differ).
+                device: row.env.get("device").and_then(Value::as_str).unwrap_or("cpu").to_owned(),
+                partial: row.key_inputs.pointer("/key/partial").and_then(|p| serde_json::from_value(p.clone()).ok()),
+                libtorch: None,
+            };
+            let ctx = ExecContext { store: &store, data: DataPaths::from_env(), trainer: Some(trainer) };
+            done += 1;
+            let out = match kind.execute(&ctx, &job) {
+                Ok(o) => o,
+                Err(e) => {
+                    different += 1;
+                    println!("{:>12} {}: re-execution failed: {e}", "Different", row.instance);
+                    continue;
+                }
+            };
+            let recorded = row.outputs.clone().unwrap_or_default();
+            let verdict = compare(&store, &recorded, &out.outputs, args.tolerance);
+            match &verdict {
+                Verdict::Bitwise => bitwise += 1,
+                Verdict::Within(_) => close += 1,
+                Verdict::Different(_) => different += 1,
+            }
+            println!("{:>12} {} ({})", verdict.word(), row.instance, verdict.detail());
+        }
+        println!(
+            "{:>12} {done} re-executed: {bitwise} bitwise, {close} within tolerance, {different} different; {older} record(s) of older implementations skipped",
+            "Rerun"
+        );
+        if different > 0 {
+            problems += different;
+        }
+    }
+    Ok(if problems > 0 { ExitCode::from(super::EXIT_FAILED) } else { ExitCode::SUCCESS })
+}
+
+enum Verdict {
+    Bitwise,
+    Within(f64),
+    Different(String),
+}
+
+impl Verdict {
+    fn word(&self) -> &'static str {
+        match self {
+            Verdict::Bitwise => "Bitwise",
+            Verdict::Within(_) => "Close",
+            Verdict::Different(_) => "Different",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Verdict::Bitwise => "identical outputs".into(),
+            Verdict::Within(d) => format!("max relative difference {d:.2e}"),
+            Verdict::Different(why) => why.clone(),
+        }
+    }
+}
+
+fn compare(
+    store: &sgdnoise_core::store::Store,
+    recorded: &BTreeMap<String, String>,
+    new: &BTreeMap<String, Vec<u8>>,
+    tol: f64,
+) -> Verdict {
+    let mut worst: f64 = 0.0;
+    for (name, bytes) in new {
+        let Some(hash) = recorded.get(name) else { return Verdict::Different(format!("new output {name}")) };
+        if blake3::hash(bytes).to_hex().as_str() == hash {
+            continue;
+        }
+        let old = store.get(hash).unwrap_or_default();
+        match (serde_json::from_slice::<Value>(&old), serde_json::from_slice::<Value>(bytes)) {
+            (Ok(a), Ok(b)) => match max_rel_diff(&a, &b, name) {
+                Ok(d) if d <= tol => worst = worst.max(d),
+                Ok(d) => return Verdict::Different(format!("{name}: relative difference {d:.2e}")),
+                Err(StructureDiffers { path }) => return Verdict::Different(format!("{name}: {path} differs")),
+            },
+            _ => return Verdict::Different(format!("{name}: bytes differ")),
+        }
+    }
+    let identical = recorded.len() == new.len()
+        && new.iter().all(|(n, b)| recorded.get(n).map(String::as_str) == Some(blake3::hash(b).to_hex().as_str()));
+    if identical {
+        return Verdict::Bitwise;
+    }
+    Verdict::Within(worst)
+}
+
+/// Where two outputs differ in structure or in a value that is not a number.
+struct StructureDiffers {
+    path: String,
+}
+
+/// The largest relative difference between numbers at the same place, or where the structure or
+/// a non-number differs.
+fn max_rel_diff(a: &Value, b: &Value, path: &str) -> Result<f64, StructureDiffers> {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
+            Ok(if x == y { 0.0 } else { (x - y).abs() / x.abs().max(y.abs()).max(1e-300) })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .try_fold(0.0f64, |m, (i, (p, q))| Ok(m.max(max_rel_diff(p, q, &format!("{path}[{i}]"))?))),
+        (Value::Object(x), Value::Object(y)) if x.len() == y.len() => x.iter().try_fold(0.0f64, |m, (k, p)| {
+            let q = y.get(k).ok_or_else(|| StructureDiffers { path: format!("{path}.{k}") })?;
+            Ok(m.max(max_rel_diff(p, q, &format!("{path}.{k}"))?))
+        }),
+        _ if a == b => Ok(0.0),
+        _ => Err(StructureDiffers { path: path.to_owned() }),
+    }
+}
