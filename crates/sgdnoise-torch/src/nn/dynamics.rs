@@ -14,9 +14,10 @@ use tch::{Device, Kind, Tensor};
 
 use super::fc::{first_layer_layout, to_host, FcStep};
 use super::model::Net;
+use super::skeleton::{record, LoopCounts, LoopEnd, Movement, Schedule, SetStats, TrainConfig, TRAJECTORY_TEST_POINTS};
 use sgdnoise_core::datasets::RunData;
 use sgdnoise_core::rng::{DistinctSampler, Rng, Stream};
-use sgdnoise_core::run::{ArchKind, ArchSpec, Dtype, LayerChange, RunRecord, Status, Timing, TrajectoryPoint};
+use sgdnoise_core::run::{ArchKind, Dtype, LayerChange, RunRecord, Status, TrajectoryPoint};
 
 /// The libtorch kind of a float type.
 pub trait TorchKind {
@@ -29,30 +30,6 @@ impl TorchKind for Dtype {
             Dtype::F32 => Kind::Float,
             Dtype::F64 => Kind::Double,
         }
-    }
-}
-
-/// Everything about a run except its data.
-#[derive(Debug, Clone)]
-pub struct TrainConfig {
-    pub arch: ArchSpec,
-    pub alpha: f64,
-    pub temperature: f64,
-    pub batch: usize,
-    pub seed: u64,
-    pub max_steps: u64,
-    /// Wall-clock limit in seconds.
-    pub max_wall: Option<f64>,
-    pub dtype: Dtype,
-    pub device: Device,
-    /// Record the log-spaced trajectory (a full-set pass at steps 0, 1, 2, 4, …).
-    pub trajectory: bool,
-}
-
-impl TrainConfig {
-    /// dt = T·h·B.
-    pub fn dt(&self) -> f64 {
-        self.temperature * self.arch.h() as f64 * self.batch as f64
     }
 }
 
@@ -100,19 +77,6 @@ pub enum TrainError {
     Invalid(String),
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
-}
-
-/// The full-set statistics of a set of points.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SetStats {
-    /// Mean hinge loss max(0, 1 − α·y·f)/α.
-    pub loss: f64,
-    /// Fraction with y·f ≤ 0 (or a non-finite output).
-    pub err: f64,
-    /// Points with α·y·f < 1 (non-zero loss).
-    pub unfitted: usize,
-    /// Any non-finite output.
-    pub non_finite: bool,
 }
 
 /// A dataset on the device with the centring outputs F(w0, x).
@@ -197,16 +161,16 @@ impl<'a> Trainer<'a> {
     }
 
     /// Full-set statistics of the training set at the current weights.
-    pub fn train_stats(&self) -> SetStats {
+    pub fn train_stats(&self) -> Result<SetStats, TrainError> {
         let _guard = tch::no_grad_guard();
         stats_of(&self.train_margins(), self.config.alpha)
     }
 
-    pub fn test_stats(&self) -> SetStats {
+    pub fn test_stats(&self) -> Result<SetStats, TrainError> {
         self.stats(&self.test)
     }
 
-    fn stats(&self, set: &DeviceSet) -> SetStats {
+    fn stats(&self, set: &DeviceSet) -> Result<SetStats, TrainError> {
         let _guard = tch::no_grad_guard();
         let margins = self.margins(set);
         stats_of(&margins, self.config.alpha)
@@ -299,7 +263,7 @@ impl<'a> Trainer<'a> {
     /// padded with repeats of its first point).
     fn outputs_in_batches(&self, idx: &Tensor) -> Tensor {
         let b = self.config.batch;
-        let idx: Vec<i64> = Vec::try_from(idx.to_device(Device::Cpu)).unwrap_or_default();
+        let idx: Vec<i64> = Vec::try_from(idx.to_device(Device::Cpu)).expect("indices are int64 on the host");
         let x = self.train.x.flatten(1, -1);
         let mut step = FcStep::new(&self.net, self.config.dtype.kind());
         let parts: Vec<Tensor> = idx
@@ -318,7 +282,7 @@ impl<'a> Trainer<'a> {
     }
 
     /// Trains until the first zero-loss step or a limit, and returns the run's record.
-    pub fn run(mut self) -> RunRecord {
+    pub fn run(mut self) -> Result<RunRecord, TrainError> {
         let start = Instant::now();
         let config = self.config;
         let dt = config.dt();
@@ -327,30 +291,26 @@ impl<'a> Trainer<'a> {
         let mut sampler =
             DistinctSampler::new(self.train.y.size()[0] as usize, Rng::stream(config.seed, Stream::Batches));
         let mut trajectory = Vec::new();
-        let mut next_ckpt: u64 = 0;
+        let mut schedule = Schedule::new(config, Schedule::NET_STRIDE);
         let mut steps: u64 = 0;
         let mut stop = StopDetector::new(self.train.y.size()[0] as usize, batch);
         let mut updates: u64 = 0;
         let mut fc = self.hand_written().then(|| FcRun::new(&self));
         let (status, steps) = loop {
-            if config.trajectory && steps == next_ckpt {
-                let with_test =
-                    next_ckpt.is_power_of_two() && next_ckpt.trailing_zeros().is_multiple_of(2) || steps == 0;
+            if let Some(with_test) = schedule.point_due(steps) {
                 // A point that would end past max_wall is not begun: the run ends at its limit
                 // now rather than a whole pass later (a MnasNet pass can take longer than the limit).
                 let cost = if steps == 0 { 0.0 } else { self.checkpoint_cost(with_test) };
-                if config.max_wall.is_some_and(|limit| start.elapsed().as_secs_f64() + cost > limit) {
-                    break stop.at_limit(&self, Status::TimeLimit, steps, start.elapsed().as_secs_f64());
+                if schedule.over_wall(start.elapsed().as_secs_f64() + cost) {
+                    break stop.at_limit(&self, Status::TimeLimit, steps, start.elapsed().as_secs_f64())?;
                 }
-                trajectory.push(self.checkpoint(steps, dt, with_test));
-                next_ckpt = if next_ckpt == 0 { 1 } else { next_ckpt * 2 };
+                trajectory.push(self.checkpoint(steps, dt, with_test)?);
             }
             if steps >= config.max_steps {
-                break stop.at_limit(&self, Status::StepLimit, steps, start.elapsed().as_secs_f64());
+                break stop.at_limit(&self, Status::StepLimit, steps, start.elapsed().as_secs_f64())?;
             }
-            // Every step: a MnasNet step takes a noticeable part of a second on a CPU core.
-            if config.max_wall.is_some_and(|limit| start.elapsed().as_secs_f64() > limit) {
-                break stop.at_limit(&self, Status::TimeLimit, steps, start.elapsed().as_secs_f64());
+            if schedule.past_wall(steps, || start.elapsed().as_secs_f64()) {
+                break stop.at_limit(&self, Status::TimeLimit, steps, start.elapsed().as_secs_f64())?;
             }
             let value = match &mut fc {
                 Some(fc) => fc.step(&mut self.w, sampler.draw(batch), alpha, dt),
@@ -361,7 +321,7 @@ impl<'a> Trainer<'a> {
             }
             updates += u64::from(value > 0.0);
             if stop.after_step(steps, value > 0.0, start.elapsed().as_secs_f64()) {
-                if let Some(end) = stop.check(&self, start.elapsed().as_secs_f64()) {
+                if let Some(end) = stop.check(&self, start.elapsed().as_secs_f64())? {
                     break end;
                 }
             }
@@ -392,40 +352,42 @@ impl<'a> Trainer<'a> {
         value
     }
 
-    pub(super) fn checkpoint(&self, steps: u64, dt: f64, with_test: bool) -> TrajectoryPoint {
+    pub(super) fn checkpoint(&self, steps: u64, dt: f64, with_test: bool) -> Result<TrajectoryPoint, TrainError> {
         if steps == 0 {
             // f(w0, x) = F(w0, x) − F(w0, x) = 0 by definition: every point has loss 1/α, is
             // unfitted and (y·f = 0) counts as an error. No pass needed, and no rounding.
             let p = self.train.y.size()[0] as usize;
             let test_err = with_test.then_some(1.0);
-            return TrajectoryPoint { step: 0, t: 0.0, train_loss: 1.0 / self.config.alpha, unfitted: p, test_err };
+            return Ok(TrajectoryPoint { step: 0, t: 0.0, train_loss: 1.0 / self.config.alpha, unfitted: p, test_err });
         }
         // Not a stop decision: the fast full-set pass will do.
-        let train = self.stats(&self.train);
-        let test_err = with_test.then(|| {
+        let train = self.stats(&self.train)?;
+        let test_err = if with_test {
             let n = (self.test.y.size()[0]).min(TRAJECTORY_TEST_POINTS as i64);
             let set = &self.test;
             let head = DeviceSet { x: set.x.narrow(0, 0, n), y: set.y.narrow(0, 0, n), f0: set.f0.narrow(0, 0, n) };
-            self.stats(&head).err
-        });
-        TrajectoryPoint {
+            Some(self.stats(&head)?.err)
+        } else {
+            None
+        };
+        Ok(TrajectoryPoint {
             step: steps,
             t: dt * steps as f64,
             train_loss: train.loss,
             unfitted: train.unfitted,
             test_err,
-        }
+        })
     }
 
     /// The run's record: final statistics of both sets and how far each weight tensor moved.
-    pub(super) fn finish(self, end: LoopEnd) -> RunRecord {
-        let train = self.train_stats();
-        let test = self.test_stats();
+    pub(super) fn finish(self, end: LoopEnd) -> Result<RunRecord, TrainError> {
+        let train = self.train_stats()?;
+        let test = self.test_stats()?;
         let _guard = tch::no_grad_guard();
         let mut moved = Movement { layers: Vec::new(), dw2: 0.0, w02: 0.0, w1: None, w_perp: None };
         for ((name, w), w0) in self.net.param_names().into_iter().zip(&self.w).zip(&self.w0) {
-            let d2 = sq_norm(&(w - w0));
-            let n2 = sq_norm(w0);
+            let d2 = sq_norm(&(w - w0))?;
+            let n2 = sq_norm(w0)?;
             moved.dw2 += d2;
             moved.w02 += n2;
             moved.layers.push(LayerChange {
@@ -437,130 +399,29 @@ impl<'a> Trainer<'a> {
         }
         if matches!(self.config.arch.kind, ArchKind::Linear) {
             let dw: Vec<f64> =
-                Vec::<f64>::try_from((&self.w[0] - &self.w0[0]).to_kind(Kind::Double).to_device(Device::Cpu))
-                    .unwrap_or_default();
+                Vec::<f64>::try_from((&self.w[0] - &self.w0[0]).to_kind(Kind::Double).to_device(Device::Cpu))?;
             moved.w1 = Some(dw.first().copied().unwrap_or(f64::NAN));
             moved.w_perp = Some(dw.iter().skip(1).map(|v| v * v).sum::<f64>().sqrt());
         }
-        record(end, &train, &test, moved, self.config.trajectory, self.net.param_count())
+        Ok(record(end, &train, &test, moved, self.config.trajectory, self.net.param_count()))
     }
-}
-
-/// How a training loop ended, and what it counted.
-pub(super) struct LoopEnd {
-    pub(super) status: Status,
-    pub(super) steps: u64,
-    pub(super) dt: f64,
-    pub(super) trajectory: Vec<TrajectoryPoint>,
-    /// Wall time of the loop.
-    pub(super) wall_s: f64,
-    pub(super) counts: LoopCounts,
-}
-
-/// How far the weights moved from w0: per tensor, in all (squared), and for the perceptron along
-/// the teacher direction and orthogonally to it.
-pub(super) struct Movement {
-    pub(super) layers: Vec<LayerChange>,
-    pub(super) dw2: f64,
-    pub(super) w02: f64,
-    pub(super) w1: Option<f64>,
-    pub(super) w_perp: Option<f64>,
-}
-
-/// A run's record, whichever path trained it, from its loop's end, the final statistics of the
-/// training and test sets, and the weights' movement.
-pub(super) fn record(
-    end: LoopEnd,
-    train: &SetStats,
-    test: &SetStats,
-    moved: Movement,
-    with_trajectory: bool,
-    n_params: i64,
-) -> RunRecord {
-    let LoopEnd { status, steps, dt, mut trajectory, wall_s, counts } = end;
-    // Points recorded after the stop, while it was pending, were taken at the same weights.
-    trajectory.retain(|p| p.step <= steps);
-    let status = settle(status, train, test, steps, dt, with_trajectory.then_some(&mut trajectory));
-    let Movement { layers, dw2, w02, w1, w_perp } = moved;
-    RunRecord {
-        status,
-        steps,
-        updates: counts.updates,
-        dt,
-        t: dt * steps as f64,
-        t_star: (status == Status::Converged).then_some(dt * steps as f64),
-        train_loss: train.loss,
-        train_err: train.err,
-        unfitted: train.unfitted,
-        test_err: test.err,
-        test_loss: test.loss,
-        rel_dw: (dw2 / w02).sqrt(),
-        dw_norm: dw2.sqrt(),
-        w0_norm: w02.sqrt(),
-        layers,
-        w1,
-        w_perp,
-        trajectory,
-        full_checks: counts.checks,
-        n_params,
-        timing: Some(Timing {
-            wall_s,
-            steps_per_s: if wall_s > 0.0 { steps as f64 / wall_s } else { 0.0 },
-            check_wall_s: counts.check_wall,
-        }),
-    }
-}
-
-/// The run's final status given the full training set at its end (a limit reached exactly at
-/// the first zero-loss step is convergence; a non-finite output is divergence), and the last
-/// trajectory point when one is recorded.
-pub(super) fn settle(
-    mut status: Status,
-    train: &SetStats,
-    test: &SetStats,
-    steps: u64,
-    dt: f64,
-    trajectory: Option<&mut Vec<TrajectoryPoint>>,
-) -> Status {
-    if status != Status::Diverged && (train.non_finite || !train.loss.is_finite()) {
-        status = Status::Diverged;
-    }
-    if matches!(status, Status::StepLimit | Status::TimeLimit) && train.unfitted == 0 && !train.non_finite {
-        status = Status::Converged;
-    }
-    if let Some(trajectory) = trajectory {
-        if trajectory.last().map(|p| p.step) != Some(steps) {
-            trajectory.push(TrajectoryPoint {
-                step: steps,
-                t: dt * steps as f64,
-                train_loss: train.loss,
-                unfitted: train.unfitted,
-                test_err: Some(test.err),
-            });
-        }
-    }
-    status
 }
 
 /// Loss, error and unfitted count from the margins α·y·f; a non-finite output is an error and
 /// unfitted.
-pub(super) fn stats_of(margins: &Tensor, alpha: f64) -> SetStats {
+pub(super) fn stats_of(margins: &Tensor, alpha: f64) -> Result<SetStats, TrainError> {
     let n = margins.size()[0];
     if n == 0 {
-        return SetStats { loss: 0.0, err: 0.0, unfitted: 0, non_finite: false };
+        return Ok(SetStats { loss: 0.0, err: 0.0, unfitted: 0, non_finite: false });
     }
     let finite = margins.isfinite();
-    let non_finite = !bool::try_from(finite.all()).unwrap_or(false);
+    let non_finite = !bool::try_from(finite.all())?;
     let not_finite = finite.logical_not();
-    let loss = f64::try_from((1.0f64 - margins).relu().sum(Kind::Double)).unwrap_or(f64::NAN) / alpha;
-    let err = i64::try_from(margins.le(0.0).logical_or(&not_finite).sum(Kind::Int64)).unwrap_or(n);
-    let unfitted = i64::try_from(margins.lt(1.0).logical_or(&not_finite).sum(Kind::Int64)).unwrap_or(n);
-    SetStats { loss: loss / n as f64, err: err as f64 / n as f64, unfitted: unfitted as usize, non_finite }
+    let loss = f64::try_from((1.0f64 - margins).relu().sum(Kind::Double))? / alpha;
+    let err = i64::try_from(margins.le(0.0).logical_or(&not_finite).sum(Kind::Int64))?;
+    let unfitted = i64::try_from(margins.lt(1.0).logical_or(&not_finite).sum(Kind::Int64))?;
+    Ok(SetStats { loss: loss / n as f64, err: err as f64 / n as f64, unfitted: unfitted as usize, non_finite })
 }
-
-/// The test error along the trajectory is measured on the first this many test points (the final
-/// test error on all of them): a full 8192-point pass at every checkpoint was 40% of a short run.
-pub(super) const TRAJECTORY_TEST_POINTS: usize = 2048;
 
 /// How many of the lowest-margin points of the last full check are re-checked first.
 const SUSPECTS: i64 = 32;
@@ -586,13 +447,6 @@ pub(super) struct StopDetector {
     wall: f64,
 }
 
-/// What a training loop counted, for the record.
-pub(super) struct LoopCounts {
-    pub(super) updates: u64,
-    pub(super) checks: u64,
-    pub(super) check_wall: f64,
-}
-
 impl StopDetector {
     pub(super) fn new(p: usize, batch: usize) -> StopDetector {
         let quiet = (p / (2 * batch.max(1))).clamp(4, 512) as u64;
@@ -615,28 +469,34 @@ impl StopDetector {
     }
 
     /// At a step or time limit: a pending candidate may be where the run converged.
-    pub(super) fn at_limit(&mut self, trainer: &Trainer, limit: Status, steps: u64, clock: f64) -> (Status, u64) {
-        let ended = if self.candidate.is_some() { self.check(trainer, clock) } else { None };
-        ended.unwrap_or((limit, steps))
+    pub(super) fn at_limit(
+        &mut self,
+        trainer: &Trainer,
+        limit: Status,
+        steps: u64,
+        clock: f64,
+    ) -> Result<(Status, u64), TrainError> {
+        let ended = if self.candidate.is_some() { self.check(trainer, clock)? } else { None };
+        Ok(ended.unwrap_or((limit, steps)))
     }
 
     /// Examines the current weights (those of the candidate stretch), `clock` seconds into the
     /// run's time: the run's end and its step count (the stretch's first step) when it ends
     /// there.
-    pub(super) fn check(&mut self, trainer: &Trainer, clock: f64) -> Option<(Status, u64)> {
+    pub(super) fn check(&mut self, trainer: &Trainer, clock: f64) -> Result<Option<(Status, u64)>, TrainError> {
         let t0 = Instant::now();
         let (first, began) = self.candidate.take().unwrap_or((0, clock));
         self.unchecked = false;
         let _guard = tch::no_grad_guard();
         // NaN compares false: a non-finite suspect sends us to the full check.
-        let suspect_unfitted = self
-            .suspects
-            .as_ref()
-            .is_some_and(|idx| bool::try_from(trainer.margins_at(idx).lt(1.0).any()).unwrap_or(false));
+        let suspect_unfitted = match &self.suspects {
+            Some(idx) => bool::try_from(trainer.margins_at(idx).lt(1.0).any())?,
+            None => false,
+        };
         let mut end = None;
         if !suspect_unfitted {
             let margins = trainer.train_margins();
-            let stats = stats_of(&margins, trainer.config.alpha);
+            let stats = stats_of(&margins, trainer.config.alpha)?;
             self.checks += 1;
             if stats.non_finite {
                 end = Some(Status::Diverged);
@@ -650,12 +510,12 @@ impl StopDetector {
         // When the run ends at `first`, the batches drawn since were spent on detecting it.
         let waited = if end.is_some() { clock - began } else { 0.0 };
         self.wall += waited + t0.elapsed().as_secs_f64();
-        end.map(|status| (status, first))
+        Ok(end.map(|status| (status, first)))
     }
 }
 
-fn sq_norm(t: &Tensor) -> f64 {
-    f64::try_from(t.to_kind(Kind::Double).square().sum(Kind::Double)).unwrap_or(f64::NAN)
+fn sq_norm(t: &Tensor) -> Result<f64, TrainError> {
+    Ok(f64::try_from(t.to_kind(Kind::Double).square().sum(Kind::Double))?)
 }
 
 pub(super) fn chunked_forward(net: &Net, w: &[Tensor], x: &Tensor, chunk: i64) -> Tensor {
@@ -698,7 +558,7 @@ pub fn train(config: &TrainConfig, data: &RunData) -> Result<RunRecord, TrainErr
 
 /// Trains one run through libtorch, whatever the architecture.
 pub fn train_with_libtorch(config: &TrainConfig, data: &RunData) -> Result<RunRecord, TrainError> {
-    Ok(Trainer::new(config, data)?.run())
+    Trainer::new(config, data)?.run()
 }
 
 /// Trains one run through libtorch with autograd's gradients (the reference for the
@@ -706,5 +566,5 @@ pub fn train_with_libtorch(config: &TrainConfig, data: &RunData) -> Result<RunRe
 pub fn train_with_autograd(config: &TrainConfig, data: &RunData) -> Result<RunRecord, TrainError> {
     let mut trainer = Trainer::new(config, data)?;
     trainer.autograd = true;
-    Ok(trainer.run())
+    trainer.run()
 }

@@ -22,9 +22,9 @@
 
 use std::time::Instant;
 
-use super::dynamics::{record, LoopCounts, LoopEnd, Movement, SetStats, TrainConfig, TRAJECTORY_TEST_POINTS};
 pub use super::margin_filter::FilterStats;
 use super::margin_filter::MarginFilter;
+use super::skeleton::{record, LoopCounts, LoopEnd, Movement, Schedule, SetStats, TrainConfig, TRAJECTORY_TEST_POINTS};
 use sgdnoise_core::datasets::RunData;
 use sgdnoise_core::rng::{DistinctSampler, Rng, Stream};
 use sgdnoise_core::run::observables::{LayerChange, RunRecord, TrajectoryPoint};
@@ -472,7 +472,7 @@ impl<'a, F: Real> Run<'a, F> {
             start: 0,
         };
         let mut trajectory = Vec::new();
-        let mut next_ckpt: u64 = 0;
+        let mut schedule = Schedule::new(c, Schedule::PERCEPTRON_STRIDE);
         let (mut steps, mut checks, mut check_wall, mut updates) = (0u64, 0u64, 0.0f64, 0u64);
         let mut moved = true;
         // Points unfitted at the last full check: one of them still unfitted proves L > 0.
@@ -517,20 +517,14 @@ impl<'a, F: Real> Run<'a, F> {
             }
             let mut updated = false;
             for j in 0..block {
-                if c.trajectory && steps == next_ckpt {
-                    let with_test = steps == 0 || next_ckpt.trailing_zeros().is_multiple_of(2);
+                if let Some(with_test) = schedule.point_due(steps) {
                     trajectory.push(self.checkpoint(steps, dt, with_test));
-                    next_ckpt = if next_ckpt == 0 { 1 } else { next_ckpt * 2 };
                 }
                 if steps >= c.max_steps {
                     break 'run Status::StepLimit;
                 }
-                if steps.is_multiple_of(4096) {
-                    if let Some(limit) = c.max_wall {
-                        if start.elapsed().as_secs_f64() > limit {
-                            break 'run Status::TimeLimit;
-                        }
-                    }
+                if schedule.past_wall(steps, || start.elapsed().as_secs_f64()) {
+                    break 'run Status::TimeLimit;
                 }
                 let ms = &margins[j * batch..(j + 1) * batch];
                 let loss = ms.iter().filter(|m| m.is_nan() || **m < 1.0).fold(0.0, |l, m| l + (1.0 - m) / alpha);

@@ -15,11 +15,10 @@ use std::time::Instant;
 
 use tch::Tensor;
 
-use super::dynamics::{
-    validate, DeviceSet, LoopEnd, StopDetector, TorchKind, TrainConfig, TrainError, Trainer, EVAL_CHUNK_FC,
-};
+use super::dynamics::{validate, DeviceSet, StopDetector, TorchKind, TrainError, Trainer, EVAL_CHUNK_FC};
 use super::fc::{first_layer_layout, to_host, FcStep};
 use super::model::{ArchKind, Net};
+use super::skeleton::{LoopEnd, Schedule, TrainConfig};
 use sgdnoise_core::datasets::RunData;
 use sgdnoise_core::rng::{DistinctSampler, Rng, Stream};
 use sgdnoise_core::run::observables::{RunRecord, TrajectoryPoint};
@@ -47,7 +46,7 @@ struct Replica {
     dt: f64,
     alpha: f64,
     active: bool,
-    next_ckpt: u64,
+    schedule: Schedule,
     trajectory: Vec<TrajectoryPoint>,
     stop: StopDetector,
     updates: u64,
@@ -142,7 +141,7 @@ pub fn train_replicas(
             dt: c.dt(),
             alpha: c.alpha,
             active: true,
-            next_ckpt: 0,
+            schedule: Schedule::new(c, Schedule::REPLICAS_STRIDE),
             trajectory: Vec::new(),
             stop: StopDetector::new(d.p(), batch),
             updates: 0,
@@ -184,8 +183,8 @@ pub fn train_replicas(
         let trajectory = std::mem::take(&mut rep.trajectory);
         let end =
             LoopEnd { status, steps, dt: rep.dt, trajectory, wall_s: rep.clock, counts: rep.stop.counts(rep.updates) };
-        let record = view(k, stack).finish(end);
-        on_done(i, record);
+        on_done(i, view(k, stack).finish(end)?);
+        Ok::<(), TrainError>(())
     };
     // Each position's batch: indices into its own training set, and into the stacked inputs.
     let (mut local, mut idx, mut u) = (Vec::new(), Vec::new(), Vec::new());
@@ -197,26 +196,24 @@ pub fn train_replicas(
                 continue;
             }
             let c = &runs[i].0;
-            if c.trajectory && steps == reps[i].next_ckpt {
-                let next = reps[i].next_ckpt;
-                let with_test = steps == 0 || next.trailing_zeros().is_multiple_of(2);
+            if let Some(with_test) = reps[i].schedule.point_due(steps) {
                 let t0 = Instant::now();
-                let point = view(k, &stack).checkpoint(steps, reps[i].dt, with_test);
+                let point = view(k, &stack).checkpoint(steps, reps[i].dt, with_test)?;
                 reps[i].clock += t0.elapsed().as_secs_f64();
                 reps[i].trajectory.push(point);
-                reps[i].next_ckpt = if next == 0 { 1 } else { next * 2 };
             }
+            let clock = reps[i].clock;
             let limit = if steps >= c.max_steps {
                 Some(Status::StepLimit)
-            } else if c.max_wall.is_some_and(|limit| steps.is_multiple_of(64) && reps[i].clock > limit) {
+            } else if reps[i].schedule.past_wall(steps, || clock) {
                 Some(Status::TimeLimit)
             } else {
                 None
             };
             if let Some(limit) = limit {
                 let clock = reps[i].clock;
-                let (status, n) = reps[i].stop.at_limit(&view(k, &stack), limit, steps, clock);
-                finish(k, status, n, &mut reps, &stack);
+                let (status, n) = reps[i].stop.at_limit(&view(k, &stack), limit, steps, clock)?;
+                finish(k, status, n, &mut reps, &stack)?;
             }
         }
         if reps.iter().all(|rep| !rep.active) {
@@ -264,7 +261,7 @@ pub fn train_replicas(
             }
         }
         for &k in &diverged {
-            finish(k, Status::Diverged, steps, &mut reps, &stack);
+            finish(k, Status::Diverged, steps, &mut reps, &stack)?;
         }
         if !updating.is_empty() {
             let u_t = Tensor::from_slice(&u).to_kind(kind).to_device(device).view([n as i64, batch as i64]);
@@ -285,10 +282,10 @@ pub fn train_replicas(
             let i = stack.live[k];
             let t0 = Instant::now();
             let clock = reps[i].clock;
-            let ended = reps[i].stop.check(&view(k, &stack), clock);
+            let ended = reps[i].stop.check(&view(k, &stack), clock)?;
             reps[i].clock += t0.elapsed().as_secs_f64();
             if let Some((status, n)) = ended {
-                finish(k, status, n, &mut reps, &stack);
+                finish(k, status, n, &mut reps, &stack)?;
             }
         }
         steps += 1;
