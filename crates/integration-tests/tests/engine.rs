@@ -417,7 +417,7 @@ fn stored_outputs_round_trip(cache: &Path) -> std::collections::BTreeMap<String,
 /// its PNG is what this build renders from it, byte for byte, whatever machine made it.
 #[test]
 fn committed_figures_are_laid_out_and_their_pngs_rerender_identically() {
-    use sgdnoise_core::report::svg;
+    use sgdnoise_core::report::figure;
     let mut checked = 0;
     for report in ["quick", "paper-cpu"] {
         let dir = repo().join("docs/results").join(report);
@@ -430,10 +430,10 @@ fn committed_figures_are_laid_out_and_their_pngs_rerender_identically() {
             if !text.contains("id=\"plot-area\"") {
                 continue; // a figure from before report v4 (no layout markers): not checked
             }
-            svg::check_layout(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            figure::check_layout(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let png = std::fs::read(path.with_extension("png")).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert!(
-                png == svg::png(&text, svg::PNG_SCALE).unwrap(),
+                png == figure::png(&text, figure::PNG_SCALE).unwrap(),
                 "{}: PNG differs from its re-render",
                 path.display()
             );
@@ -444,7 +444,7 @@ fn committed_figures_are_laid_out_and_their_pngs_rerender_identically() {
 }
 
 fn check_figures(dir: &Path, html: &str) {
-    use sgdnoise_core::report::svg;
+    use sgdnoise_core::report::figure;
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .flatten()
@@ -456,7 +456,7 @@ fn check_figures(dir: &Path, html: &str) {
     assert_eq!(kinds, ["fit", "collapse", "local", "crossover", "collapse", "phase-diagram", "t-opt"], "{names:?}");
     for (name, kind) in names.iter().zip(&kinds) {
         let text = std::fs::read_to_string(dir.join(format!("{name}.svg"))).unwrap();
-        svg::check_layout(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        figure::check_layout(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         let doc = roxmltree::Document::parse(&text).unwrap();
         let texts: Vec<String> = doc
             .descendants()
@@ -496,7 +496,7 @@ fn check_figures(dir: &Path, html: &str) {
         }
         let png = std::fs::read(dir.join(format!("{name}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG\r\n"), "{name}.png");
-        assert!(svg::png(&text, 1.5).unwrap() == png, "{name}: the PNG renders to other bytes in another process");
+        assert!(figure::png(&text, 1.5).unwrap() == png, "{name}: the PNG renders to other bytes in another process");
         assert!(html.contains(&format!("<li><a href=\"#{name}\">{name}</a>")), "{name} not in the index");
     }
     let offline = html.replace("http://www.w3.org/2000/svg", "");
@@ -531,6 +531,8 @@ fn analyses_and_report_update_incrementally_and_trace_back() {
     ]);
     assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
     let md = std::fs::read_to_string(out_dir.path().join("report.md")).unwrap();
+    // The whole page, pinned: perceptron runs are bitwise on any CPU, so the numbers are too.
+    insta::assert_snapshot!("analysis_report_md", md);
     assert!(md.starts_with("# tiny <report> & test\n\n## Claims\n\n| claim | quantity | paper / theory | measured [interval] | runs | verdict | audit |"), "{md}");
     let row =
         md.lines().find(|l| l.starts_with("| tiny perceptron weights | delta | 1 |")).unwrap_or_else(|| panic!("{md}"));

@@ -6,5 +6,6 @@ mod datasets;
 mod engine;
 mod pipeline;
 mod slurm;
+mod snapshots;
 mod support;
 mod train;

@@ -1,5 +1,17 @@
-//! The report people read: claims with their verdicts, tables, the HTML and Markdown pages
-//! (`page`) and the figures (`svg`, rendered to PNG). It only reads the stored outputs.
+//! The report people read: the claims with their verdicts (`claims`, put together by `build`), in
+//! the paper's notation (`notation`), their figures (`charts`, drawn by `figure`, rendered to
+//! PNG), as one HTML page (`html`) and a Markdown twin (`markdown`). It only reads the stored
+//! outputs.
 
-pub mod page;
-pub mod svg;
+mod build;
+mod charts;
+pub mod claims;
+pub mod figure;
+mod html;
+mod markdown;
+pub mod notation;
+#[cfg(test)]
+mod tests;
+
+pub use build::build;
+pub use claims::{ClaimRow, Figure, Report, Result, Section, Verdict};

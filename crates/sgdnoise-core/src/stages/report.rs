@@ -8,8 +8,8 @@ use super::kind::{ExecContext, ExecOutput, StageError, StageKind};
 use super::params::{typed, CheckError, Params, Schema, Typed};
 use crate::job::Job;
 use crate::outputs::Analysis;
-use crate::report::page::{build, Result as AnalysisResult};
-use crate::report::svg::{png, PNG_SCALE};
+use crate::report::figure::{png, PNG_SCALE};
+use crate::report::{build, Result as AnalysisResult};
 
 pub struct Report;
 

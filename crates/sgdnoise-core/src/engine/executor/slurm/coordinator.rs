@@ -1,140 +1,23 @@
-//! The Slurm executor. The coordinator (this process) keeps planning, keys and every SQLite
-//! write; nodes only run `sgdnoise exec --task FILE` on instances packed into the tasks of a job
-//! array. Everything they share lives in the cache, which must be on a filesystem the nodes see:
-//!
-//! | path                              | written by  | what                                     |
-//! |-----------------------------------|-------------|------------------------------------------|
-//! | `jobs/KEY.json`                   | coordinator | the job of one instance                  |
-//! | `slurm/BATCH/tasks/N`             | coordinator | the keys of array task N (a group a line)|
-//! | `slurm/BATCH/job.sh`, `job_id`    | coordinator | the batch script and Slurm's job id      |
-//! | `slurm/BATCH/logs/N.log`          | Slurm       | the task's stdout and stderr             |
-//! | `objects/…`                       | node        | the outputs, stored atomically           |
-//! | `slurm/results/KEY.json`          | node        | [`NodeResult`]: outputs or error, where  |
-//!
-//! The coordinator ingests result files as they appear and asks `squeue`/`scontrol` (no
-//! accounting needed) what became of tasks that ended without writing all of theirs. A restarted
-//! coordinator reunites: before submitting an instance it takes a result file already there, or
-//! adopts the task of a batch still queued or running that holds its key. Job names carry the
-//! cache's id and the batch, so `squeue --name` finds them.
+//! The coordinator: the executor's thread that batches instances into job arrays, submits them,
+//! ingests the result files nodes leave, asks Slurm what became of tasks that ended without
+//! them (retrying lost ones), and reunites with the batches of an earlier coordinator.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::events::{Event, Executor, Outbox, Work};
-use super::local::LocalPool;
+use super::commands::{batch_script, is_live, job_prefix, CommandError, RealSlurm, SlurmCommands, TaskState};
+use super::layout::{cache_id, log_tail, now_stamp};
+use super::protocol::{result_path, NodeResult};
+use super::settings::SlurmSettings;
 use crate::engine::exec::{write_job, ExecFailure, ExecResult};
+use crate::engine::executor::events::{Event, Executor, Outbox, Work};
+use crate::engine::executor::local::LocalPool;
 use crate::store::{Store, StoreError};
-
-/// Execution-only settings of Slurm runs: they never enter a key. Read from a profile file
-/// (`--slurm-profile`, YAML) and overridden by the command line.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SlurmSettings {
-    /// `--partition`.
-    #[serde(default)]
-    pub partition: Option<String>,
-    /// `--account`.
-    #[serde(default)]
-    pub account: Option<String>,
-    /// `--time` of each array task, e.g. `04:00:00`.
-    #[serde(default)]
-    pub time: Option<String>,
-    /// `--mem` of each array task, e.g. `4G`.
-    #[serde(default)]
-    pub mem: Option<String>,
-    /// `--gres` of each array task, e.g. `gpu:1` (each task then uses the devices Slurm assigns).
-    #[serde(default)]
-    pub gres: Option<String>,
-    /// `--cpus-per-task`.
-    #[serde(default)]
-    pub cpus_per_task: Option<usize>,
-    /// Array tasks running at once (`--array=…%K`).
-    #[serde(default)]
-    pub max_concurrent: Option<usize>,
-    /// Instances packed into one array task (default: spread over at most `max_tasks` tasks).
-    #[serde(default)]
-    pub pack: Option<usize>,
-    /// Array tasks per submission when `pack` is not given (default 10).
-    #[serde(default)]
-    pub max_tasks: Option<usize>,
-    /// Resubmissions of an instance whose task failed, was cancelled, or ran out of time or memory.
-    #[serde(default)]
-    pub retries: Option<usize>,
-    /// Further `sbatch` options, as given.
-    #[serde(default)]
-    pub sbatch_args: Vec<String>,
-}
-
-impl SlurmSettings {
-    /// `over`'s settings where given, these otherwise.
-    pub fn overridden_by(self, over: SlurmSettings) -> SlurmSettings {
-        SlurmSettings {
-            partition: over.partition.or(self.partition),
-            account: over.account.or(self.account),
-            time: over.time.or(self.time),
-            mem: over.mem.or(self.mem),
-            gres: over.gres.or(self.gres),
-            cpus_per_task: over.cpus_per_task.or(self.cpus_per_task),
-            max_concurrent: over.max_concurrent.or(self.max_concurrent),
-            pack: over.pack.or(self.pack),
-            max_tasks: over.max_tasks.or(self.max_tasks),
-            retries: over.retries.or(self.retries),
-            sbatch_args: if over.sbatch_args.is_empty() { self.sbatch_args } else { over.sbatch_args },
-        }
-    }
-
-    /// How many array tasks `units` work items go into.
-    fn tasks_for(&self, units: usize) -> usize {
-        match self.pack {
-            Some(pack) => units.div_ceil(pack.max(1)),
-            None => units.min(self.max_tasks.unwrap_or(10).max(1)),
-        }
-    }
-}
-
-/// What a node leaves for the coordinator: `slurm/results/KEY.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NodeResult {
-    pub key: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ok: Option<ExecResult>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    pub started_at: String,
-    pub seconds: f64,
-    /// Where it ran: node, Slurm job id, array index, devices.
-    pub place: Map<String, Value>,
-}
-
-/// The result file of `key`.
-pub fn result_path(store: &Store, key: &str) -> PathBuf {
-    store.root().join("slurm/results").join(format!("{key}.json"))
-}
-
-/// Where this node task runs, from Slurm's environment.
-pub fn node_place() -> Map<String, Value> {
-    let var = |name: &str| std::env::var(name).ok();
-    let mut place = Map::new();
-    place.insert("node".into(), json!(var("SLURMD_NODENAME").unwrap_or_else(crate::engine::clock::hostname)));
-    place.insert("executor".into(), json!("slurm"));
-    if let Some(id) = var("SLURM_ARRAY_JOB_ID").or_else(|| var("SLURM_JOB_ID")) {
-        place.insert("slurm_job_id".into(), json!(id));
-    }
-    if let Some(i) = var("SLURM_ARRAY_TASK_ID") {
-        place.insert("slurm_array_index".into(), json!(i));
-    }
-    if let Some(d) = var("CUDA_VISIBLE_DEVICES") {
-        place.insert("cuda_visible_devices".into(), json!(d));
-    }
-    place
-}
 
 /// One instance the executor follows: which work item it belongs to and where it runs.
 struct Tracked {
@@ -166,17 +49,8 @@ enum SubmitError {
     Io { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot run sbatch: {0}")]
-    Spawn(std::io::Error),
-    /// sbatch's own message.
-    #[error("{0}")]
-    Refused(String),
-}
-
-/// `text` as one word for `sh`: inside single quotes, each `'` written as `'\''`, so no path
-/// (an apostrophe, `$(…)`) is ever read as shell syntax.
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "'\\''"))
+    #[error(transparent)]
+    Sbatch(#[from] CommandError),
 }
 
 enum Message {
@@ -203,20 +77,7 @@ impl SlurmExecutor {
     ) -> Result<SlurmExecutor, std::io::Error> {
         std::fs::create_dir_all(store.root().join("slurm/results"))?;
         let (tx, rx) = mpsc::channel();
-        let mut c = Coordinator {
-            settings,
-            exe,
-            cache_id: cache_id(store.root()),
-            store,
-            events,
-            tracked: HashMap::new(),
-            works: HashMap::new(),
-            next_work: 0,
-            batches: BTreeMap::new(),
-            waiting: VecDeque::new(),
-            last_squeue: Instant::now() - Duration::from_secs(60),
-            detach,
-        };
+        let mut c = Coordinator::new(settings, exe, store, events, detach, Box::new(RealSlurm));
         c.reunite();
         let thread = std::thread::spawn(move || c.run(rx));
         Ok(SlurmExecutor { local, tx: Some(tx), thread: Some(thread) })
@@ -255,12 +116,6 @@ impl Executor for SlurmExecutor {
     }
 }
 
-/// A short id of the cache folder, in job names, so two caches' jobs are told apart.
-fn cache_id(root: &Path) -> String {
-    let canonical = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
-    blake3::hash(canonical.to_string_lossy().as_bytes()).to_hex()[..8].to_owned()
-}
-
 struct Coordinator {
     settings: SlurmSettings,
     exe: PathBuf,
@@ -277,9 +132,35 @@ struct Coordinator {
     waiting: VecDeque<Vec<String>>,
     last_squeue: Instant,
     detach: bool,
+    commands: Box<dyn SlurmCommands>,
 }
 
 impl Coordinator {
+    fn new(
+        settings: SlurmSettings,
+        exe: PathBuf,
+        store: Store,
+        events: Outbox,
+        detach: bool,
+        commands: Box<dyn SlurmCommands>,
+    ) -> Coordinator {
+        Coordinator {
+            settings,
+            exe,
+            cache_id: cache_id(store.root()),
+            store,
+            events,
+            tracked: HashMap::new(),
+            works: HashMap::new(),
+            next_work: 0,
+            batches: BTreeMap::new(),
+            waiting: VecDeque::new(),
+            last_squeue: Instant::now() - Duration::from_secs(60),
+            detach,
+            commands,
+        }
+    }
+
     fn slurm_dir(&self) -> PathBuf {
         self.store.root().join("slurm")
     }
@@ -287,7 +168,7 @@ impl Coordinator {
     /// Finds the batches of an earlier coordinator of this cache that Slurm still runs or queues.
     fn reunite(&mut self) {
         let Ok(entries) = std::fs::read_dir(self.slurm_dir()) else { return };
-        let Ok(live) = live_tasks(&self.cache_id) else { return };
+        let Ok(live) = self.commands.squeue(&job_prefix(&self.cache_id)) else { return };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let dir = entry.path();
@@ -439,24 +320,18 @@ impl Coordinator {
             self.store.write_atomic(&dir.join("tasks").join(n.to_string()), text.as_bytes())?;
         }
         let cache = std::fs::canonicalize(self.store.root()).map_err(io)?;
-        let script = format!(
-            "#!/bin/sh\n# sgdnoise batch {batch}: array task N executes the keys in tasks/N.\nexec {} exec --cache {} --task {}\"$SLURM_ARRAY_TASK_ID\"\n",
-            shell_quote(&self.exe.display().to_string()),
-            shell_quote(&cache.display().to_string()),
-            shell_quote(&format!("{}/tasks/", dir.display()))
-        );
-        std::fs::write(dir.join("job.sh"), script).map_err(io)?;
+        std::fs::write(dir.join("job.sh"), batch_script(batch, &self.exe, &cache, &dir)).map_err(io)?;
         let s = &self.settings;
         let array = match s.max_concurrent {
             Some(k) => format!("0-{}%{k}", tasks.len() - 1),
             None => format!("0-{}", tasks.len() - 1),
         };
-        let mut cmd = Command::new("sbatch");
-        cmd.arg("--parsable")
-            .arg(format!("--job-name=sgdnoise-{}-{batch}", self.cache_id))
-            .arg(format!("--array={array}"))
-            .arg(format!("--output={}/logs/%a.log", dir.display()))
-            .arg(format!("--chdir={}", std::env::current_dir().map_err(io)?.display()));
+        let mut args = vec![
+            format!("--job-name={}{batch}", job_prefix(&self.cache_id)),
+            format!("--array={array}"),
+            format!("--output={}/logs/%a.log", dir.display()),
+            format!("--chdir={}", std::env::current_dir().map_err(io)?.display()),
+        ];
         for (flag, value) in [
             ("partition", &s.partition),
             ("account", &s.account),
@@ -465,18 +340,14 @@ impl Coordinator {
             ("gres", &s.gres),
         ] {
             if let Some(v) = value {
-                cmd.arg(format!("--{flag}={v}"));
+                args.push(format!("--{flag}={v}"));
             }
         }
         if let Some(c) = s.cpus_per_task {
-            cmd.arg(format!("--cpus-per-task={c}"));
+            args.push(format!("--cpus-per-task={c}"));
         }
-        cmd.args(&s.sbatch_args).arg(dir.join("job.sh"));
-        let out = cmd.output().map_err(SubmitError::Spawn)?;
-        if !out.status.success() {
-            return Err(SubmitError::Refused(String::from_utf8_lossy(&out.stderr).trim().to_owned()));
-        }
-        let job_id = String::from_utf8_lossy(&out.stdout).trim().split(';').next().unwrap_or_default().to_owned();
+        args.extend(s.sbatch_args.iter().cloned());
+        let job_id = self.commands.sbatch(&args, &dir.join("job.sh"))?;
         std::fs::write(dir.join("job_id"), &job_id).map_err(io)?;
         Ok(job_id)
     }
@@ -491,7 +362,7 @@ impl Coordinator {
             return;
         }
         self.last_squeue = Instant::now();
-        let Ok(live) = live_tasks(&self.cache_id) else { return };
+        let Ok(live) = self.commands.squeue(&job_prefix(&self.cache_id)) else { return };
         let mut ended: Vec<(String, String, usize)> = Vec::new();
         for (key, t) in &self.tracked {
             if let Some((batch, n)) = &t.task {
@@ -509,11 +380,11 @@ impl Coordinator {
             let job_id = self.batches[&batch].job_id.clone();
             let log = self.slurm_dir().join(&batch).join("logs").join(format!("{n}.log"));
             // Slurm forgets an array task cancelled before it started; one that started has a log.
-            let state = task_state(&job_id, n).unwrap_or(if log.exists() {
-                TaskState::Forgotten
-            } else {
-                TaskState::Cancelled
-            });
+            let state = self
+                .commands
+                .task_state(&job_id, n)
+                .map(|s| TaskState::from_slurm(&s))
+                .unwrap_or(if log.exists() { TaskState::Forgotten } else { TaskState::Cancelled });
             let tail = log_tail(&log);
             let retries = self.settings.retries.unwrap_or(0);
             let t = self.tracked.get_mut(&key).expect("tracked");
@@ -575,9 +446,7 @@ impl Coordinator {
     /// Ctrl-C: cancels this run's jobs and reports their instances cancelled.
     fn cancel_all(&mut self) {
         let ids: Vec<String> = self.batches.values().map(|b| b.job_id.clone()).collect();
-        if !ids.is_empty() {
-            let _ = Command::new("scancel").args(&ids).output();
-        }
+        self.commands.scancel(&ids);
         self.waiting.clear();
         let keys: Vec<String> = self.tracked.keys().cloned().collect();
         for key in keys {
@@ -586,143 +455,256 @@ impl Coordinator {
     }
 }
 
-/// The batches of a cache as `gc` sees them: the keys of those Slurm still queues or runs (their
-/// job files must stay), and the folders of those it has finished with.
-pub struct Batches {
-    pub live_keys: HashSet<String>,
-    pub finished: Vec<PathBuf>,
-}
-
-/// The cache's batches; `None` when there are some but Slurm cannot be asked (keep everything).
-pub fn batches(store: &Store) -> Option<Batches> {
-    let mut out = Batches { live_keys: HashSet::new(), finished: Vec::new() };
-    let Ok(entries) = std::fs::read_dir(store.root().join("slurm")) else { return Some(out) };
-    let dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|d| d.join("job_id").is_file()).collect();
-    if dirs.is_empty() {
-        return Some(out);
-    }
-    let live = live_tasks(&cache_id(store.root())).ok()?;
-    for dir in dirs {
-        let job_id = std::fs::read_to_string(dir.join("job_id")).unwrap_or_default().trim().to_owned();
-        if !live.iter().any(|id| id.split('_').next() == Some(job_id.as_str())) {
-            out.finished.push(dir);
-            continue;
-        }
-        for n in 0.. {
-            let Ok(text) = std::fs::read_to_string(dir.join("tasks").join(n.to_string())) else { break };
-            out.live_keys.extend(text.split_whitespace().map(str::to_owned));
-        }
-    }
-    Some(out)
-}
-
-/// The array tasks (`JOB_N`) of this cache's jobs that Slurm still queues or runs, found by job
-/// name among the user's jobs.
-fn live_tasks(cache_id: &str) -> Result<HashSet<String>, String> {
-    let out = Command::new("squeue")
-        .args(["-h", "-r", "--me", "-o", "%i %j"])
-        .output()
-        .map_err(|e| format!("cannot run squeue: {e}"))?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
-    }
-    let prefix = format!("sgdnoise-{cache_id}-");
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .filter(|(_, name)| name.starts_with(&prefix))
-        .map(|(id, _)| id.to_owned())
-        .collect())
-}
-
-/// Whether array task `n` of `job_id` is among the live ones (a pending array may still show
-/// as `JOB_[a-b]`).
-fn is_live(live: &HashSet<String>, job_id: &str, n: usize) -> bool {
-    live.contains(&format!("{job_id}_{n}")) || live.iter().any(|id| id.starts_with(&format!("{job_id}_[")))
-}
-
-/// Slurm's final state of one array task (`scontrol`, no accounting needed); `None` when Slurm
-/// no longer knows it.
-fn task_state(job_id: &str, n: usize) -> Option<TaskState> {
-    let out = Command::new("scontrol").args(["show", "job", "-o", &format!("{job_id}_{n}")]).output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.split_whitespace().find_map(|f| f.strip_prefix("JobState=")).map(TaskState::from_slurm)
-}
-
-/// How an array task that left no result ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum TaskState {
-    /// Cancelled (`scancel`), or forgotten by Slurm before it started: never retried.
-    Cancelled,
-    /// It started (it has a log), and Slurm no longer knows it.
-    Forgotten,
-    /// Any other final state, as Slurm names it: TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, FAILED, ….
-    Ended(String),
-}
-
-impl TaskState {
-    fn from_slurm(state: &str) -> TaskState {
-        match state {
-            "CANCELLED" => TaskState::Cancelled,
-            other => TaskState::Ended(other.to_owned()),
-        }
-    }
-}
-
-impl std::fmt::Display for TaskState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TaskState::Cancelled => f.write_str("CANCELLED"),
-            TaskState::Forgotten => f.write_str("UNKNOWN (no longer known to Slurm)"),
-            TaskState::Ended(state) => f.write_str(state),
-        }
-    }
-}
-
-/// The last lines of a task's log, for a failure message.
-fn log_tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    if lines.is_empty() {
-        return String::new();
-    }
-    format!("; log {}: {}", path.display(), lines[lines.len().saturating_sub(5)..].join(" | "))
-}
-
-/// A sortable batch name: seconds and nanoseconds since the epoch.
-fn now_stamp() -> String {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    format!("{}{:09}", d.as_secs(), d.subsec_nanos())
-}
-
+/// The coordinator against a fake cluster: what it submits, retries, adopts and reports, without
+/// a Slurm (the end-to-end tests run the same against a real one).
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+    use std::path::Path;
+    use std::sync::{Arc, Mutex};
+
     use super::*;
+    use crate::engine::executor::events::{channel, Inbox};
+    use crate::job::Job;
 
-    #[test]
-    fn instances_spread_over_at_most_max_tasks_unless_packed() {
-        let s = SlurmSettings::default();
-        assert_eq!((s.tasks_for(200), s.tasks_for(4)), (10, 4));
-        let packed = SlurmSettings { pack: Some(1), ..Default::default() };
-        assert_eq!(packed.tasks_for(200), 200);
-        let wide = SlurmSettings { max_tasks: Some(64), ..Default::default() };
-        assert_eq!(wide.tasks_for(5400), 64);
+    /// A cluster that only answers: it records what `sbatch` and `scancel` were asked, and shows
+    /// the tasks and final states a test sets.
+    #[derive(Default)]
+    struct Cluster {
+        submitted: Mutex<Vec<Vec<String>>>,
+        live: Mutex<HashSet<String>>,
+        states: Mutex<HashMap<String, String>>,
+        cancelled: Mutex<Vec<String>>,
+        refuse: Option<String>,
     }
 
-    #[test]
-    fn the_command_line_overrides_the_profile() {
-        let profile = SlurmSettings { partition: Some("gpu".into()), pack: Some(4), ..Default::default() };
-        let flags = SlurmSettings { pack: Some(1), ..Default::default() };
-        let s = profile.overridden_by(flags);
-        assert_eq!((s.partition.as_deref(), s.pack), (Some("gpu"), Some(1)));
-    }
+    #[derive(Clone, Default)]
+    struct FakeSlurm(Arc<Cluster>);
 
-    /// Each quoted word, run through a real `sh`, comes back as written: no `$(…)` runs.
-    #[test]
-    fn quoted_paths_stay_words() {
-        for text in ["/home/o'brien/cache", "/tmp/'$(touch pwned)'", "a b\tc", "''", "$HOME `id` \\ \"q\""] {
-            let out = Command::new("sh").arg("-c").arg(format!("printf %s {}", shell_quote(text))).output().unwrap();
-            assert_eq!(String::from_utf8(out.stdout).unwrap(), text);
+    impl SlurmCommands for FakeSlurm {
+        fn sbatch(&self, args: &[String], _script: &Path) -> Result<String, CommandError> {
+            if let Some(message) = &self.0.refuse {
+                return Err(CommandError::Refused(message.clone()));
+            }
+            let mut submitted = self.0.submitted.lock().unwrap();
+            submitted.push(args.to_vec());
+            Ok((100 + submitted.len()).to_string())
         }
+        fn squeue(&self, _name_prefix: &str) -> Result<HashSet<String>, CommandError> {
+            Ok(self.0.live.lock().unwrap().clone())
+        }
+        fn task_state(&self, job_id: &str, n: usize) -> Option<String> {
+            self.0.states.lock().unwrap().get(&format!("{job_id}_{n}")).cloned()
+        }
+        fn scancel(&self, job_ids: &[String]) {
+            self.0.cancelled.lock().unwrap().extend(job_ids.iter().cloned());
+        }
+    }
+
+    impl FakeSlurm {
+        fn sbatch_calls(&self) -> usize {
+            self.0.submitted.lock().unwrap().len()
+        }
+        fn set_state(&self, task: &str, state: &str) {
+            self.0.states.lock().unwrap().insert(task.into(), state.into());
+        }
+    }
+
+    fn coordinator(dir: &Path, slurm: &FakeSlurm, retries: Option<usize>) -> (Coordinator, Inbox) {
+        let store = Store::open(dir).unwrap();
+        std::fs::create_dir_all(dir.join("slurm/results")).unwrap();
+        let (events, inbox) = channel();
+        let settings = SlurmSettings { retries, ..Default::default() };
+        let exe = PathBuf::from("/nonexistent/sgdnoise-torch");
+        let c = Coordinator::new(settings, exe, store, events, false, Box::new(slurm.clone()));
+        (c, inbox)
+    }
+
+    fn job(key: &str) -> Job {
+        Job {
+            key: key.into(),
+            stage: "train".into(),
+            instance: format!("train[{key}]"),
+            kind: "train".into(),
+            params: Default::default(),
+            inputs: Vec::new(),
+            threads: 1,
+            device: "cpu".into(),
+            partial: None,
+            libtorch: None,
+        }
+    }
+
+    fn work(keys: &[&str]) -> Work {
+        Work { stage: 0, items: keys.iter().enumerate().map(|(i, k)| (i, job(k))).collect(), isolated: true, weight: 1 }
+    }
+
+    /// Polls as if Slurm had not been asked for a while.
+    fn poll_now(c: &mut Coordinator) {
+        c.last_squeue = Instant::now() - Duration::from_secs(60);
+        c.poll();
+    }
+
+    /// The instances reported finished so far: (index, Ok or the failure's words, Slurm's state).
+    fn finished(inbox: &Inbox) -> Vec<(usize, Result<(), String>, Option<String>)> {
+        inbox
+            .try_iter()
+            .filter_map(|e| match e {
+                Event::Finished { index, result, place, .. } => Some((
+                    index,
+                    result.map(|_| ()).map_err(|f| match f {
+                        ExecFailure::Failed(m) => m,
+                        ExecFailure::Cancelled => "cancelled".into(),
+                    }),
+                    place.get("slurm_state").and_then(Value::as_str).map(str::to_owned),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn leave_result(store: &Store, key: &str) {
+        let r = NodeResult {
+            key: key.into(),
+            ok: Some(ExecResult { outputs: BTreeMap::new(), metrics: json!({}) }),
+            error: None,
+            started_at: "2026-12-06T00:00:00Z".into(),
+            seconds: 1.0,
+            place: [("node".to_owned(), json!("n1"))].into_iter().collect(),
+        };
+        std::fs::write(result_path(store, key), serde_json::to_vec(&r).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_result_a_node_leaves_is_ingested_with_where_it_ran() {
+        let dir = tempfile::tempdir().unwrap();
+        let slurm = FakeSlurm::default();
+        let (mut c, inbox) = coordinator(dir.path(), &slurm, None);
+        c.accept(work(&["k1"]));
+        c.submit_waiting();
+        assert_eq!(slurm.sbatch_calls(), 1);
+        slurm.0.live.lock().unwrap().insert("101_0".into());
+        poll_now(&mut c);
+        assert!(finished(&inbox).is_empty(), "still running");
+        leave_result(&c.store, "k1");
+        poll_now(&mut c);
+        assert_eq!(finished(&inbox), [(0, Ok(()), None)]);
+        assert!(c.tracked.is_empty());
+    }
+
+    #[test]
+    fn a_lost_task_is_resubmitted_then_fails_naming_slurms_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let slurm = FakeSlurm::default();
+        let (mut c, inbox) = coordinator(dir.path(), &slurm, Some(1));
+        c.accept(work(&["k1"]));
+        c.submit_waiting();
+        slurm.set_state("101_0", "NODE_FAIL");
+        poll_now(&mut c);
+        assert!(finished(&inbox).is_empty(), "one retry left");
+        c.submit_waiting();
+        assert_eq!(slurm.sbatch_calls(), 2, "resubmitted");
+        slurm.set_state("102_0", "NODE_FAIL");
+        poll_now(&mut c);
+        let f = finished(&inbox);
+        assert_eq!(f.len(), 1);
+        let (_, result, state) = &f[0];
+        assert_eq!(result.as_ref().unwrap_err(), "slurm task 102_0 ended (NODE_FAIL) without a result");
+        assert_eq!(state.as_deref(), Some("NODE_FAIL"));
+    }
+
+    #[test]
+    fn a_time_limit_and_an_out_of_memory_kill_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let slurm = FakeSlurm::default();
+        let (mut c, inbox) = coordinator(dir.path(), &slurm, None);
+        // Two work items are two units, spread over two array tasks.
+        c.accept(work(&["k1"]));
+        c.accept(Work { items: vec![(1, job("k2"))], ..work(&[]) });
+        c.submit_waiting();
+        slurm.set_state("101_0", "TIMEOUT");
+        slurm.set_state("101_1", "OUT_OF_MEMORY");
+        poll_now(&mut c);
+        let mut f = finished(&inbox);
+        f.sort_by_key(|(i, ..)| *i);
+        let states: Vec<Option<&str>> = f.iter().map(|(_, _, s)| s.as_deref()).collect();
+        assert_eq!(states, [Some("TIMEOUT"), Some("OUT_OF_MEMORY")]);
+        assert!(f[1].1.as_ref().unwrap_err().contains("ended (OUT_OF_MEMORY) without a result"), "{f:?}");
+        assert_eq!(slurm.sbatch_calls(), 1, "no retries asked for");
+    }
+
+    #[test]
+    fn a_cancelled_task_is_never_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let slurm = FakeSlurm::default();
+        let (mut c, inbox) = coordinator(dir.path(), &slurm, Some(3));
+        c.accept(work(&["k1"]));
+        c.submit_waiting();
+        // Slurm forgot it and it left no log: cancelled before it started.
+        poll_now(&mut c);
+        c.submit_waiting();
+        let f = finished(&inbox);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].1.as_ref().unwrap_err(), "slurm task 101_0 was cancelled");
+        assert_eq!(slurm.sbatch_calls(), 1);
+    }
+
+    #[test]
+    fn a_restarted_coordinator_adopts_live_tasks_and_takes_results_already_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let slurm = FakeSlurm::default();
+        let (mut c, inbox) = coordinator(dir.path(), &slurm, None);
+        // An earlier coordinator's batch: task 0 (k1) still runs, task 1 (k2) finished.
+        let batch = dir.path().join("slurm/1-1");
+        std::fs::create_dir_all(batch.join("tasks")).unwrap();
+        std::fs::write(batch.join("job_id"), "55").unwrap();
+        std::fs::write(batch.join("tasks/0"), "k1\n").unwrap();
+        std::fs::write(batch.join("tasks/1"), "k2\n").unwrap();
+        leave_result(&c.store, "k2");
+        slurm.0.live.lock().unwrap().insert("55_0".into());
+        c.reunite();
+        c.accept(work(&["k1", "k2", "k3"]));
+        c.submit_waiting();
+        let submitted = slurm.0.submitted.lock().unwrap().clone();
+        assert_eq!(submitted.len(), 1, "one new batch");
+        let new_batch = c.batches.keys().find(|b| b.as_str() != "1-1").unwrap().clone();
+        let tasks = std::fs::read_to_string(dir.path().join("slurm").join(new_batch).join("tasks/0")).unwrap();
+        assert_eq!(tasks, "k3\n", "only the instance nobody runs is submitted");
+        slurm.0.live.lock().unwrap().insert("101_0".into());
+        poll_now(&mut c);
+        assert_eq!(finished(&inbox), [(1, Ok(()), None)], "k2's result is taken");
+        assert!(c.tracked.contains_key("k1"), "k1 is followed in the adopted task");
+    }
+
+    #[test]
+    fn a_refused_submission_fails_each_instance_with_sbatchs_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let slurm = FakeSlurm(Arc::new(Cluster {
+            refuse: Some("invalid partition specified: gpu".into()),
+            ..Default::default()
+        }));
+        let (mut c, inbox) = coordinator(dir.path(), &slurm, None);
+        c.accept(work(&["k1", "k2"]));
+        c.submit_waiting();
+        let f = finished(&inbox);
+        assert_eq!(f.len(), 2);
+        assert!(
+            f.iter().all(|(_, r, _)| r.as_ref().unwrap_err() == "sbatch: invalid partition specified: gpu"),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn cancelling_cancels_this_runs_jobs_and_reports_each_instance() {
+        let dir = tempfile::tempdir().unwrap();
+        let slurm = FakeSlurm::default();
+        let (mut c, inbox) = coordinator(dir.path(), &slurm, None);
+        c.accept(work(&["k1", "k2"]));
+        c.submit_waiting();
+        c.cancel_all();
+        assert_eq!(*slurm.0.cancelled.lock().unwrap(), ["101"]);
+        let f = finished(&inbox);
+        assert_eq!(f.len(), 2);
+        assert!(f.iter().all(|(_, r, _)| r.as_ref().unwrap_err() == "cancelled"));
     }
 }
