@@ -1,5 +1,5 @@
 //! Activations rescaled so that E[φ(z)²] = 1 for z ~ N(0, 1) (shared/DESIGN.md). Applying
-//! one to a tensor is libtorch's part (`sgdnoise::nn::act::Apply`).
+//! one to a tensor is libtorch's part (`sgdnoise_torch::nn::apply::Apply`).
 //!
 //! ReLU gets √2 exactly. GELU (the exact, erf-based one that torch computes by default) gets a
 //! constant computed once by quadrature; the authors' JAX code estimated it by Monte Carlo with

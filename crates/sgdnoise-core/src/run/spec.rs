@@ -1,7 +1,7 @@
 //! One training run described by plain parameters: what `sgdnoise train` and the pipeline's
 //! `train` stage both execute. The parameters are checked here (a clear error naming the
 //! parameter) without libtorch, so the coordinator validates a pipeline without loading it; the
-//! root crate's `run` turns a checked run into a training configuration.
+//! `sgdnoise-torch` crate's `resolve` turns a checked run into a training configuration.
 
 use serde::{Deserialize, Serialize};
 

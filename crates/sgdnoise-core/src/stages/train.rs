@@ -1,6 +1,7 @@
 //! `train`: one training run (the same library function as `sgdnoise train`), in its own process.
 //! This file declares the kind (parameters, versions, checks); its execution is libtorch's and is
-//! installed by `sgdnoise-torch` (`sgdnoise::training`).
+//! given by `sgdnoise-torch` as the [`Trainer`](super::Trainer) of the execution context
+//! (`sgdnoise_torch::training::TorchTrainer`).
 //! The stored `record.json` holds only what the run computed (deterministic for a given libtorch,
 //! device and thread count); wall time and rates go to provenance as metrics.
 

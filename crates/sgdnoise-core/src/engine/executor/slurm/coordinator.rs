@@ -434,13 +434,7 @@ impl Coordinator {
         let Some(t) = self.tracked.remove(key) else { return };
         let _ =
             self.events.send(Event::Finished { stage: t.stage, index: t.index, result, started_at, seconds, place });
-        let w = self.works.get_mut(&t.work).expect("work of a tracked instance");
-        w.left -= 1;
-        if w.left == 0 {
-            let weight = w.weight;
-            self.works.remove(&t.work);
-            let _ = self.events.send(Event::WorkDone { weight });
-        }
+        self.work_step(t.work);
     }
 
     /// Ctrl-C: cancels this run's jobs and reports their instances cancelled.
