@@ -9,3 +9,4 @@ mod slurm;
 mod snapshots;
 mod support;
 mod train;
+mod trust;

@@ -46,6 +46,13 @@ pub enum OutputError {
     Missing { instance: String, file: &'static str },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("{file} of input {instance}: {source}")]
+    Read {
+        instance: String,
+        file: &'static str,
+        #[source]
+        source: StoreError,
+    },
     #[error("object {hash} is not a valid {file}: {source}")]
     Decode {
         hash: String,
@@ -98,13 +105,18 @@ pub fn read<T: Stored>(store: &Store, input: &Input) -> Result<T, OutputError> {
         .outputs
         .get(T::FILE)
         .ok_or_else(|| OutputError::Missing { instance: input.instance.clone(), file: T::FILE })?;
-    decode(hash, &store.get(hash)?)
+    decode(hash, &get(store, input, T::FILE, hash)?)
+}
+
+/// An upstream object, named by its instance when it cannot be read.
+fn get(store: &Store, input: &Input, file: &'static str, hash: &str) -> Result<Vec<u8>, OutputError> {
+    store.get(hash).map_err(|source| OutputError::Read { instance: input.instance.clone(), file, source })
 }
 
 /// Reads `T` if the instance stored one (`coverage.json` exists only for partial tables).
 pub fn read_optional<T: Stored>(store: &Store, input: &Input) -> Result<Option<T>, OutputError> {
     match input.outputs.get(T::FILE) {
-        Some(hash) => Ok(Some(decode(hash, &store.get(hash)?)?)),
+        Some(hash) => Ok(Some(decode(hash, &get(store, input, T::FILE, hash)?)?)),
         None => Ok(None),
     }
 }

@@ -82,12 +82,12 @@ proptest! {
             .enumerate()
             .map(|(a, &n)| (format!("x{a}"), (0..n).map(|i| json!(i as f64 / 4.0)).collect()))
             .collect();
-        let points = grid(&axes).unwrap();
+        let points = grid(&axes, crate::pipeline::limits::MAX_INSTANCES).unwrap();
         prop_assert_eq!(points.len(), sizes.iter().product::<usize>());
         let ids: Vec<String> = points.iter().map(|p| instance_id("train", p)).collect();
         let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
         prop_assert_eq!(unique.len(), ids.len());
-        let again: Vec<String> = grid(&axes).unwrap().iter().map(|p| instance_id("train", p)).collect();
+        let again: Vec<String> = grid(&axes, crate::pipeline::limits::MAX_INSTANCES).unwrap().iter().map(|p| instance_id("train", p)).collect();
         prop_assert_eq!(ids, again);
     }
 

@@ -9,17 +9,24 @@ use std::path::{Path, PathBuf};
 pub enum StoreError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{path}: no space left on the disk that holds the cache; nothing partial was kept: free space and rerun")]
-    Full { path: PathBuf },
-    #[error("object {0} is not in the store (run `sgdnoise verify`, then rerun the pipeline)")]
+    #[error("{path}: no space left on the disk that holds {holder}; nothing partial was kept: free space and rerun")]
+    Full { path: PathBuf, holder: &'static str },
+    #[error(
+        "object {0} is not in the store (the next `run` remakes the instance that made it; `sgdnoise verify` names it)"
+    )]
     Missing(String),
-    #[error("object {hash} is corrupt: its content hashes to {actual}")]
+    #[error("object {hash} is corrupt: its content hashes to {actual} (the next `run` remakes the instance that made it; `sgdnoise verify --repair` drops it now)")]
     Corrupt { hash: String, actual: String },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    io_in(path, "the cache")
+}
+
+/// An I/O error on `path`, on the disk that holds `holder` (the cache, an export folder).
+fn io_in<'a>(path: &'a Path, holder: &'static str) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
     move |source| match source.raw_os_error() {
-        Some(libc::ENOSPC) | Some(libc::EDQUOT) => StoreError::Full { path: path.to_owned() },
+        Some(libc::ENOSPC) | Some(libc::EDQUOT) => StoreError::Full { path: path.to_owned(), holder },
         _ => StoreError::Io { path: path.to_owned(), source },
     }
 }
@@ -52,11 +59,12 @@ impl Store {
         hash.len() == 64 && self.path(hash).is_file()
     }
 
-    /// Stores `bytes`, returning their hash; an object already present is not rewritten.
+    /// Stores `bytes`, returning their hash; an object already present is not rewritten unless
+    /// its content no longer matches its name (then it is replaced by the good bytes).
     pub fn put(&self, bytes: &[u8]) -> Result<String, StoreError> {
         let hash = blake3::hash(bytes).to_hex().to_string();
         let dest = self.path(&hash);
-        if dest.is_file() {
+        if dest.is_file() && self.verify(&hash).is_ok() {
             return Ok(hash);
         }
         let dir = dest.parent().expect("object path has a parent");
@@ -71,7 +79,9 @@ impl Store {
     /// on another filesystem) beside `dest`, since a rename cannot cross filesystems.
     pub fn write_atomic(&self, dest: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         let dir = dest.parent().unwrap_or(Path::new("."));
-        let tmp_dir = if dest.starts_with(&self.root) { self.root.join("tmp") } else { dir.to_owned() };
+        let in_cache = dest.starts_with(&self.root);
+        let tmp_dir = if in_cache { self.root.join("tmp") } else { dir.to_owned() };
+        let io = |p| io_in(p, if in_cache { "the cache" } else { "that folder" });
         let mut tmp = tempfile::Builder::new()
             .prefix(&format!(".{}.", dest.file_name().and_then(|n| n.to_str()).unwrap_or("object")))
             .tempfile_in(&tmp_dir)
@@ -86,7 +96,18 @@ impl Store {
         Ok(())
     }
 
+    /// The bytes of an object, checked against its hash: a store that hands out what it did
+    /// not store is worse than none. (blake3 hashes gigabytes a second; objects are small.)
     pub fn get(&self, hash: &str) -> Result<Vec<u8>, StoreError> {
+        let bytes = self.read_unverified(hash)?;
+        let actual = blake3::hash(&bytes).to_hex().to_string();
+        if actual != hash {
+            return Err(StoreError::Corrupt { hash: hash.to_owned(), actual });
+        }
+        Ok(bytes)
+    }
+
+    fn read_unverified(&self, hash: &str) -> Result<Vec<u8>, StoreError> {
         let p = self.path(hash);
         match std::fs::read(&p) {
             Ok(b) => Ok(b),
@@ -95,14 +116,9 @@ impl Store {
         }
     }
 
-    /// Rehashes an object.
+    /// Rehashes an object: `Missing`, `Corrupt`, or fine.
     pub fn verify(&self, hash: &str) -> Result<(), StoreError> {
-        let bytes = self.get(hash)?;
-        let actual = blake3::hash(&bytes).to_hex().to_string();
-        if actual != hash {
-            return Err(StoreError::Corrupt { hash: hash.to_owned(), actual });
-        }
-        Ok(())
+        self.get(hash).map(|_| ())
     }
 
     /// Every object hash in the store.
@@ -155,6 +171,11 @@ mod tests {
         s.verify(&h).unwrap();
         std::fs::write(s.path(&h), b"jello").unwrap();
         assert!(matches!(s.verify(&h), Err(StoreError::Corrupt { .. })));
+        // Reads check the hash: a flipped object is never handed out.
+        assert!(matches!(s.get(&h), Err(StoreError::Corrupt { .. })));
+        // Storing the good bytes again repairs it.
+        assert_eq!(s.put(b"hello").unwrap(), h);
+        assert_eq!(s.get(&h).unwrap(), b"hello");
         assert!(matches!(s.get(&"0".repeat(64)), Err(StoreError::Missing(_))));
     }
 }

@@ -20,10 +20,76 @@ pub fn cache_dir(flag: Option<&Path>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("cache"))
 }
 
+/// Opens the cache for a command that writes it (`run`, `gc`, `verify --repair`).
 pub fn open(cache: &Path) -> anyhow::Result<(Store, Db)> {
+    let db_path = cache.join(DB_FILE);
+    refuse_lost_database(cache, &db_path)?;
     let store = Store::open(cache).with_context(|| format!("opening the store in {}", cache.display()))?;
-    let db = Db::open(&cache.join("provenance.sqlite"))?;
+    let db = Db::open(&db_path).map_err(|e| read_only_hint(cache, e))?;
     Ok((store, db))
+}
+
+/// Opens the cache for a command that only reads it (`plan`, `why`, `results`, `export`,
+/// `verify`): a read-only cache (a shared folder, a snapshot) opens read-only.
+pub fn open_read(cache: &Path) -> anyhow::Result<(Store, Db)> {
+    let db_path = cache.join(DB_FILE);
+    refuse_lost_database(cache, &db_path)?;
+    if !db_path.exists() {
+        // A cache never used: made as `run` would make it, when it can be.
+        return open(cache);
+    }
+    let store = Store::open(cache).with_context(|| format!("opening the store in {}", cache.display()))?;
+    let db = match Db::open(&db_path) {
+        Ok(db) => db,
+        Err(_) => Db::open_read_only(&db_path)?,
+    };
+    Ok((store, db))
+}
+
+pub const DB_FILE: &str = "provenance.sqlite";
+
+/// A cache whose objects exist but whose database is gone or empty lost its records: opening it
+/// would make a new empty database, after which `run` redoes everything and `gc` offers to delete
+/// every object. Refused, with what to do.
+fn refuse_lost_database(cache: &Path, db_path: &Path) -> anyhow::Result<()> {
+    let empty = match std::fs::metadata(db_path) {
+        Ok(m) => m.len() == 0,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(_) => false,
+    };
+    if !empty {
+        return Ok(());
+    }
+    let objects = std::fs::read_dir(cache.join("objects"))
+        .map(|rd| rd.flatten().any(|d| std::fs::read_dir(d.path()).is_ok_and(|mut f| f.next().is_some())))
+        .unwrap_or(false);
+    if objects {
+        anyhow::bail!(InvalidInput(format!(
+            "{}: the provenance database is {} but the store holds objects: its records are lost, and nothing was changed.\n\
+             Restore {} from a backup, or import a bundle of the results; or, to start over, move the cache aside \
+             (`mv {} {}.orphaned`) and run again.",
+            db_path.display(),
+            if db_path.exists() { "empty" } else { "missing" },
+            DB_FILE,
+            cache.display(),
+            cache.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Says "read-only" when SQLite could not open the database for writing in a folder we cannot write.
+fn read_only_hint(cache: &Path, e: crate::provenance::db::DbError) -> anyhow::Error {
+    let writable = tempfile::tempfile_in(cache).is_ok();
+    let err = anyhow::Error::new(e);
+    if writable {
+        err
+    } else {
+        err.context(format!(
+            "the cache {} is read-only: this command writes it; read-only commands (plan, why, results, export, verify) work on it",
+            cache.display()
+        ))
+    }
 }
 
 /// Loads a pipeline; an invalid one is an `InvalidInput`.

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
 
 use super::cache;
@@ -34,7 +35,7 @@ pub(crate) fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let pipeline = cache::load_pipeline(&args.pipeline)?;
     let si = pipeline.stage(&args.stage).ok_or_else(|| InvalidInput(format!("--stage: no stage `{}`", args.stage)))?;
     let cache_dir = cache::cache_dir(args.cache.as_deref());
-    let (store, db) = cache::open(&cache_dir)?;
+    let (store, db) = cache::open_read(&cache_dir)?;
     let (env, _) = cache::plan_env(&args.device)?;
     let mut planner = Planner::new(&pipeline, &db, &store, env)?;
     planner.partial = args.partial;
@@ -53,8 +54,16 @@ pub(crate) fn default_dir(pipeline: &Pipeline) -> PathBuf {
     PathBuf::from("reports").join(&pipeline.name)
 }
 
+/// The manifest an export leaves in each folder it writes: one `blake3 name` line per file.
+pub(crate) const MANIFEST: &str = ".sgdnoise-export";
+
 /// Copies the outputs of the fresh instances of stage `si` to `out` (one subfolder per instance
 /// when the stage is swept). Returns the number of files written.
+///
+/// Files of an earlier export that this one does not rewrite (a figure that is gone) are removed,
+/// but only a file the manifest lists by a plain name, whose content still has the hash listed
+/// there and is an object of this store: what this tool wrote, never a file a prepared manifest
+/// points at, never outside the folder.
 pub(crate) fn export_stage(
     pipeline: &Pipeline,
     store: &Store,
@@ -66,23 +75,45 @@ pub(crate) fn export_stage(
     let mut written = 0;
     for p in plan[si].iter().filter(|p| p.status == Status::Fresh) {
         let Some(rec) = &p.record else { continue };
-        let dir = if stage.instances.len() > 1 { out.join(&stage.instances[p.index].id) } else { out.to_path_buf() };
-        std::fs::create_dir_all(&dir)?;
-        // Files of an earlier export that this one does not rewrite (a figure that is gone) are
-        // removed; only files listed in the manifest are ever touched.
-        let manifest = dir.join(".sgdnoise-export");
+        let dir = if stage.instances.len() > 1 {
+            let id = &stage.instances[p.index].id;
+            anyhow::ensure!(
+                crate::pipeline::limits::is_path_component(id),
+                InvalidInput(format!("stage {}: instance id `{id}` cannot name a folder", stage.name))
+            );
+            out.join(id)
+        } else {
+            out.to_path_buf()
+        };
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let manifest = dir.join(MANIFEST);
         if let Ok(old) = std::fs::read_to_string(&manifest) {
-            for name in old.lines().filter(|n| !n.is_empty() && !n.contains('/') && !rec.outputs.contains_key(*n)) {
-                let _ = std::fs::remove_file(dir.join(name));
+            for (hash, name) in old.lines().filter_map(|l| l.split_once(' ')) {
+                let ours = crate::pipeline::limits::is_path_component(name)
+                    && !rec.outputs.contains_key(name)
+                    && store.contains(hash)
+                    && std::fs::read(dir.join(name)).is_ok_and(|b| blake3::hash(&b).to_hex().as_str() == hash);
+                if ours {
+                    std::fs::remove_file(dir.join(name))
+                        .with_context(|| format!("removing {}", dir.join(name).display()))?;
+                }
             }
         }
+        let mut lines = String::new();
         for (name, hash) in &rec.outputs {
-            let bytes = store.get(hash)?;
-            store.write_atomic(&dir.join(name), &bytes)?;
+            anyhow::ensure!(
+                crate::pipeline::limits::is_path_component(name),
+                "stage {}: output name `{name}` cannot name a file",
+                stage.name
+            );
+            let bytes = store.get(hash).with_context(|| format!("output {name} of {}", stage.instances[p.index].id))?;
+            store
+                .write_atomic(&dir.join(name), &bytes)
+                .with_context(|| format!("exporting {}", dir.join(name).display()))?;
+            lines.push_str(&format!("{hash} {name}\n"));
             written += 1;
         }
-        let names: Vec<&str> = rec.outputs.keys().map(String::as_str).collect();
-        store.write_atomic(&manifest, format!("{}\n", names.join("\n")).as_bytes())?;
+        store.write_atomic(&manifest, lines.as_bytes()).with_context(|| format!("writing {}", manifest.display()))?;
     }
     Ok(written)
 }

@@ -37,7 +37,7 @@ pub(crate) struct PlanArgs {
 pub(crate) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let pipeline = cache::load_targets(&args.pipeline, &args.targets)?;
     let cache_dir = cache::cache_dir(args.cache.as_deref());
-    let (store, db) = cache::open(&cache_dir)?;
+    let (store, db) = cache::open_read(&cache_dir)?;
     let (env, _) = cache::plan_env(&args.device)?;
     let mut planner = Planner::new(&pipeline, &db, &store, env)?;
     planner.partial = args.partial;

@@ -41,7 +41,7 @@ pub(crate) fn run(args: ResultsArgs) -> anyhow::Result<ExitCode> {
         ))
     })?;
     let cache_dir = cache::cache_dir(args.cache.as_deref());
-    let (store, db) = cache::open(&cache_dir)?;
+    let (store, db) = cache::open_read(&cache_dir)?;
     let (env, _) = cache::plan_env(&args.device)?;
     let planner = Planner::new(&pipeline, &db, &store, env)?;
     let plan = planner.plan();

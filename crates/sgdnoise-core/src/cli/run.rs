@@ -100,6 +100,10 @@ struct SlurmFlags {
     /// Resubmissions of an instance whose task failed, timed out or ran out of memory.
     #[arg(long)]
     retries: Option<usize>,
+    /// Seconds a task may stay held, or pending on a drained or down node, before the run stops
+    /// following it with advice (default 600).
+    #[arg(long)]
+    stuck_timeout: Option<u64>,
     /// A further sbatch option (repeatable).
     #[arg(long = "sbatch-arg", allow_hyphen_values = true)]
     sbatch_args: Vec<String>,
@@ -118,6 +122,7 @@ impl SlurmFlags {
             pack: self.pack,
             max_tasks: self.max_tasks,
             retries: self.retries,
+            stuck_timeout: self.stuck_timeout,
             sbatch_args: self.sbatch_args.clone(),
         }
     }
@@ -187,8 +192,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let executor: Box<dyn Executor> = match slurm {
         None => Box::new(pool),
         Some(settings) => Box::new(
-            SlurmExecutor::start(settings, pool, opts.exe.clone(), store.clone(), outbox, args.detach)
-                .context("starting the Slurm executor")?,
+            SlurmExecutor::start(settings, pool, opts.exe.clone(), store.clone(), outbox, args.detach).map_err(
+                |e| {
+                    use crate::engine::executor::slurm::SubmitError;
+                    match e {
+                        SubmitError::Settings(_) | SubmitError::Refused(_) => {
+                            anyhow::Error::new(InvalidInput(e.to_string()))
+                        }
+                        other => anyhow::Error::new(other).context("starting the Slurm executor"),
+                    }
+                },
+            )?,
         ),
     };
     let summary = dispatcher::run(&planner, &mut db, &opts, executor, inbox)?;

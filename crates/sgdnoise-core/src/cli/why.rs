@@ -21,7 +21,7 @@ pub(crate) struct WhyArgs {
 
 pub(crate) fn run(args: WhyArgs) -> anyhow::Result<ExitCode> {
     let cache_dir = cache::cache_dir(args.cache.as_deref());
-    let (_store, db) = cache::open(&cache_dir)?;
+    let (_store, db) = cache::open_read(&cache_dir)?;
     let key = why::resolve(&db, &args.target)?;
     let chain = why::chain(&db, &key)?;
     if args.json {

@@ -358,6 +358,7 @@ impl<'a> Dispatcher<'a> {
                 self.in_flight -= 1;
                 self.free += weight;
             }
+            Event::Note { word, message } => self.progress.note(word, &message),
             Event::Started { stage, index } => {
                 self.progress.started(&self.planner.pipeline.stages[stage].instances[index].id)
             }
@@ -429,6 +430,14 @@ impl<'a> Dispatcher<'a> {
             ..Default::default()
         };
         let record = |what: &str, source| DispatchError::Provenance { what: format!("{what} {}", inst.id), source };
+        // Nothing is recorded "ok" whose objects the store does not hold: no phantom executions.
+        let result = result.and_then(|res| match res.outputs.iter().find(|(_, h)| !planner.store.contains(h)) {
+            None => Ok(res),
+            Some((name, h)) => Err(ExecFailure::Failed(format!(
+                "output {name} (object {}) is not in the store after it ran: nothing recorded, run again",
+                &h[..h.len().min(12)]
+            ))),
+        });
         match result {
             Ok(res) => {
                 let oh = output_hash(&res.outputs);
@@ -613,12 +622,31 @@ stages:
         PlanEnv { libtorch: "test".into(), device_class: "cpu".into(), data: DataPaths::from_root(Path::new("data")) }
     }
 
-    fn ok(hash: &str) -> Result<ExecResult, ExecFailure> {
-        Ok(ExecResult { outputs: BTreeMap::from([("record.json".to_owned(), hash.repeat(64))]), metrics: json!({}) })
+    /// A success whose one output, `content`, is in the store.
+    fn ok(store: &Store, content: &str) -> Result<ExecResult, ExecFailure> {
+        let hash = store.put(content.as_bytes()).unwrap();
+        Ok(ExecResult { outputs: BTreeMap::from([("record.json".to_owned(), hash)]), metrics: json!({}) })
     }
 
     fn finished(stage: usize, index: usize, result: Result<ExecResult, ExecFailure>) -> Event {
         Event::Finished { stage, index, result, started_at: "now".into(), seconds: 0.5, place: Map::new() }
+    }
+
+    #[test]
+    fn a_success_whose_objects_are_not_in_the_store_is_recorded_failed_not_ok() {
+        let mut f = fixture(true);
+        let planner = Planner::new(&f.pipeline, &f.db, &f.store, env()).unwrap();
+        let mut d = Dispatcher::new(&planner, &f.db, &f.opts, 2);
+        d.activate(&mut f.db).unwrap();
+        d.next_work().unwrap();
+        let phantom = Ok(ExecResult {
+            outputs: BTreeMap::from([("record.json".to_owned(), "e".repeat(64))]),
+            metrics: json!({}),
+        });
+        d.handle(finished(0, 0, phantom), &mut f.db).unwrap();
+        assert!(f.db.records().unwrap().is_empty(), "no record of outputs that are not there");
+        let s = d.summary(1.0);
+        assert_eq!((s.executed, s.failed), (0, 1));
     }
 
     #[test]
@@ -631,7 +659,7 @@ stages:
         assert!(d.next_work().is_none(), "two slots, two runs; the collect waits");
         assert_eq!((a.stage, a.items[0].0, b.items[0].0, a.isolated), (0, 0, 1, true));
         for (index, hash) in [(0, "a"), (1, "b")] {
-            assert!(!d.handle(finished(0, index, ok(hash)), &mut f.db).unwrap());
+            assert!(!d.handle(finished(0, index, ok(&f.store, hash)), &mut f.db).unwrap());
             d.handle(Event::WorkDone { weight: 1 }, &mut f.db).unwrap();
         }
         assert!(d.idle());
@@ -640,7 +668,7 @@ stages:
         assert_eq!((collect.stage, collect.isolated), (1, false));
         assert_eq!(collect.items[0].1.inputs.len(), 2);
         assert_eq!(f.db.records().unwrap().len(), 2, "each run recorded as it finished");
-        d.handle(finished(1, 0, ok("c")), &mut f.db).unwrap();
+        d.handle(finished(1, 0, ok(&f.store, "c")), &mut f.db).unwrap();
         d.handle(Event::WorkDone { weight: 1 }, &mut f.db).unwrap();
         let s = d.summary(1.0);
         assert_eq!((s.executed, s.failed, s.skipped), (3, 0, 0));
@@ -698,7 +726,7 @@ stages:
         // Another connection drops the table the result goes to.
         let other = rusqlite::Connection::open(f.opts.cache.join("provenance.sqlite")).unwrap();
         other.execute_batch("DROP TABLE records").unwrap();
-        let err = d.handle(finished(0, 0, ok("a")), &mut f.db).unwrap_err();
+        let err = d.handle(finished(0, 0, ok(&f.store, "a")), &mut f.db).unwrap_err();
         assert!(err.to_string().starts_with("recording the result of train[P=8,T=0.5] in provenance: "), "{err}");
     }
 }

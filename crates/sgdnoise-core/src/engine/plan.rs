@@ -76,6 +76,8 @@ pub struct Planner<'a> {
     file_hashes: HashMap<String, String>,
     /// Instances whose raw files are missing or unreadable, with the message.
     missing: HashMap<(usize, usize), String>,
+    /// Objects already rehashed by this planner: `Some(problem)` when missing or corrupt.
+    checked: std::sync::Mutex<HashMap<String, Option<Problem>>>,
     /// `--partial`: training runs that are not fresh are left pending and aggregates are computed
     /// over what is done, keyed as provisional.
     pub partial: bool,
@@ -92,6 +94,7 @@ impl<'a> Planner<'a> {
             failures: db.failures()?,
             file_hashes: HashMap::new(),
             missing: HashMap::new(),
+            checked: Default::default(),
             partial: false,
         };
         planner.hash_external_files(db)?;
@@ -196,11 +199,13 @@ impl<'a> Planner<'a> {
             record: None,
         };
         if let Some(rec) = self.records.get(key) {
-            if rec.outputs.values().all(|h| self.store.contains(h)) {
-                planned.status = Status::Fresh;
-                planned.record = Some(rec.clone());
-            } else {
-                planned.reasons.push(RerunReason::OutputsMissing);
+            // Every object is rehashed: a fresh instance is one whose outputs can be read back.
+            match rec.outputs.iter().find_map(|(name, h)| self.output_problem(name, h)) {
+                None => {
+                    planned.status = Status::Fresh;
+                    planned.record = Some(rec.clone());
+                }
+                Some(reason) => planned.reasons.push(reason),
             }
         } else if let Some(err) = self.failures.get(key) {
             planned.reasons.push(RerunReason::PreviousFailed { error: first_line(err) });
@@ -323,6 +328,31 @@ impl<'a> Planner<'a> {
             }
         }
         Value::Array(items)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Problem {
+    Missing,
+    Corrupt,
+}
+
+impl Planner<'_> {
+    /// Why output `name` (object `hash`) of a record cannot be used, if it cannot. Each object
+    /// is rehashed once per plan.
+    fn output_problem(&self, name: &str, hash: &str) -> Option<RerunReason> {
+        use crate::store::StoreError;
+        let mut checked = self.checked.lock().unwrap_or_else(|e| e.into_inner());
+        let problem = *checked.entry(hash.to_owned()).or_insert_with(|| match self.store.verify(hash) {
+            Ok(()) => None,
+            Err(StoreError::Missing(_)) => Some(Problem::Missing),
+            Err(_) => Some(Problem::Corrupt),
+        });
+        let (output, hash) = (name.to_owned(), hash.to_owned());
+        problem.map(|p| match p {
+            Problem::Missing => RerunReason::OutputMissing { output, hash },
+            Problem::Corrupt => RerunReason::OutputCorrupt { output, hash },
+        })
     }
 }
 

@@ -57,7 +57,16 @@ pub enum RerunReason {
         message: String,
     },
     /// The record exists but an object of it is gone from the store.
-    OutputsMissing,
+    OutputMissing {
+        output: String,
+        hash: String,
+    },
+    /// The record exists but an object of it no longer hashes to its name (a flipped bit, a
+    /// truncated file): it is never read, and the instance runs again.
+    OutputCorrupt {
+        output: String,
+        hash: String,
+    },
     /// The same key was tried before and failed.
     PreviousFailed {
         error: String,
@@ -80,6 +89,10 @@ fn coverage(p: &Option<Partial>) -> String {
         Some(p) => format!("{} of {}", p.done, p.planned),
         None => "all".into(),
     }
+}
+
+fn short(hash: &str) -> &str {
+    &hash[..hash.len().min(12)]
 }
 
 fn show(v: &Value) -> String {
@@ -109,7 +122,12 @@ impl fmt::Display for RerunReason {
                 write!(f, "upstream {stage} changed: {added} added, {removed} removed")
             }
             RerunReason::UpstreamWillRun { stage } => write!(f, "upstream {stage} will run"),
-            RerunReason::OutputsMissing => write!(f, "outputs missing from the store"),
+            RerunReason::OutputMissing { output, hash } => {
+                write!(f, "output missing: {output} (object {}) is not in the store", short(hash))
+            }
+            RerunReason::OutputCorrupt { output, hash } => {
+                write!(f, "output corrupt: {output} (object {}) no longer matches its hash", short(hash))
+            }
             RerunReason::MissingData { message } => write!(f, "cannot run here: {message}"),
             RerunReason::PreviousFailed { error } => write!(f, "previous attempt failed: {error}"),
             RerunReason::NotRecorded => write!(f, "not recorded (interrupted or collected)"),

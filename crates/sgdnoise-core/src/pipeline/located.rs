@@ -189,17 +189,17 @@ fn join(path: &str, key: &str) -> String {
 fn check_duplicates(node: &Node, path: &str) -> Result<(), LocatedError> {
     match &node.kind {
         NodeKind::Map(entries) => {
-            let mut seen: Vec<(&str, Pos)> = Vec::new();
+            let mut seen: std::collections::HashMap<&str, Pos> = std::collections::HashMap::new();
             for (k, v) in entries {
                 let key = k.scalar().unwrap_or("?");
-                if let Some((_, first)) = seen.iter().find(|(s, _)| *s == key) {
+                if let Some(first) = seen.get(key) {
                     return Err(LocatedError {
                         pos: k.pos,
                         path: join(path, key),
                         message: format!("duplicate key `{key}` (first at line {})", first.line),
                     });
                 }
-                seen.push((key, k.pos));
+                seen.insert(key, k.pos);
                 check_duplicates(v, &join(path, key))?;
             }
         }

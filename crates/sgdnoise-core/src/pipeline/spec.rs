@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::limits::{self, MAX_FILE_BYTES, MAX_INSTANCES, MAX_STAGES};
 use super::located::{self, LocatedError, Node, Ordered, Pos};
 use super::{graph, sweep};
 use crate::stages::params::{self, ParamAt, Params};
@@ -168,19 +169,72 @@ impl Ctx<'_> {
     }
 }
 
-/// Reads and validates a pipeline file.
+/// Reads and validates a pipeline file: a regular file of at most [`MAX_FILE_BYTES`], UTF-8
+/// text without NUL bytes (a byte-order mark at the start is allowed and skipped).
 pub fn load(file: &Path) -> Result<Pipeline, PipelineError> {
-    let text = std::fs::read_to_string(file).map_err(|e| PipelineError {
+    let text = read_text(file).map_err(|message| PipelineError {
         file: file.to_owned(),
         pos: None,
         path: String::new(),
-        message: format!("cannot read: {e}"),
+        message,
     })?;
-    parse(file, &text)
+    parse(file, &text).map_err(|e| PipelineError { file: file.to_owned(), ..e })
 }
 
-/// Validates pipeline text (`file` only names it in errors).
+fn read_text(file: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Non-blocking, so that opening a FIFO returns at once instead of waiting for a writer.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(file)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let meta = f.metadata().map_err(|e| format!("cannot read: {e}"))?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() { "a folder" } else { "not a regular file (a FIFO, a socket or a device)" };
+        return Err(format!("cannot read: {what}; a pipeline is a YAML file"));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "{} bytes is larger than a pipeline may be (MAX_FILE_BYTES = {MAX_FILE_BYTES})",
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!("larger than a pipeline may be (MAX_FILE_BYTES = {MAX_FILE_BYTES})"));
+    }
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
+    let at = |offset: usize| {
+        let before = &bytes[..offset];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let col = offset - before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+        format!("line {line}, column {col}")
+    };
+    if let Some(i) = bytes.iter().position(|&b| b == 0) {
+        return Err(format!("a NUL byte at {}: a pipeline is text (is this a binary file?)", at(i)));
+    }
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| format!("not UTF-8 text: an invalid byte at {}", at(e.valid_up_to())))?;
+    if let Some(i) = text.find('\u{feff}') {
+        return Err(format!("a byte-order mark (U+FEFF) at {}: remove it", at(i)));
+    }
+    Ok(text.to_owned())
+}
+
+/// Validates pipeline text (`file` only names it in errors). Values quoted in messages are cut
+/// to [`limits::MAX_QUOTE`] characters.
 pub fn parse(file: &Path, text: &str) -> Result<Pipeline, PipelineError> {
+    parse_unclipped(file, text).map_err(|e| PipelineError {
+        message: limits::clip_quoted(&e.message),
+        path: limits::clip(&e.path),
+        ..e
+    })
+}
+
+fn parse_unclipped(file: &Path, text: &str) -> Result<Pipeline, PipelineError> {
     let located_err =
         |e: LocatedError| PipelineError { file: file.to_owned(), pos: Some(e.pos), path: e.path, message: e.message };
     let Some(tree) = located::parse(text).map_err(located_err)? else {
@@ -196,14 +250,33 @@ pub fn parse(file: &Path, text: &str) -> Result<Pipeline, PipelineError> {
     if spec.name.trim().is_empty() {
         return Err(ctx.at_value("name", "must not be empty"));
     }
+    if !limits::is_pipeline_name(&spec.name) {
+        return Err(ctx.at_value(
+            "name",
+            format!(
+                "`{}` cannot name the report folder: use letters, digits, `_`, `-` and `.` (not first), at most {} characters",
+                spec.name,
+                limits::MAX_QUOTE
+            ),
+        ));
+    }
     if spec.stages.is_empty() {
         return Err(ctx.at("stages", "a pipeline needs at least one stage"));
     }
+    if spec.stages.0.len() > MAX_STAGES {
+        return Err(ctx.at(
+            "stages",
+            format!("{} stages is more than a pipeline may have (MAX_STAGES = {MAX_STAGES})", spec.stages.0.len()),
+        ));
+    }
     let defaults = read_defaults(&ctx, &spec.defaults)?;
     let raw = stage_specs(&ctx, &spec.stages)?;
-    let names: Vec<&str> = raw.iter().map(|(n, _)| *n).collect();
-    let stages =
-        raw.iter().map(|(name, s)| read_stage(&ctx, name, s, &names, &defaults)).collect::<Result<Vec<Stage>, _>>()?;
+    let names: BTreeMap<&str, usize> = raw.iter().enumerate().map(|(i, (n, _))| (*n, i)).collect();
+    let mut budget = MAX_INSTANCES;
+    let stages = raw
+        .iter()
+        .map(|(name, s)| read_stage(&ctx, name, s, &names, &defaults, &mut budget))
+        .collect::<Result<Vec<Stage>, _>>()?;
     let needs_all: Vec<Vec<usize>> = stages.iter().map(|s| s.needs.clone()).collect();
     let order = graph::order(&needs_all).map_err(|cycle| {
         let names: Vec<&str> = cycle.iter().map(|&i| stages[i].name.as_str()).collect();
@@ -262,8 +335,9 @@ fn read_stage(
     ctx: &Ctx,
     name: &str,
     s: &StageSpec,
-    names: &[&str],
+    names: &BTreeMap<&str, usize>,
     defaults: &BTreeMap<String, Params>,
+    budget: &mut usize,
 ) -> Result<Stage, PipelineError> {
     let path = format!("stages.{name}");
     let kind = stages::find(&s.kind).ok_or_else(|| {
@@ -274,10 +348,15 @@ fn read_stage(
     })?;
     let mut needs = Vec::new();
     for (i, need) in s.needs.iter().enumerate() {
-        let idx = names.iter().position(|n| n == need).ok_or_else(|| {
+        let idx = *names.get(need.as_str()).ok_or_else(|| {
+            let known: Vec<&str> = names.keys().take(20).copied().collect();
             ctx.at_value(
                 &format!("{path}.needs[{i}]"),
-                format!("unknown stage `{need}` (stages: {})", names.join(", ")),
+                format!(
+                    "unknown stage `{need}` (stages: {}{})",
+                    known.join(", "),
+                    if names.len() > known.len() { ", …" } else { "" }
+                ),
             )
         })?;
         if needs.contains(&idx) {
@@ -292,7 +371,8 @@ fn read_stage(
         return Err(ctx.at_value(&format!("{path}.replicas"), "must be at least 1"));
     }
     let fixed = to_params(&s.params);
-    let points = expand_sweep(ctx, &path, s.sweep.as_ref(), &fixed)?;
+    let points = expand_sweep(ctx, &path, s.sweep.as_ref(), &fixed, *budget)?;
+    *budget -= points.len();
     let mut instances = Vec::with_capacity(points.len());
     let mut seen_ids = BTreeSet::new();
     let kind_defaults = defaults.get(kind.name()).cloned().unwrap_or_default();
@@ -305,6 +385,15 @@ fn read_stage(
             ctx.at(&where_, e.to_string())
         })?;
         let id = sweep::instance_id(name, &point);
+        if point
+            .iter()
+            .any(|(_, v)| v.as_str().is_some_and(|t| t.chars().any(|c| c == '/' || c == '\\' || c.is_control())))
+        {
+            return Err(ctx.at(
+                &origin,
+                format!("sweep point {id}: swept text may not hold `/`, `\\` or control characters (the id names export folders)"),
+            ));
+        }
         if !seen_ids.insert(id.clone()) {
             return Err(ctx.at(&format!("{path}.sweep"), format!("duplicate sweep point {id}")));
         }
@@ -377,8 +466,19 @@ fn expand_sweep(
     path: &str,
     sweep: Option<&SweepSpec>,
     fixed: &Params,
+    budget: usize,
 ) -> Result<Vec<(SweepPoint, String)>, PipelineError> {
-    let Some(s) = sweep else { return Ok(vec![(Vec::new(), format!("{path}.params"))]) };
+    let too_many = |n: String| {
+        format!(
+            "the sweep has {n} points: more than the pipeline may still have ({budget} of MAX_INSTANCES = {MAX_INSTANCES} over all stages)"
+        )
+    };
+    let Some(s) = sweep else {
+        if budget == 0 {
+            return Err(ctx.at(path, too_many("1".into())));
+        }
+        return Ok(vec![(Vec::new(), format!("{path}.params"))]);
+    };
     let spath = format!("{path}.sweep");
     if s.list.is_some() && (s.grid.is_some() || s.zip.is_some()) {
         return Err(ctx.at(&spath, "use either `list` or `grid`/`zip`"));
@@ -387,6 +487,9 @@ fn expand_sweep(
         return Err(ctx.at(&spath, "empty sweep: give `grid`, `zip` or `list`"));
     }
     if let Some(list) = &s.list {
+        if list.len() > budget {
+            return Err(ctx.at(&format!("{spath}.list"), too_many(list.len().to_string())));
+        }
         return list_points(ctx, &spath, list, fixed);
     }
     let mut axis_names: BTreeSet<&str> = BTreeSet::new();
@@ -409,12 +512,17 @@ fn expand_sweep(
             let values = sweep::axis_values(v).map_err(|e| ctx.at_value(&apath, e.to_string()))?;
             axes.push((name.to_owned(), values));
         }
-        let pts = if which == "grid" { sweep::grid(&axes) } else { sweep::zip(&axes) }
+        let pts = if which == "grid" { sweep::grid(&axes, budget) } else { sweep::zip(&axes) }
             .map_err(|e| ctx.at(&gpath, e.to_string()))?;
         parts.push((pts, gpath));
     }
     // grid × zip; the origin of a point is the sweep part of its last axis, good enough to point
     // at the right block.
+    let total = parts.iter().try_fold(1usize, |n, (pts, _)| n.checked_mul(pts.len()));
+    if total.is_none_or(|n| n > budget) {
+        let n = total.map_or_else(|| "too many".to_owned(), |n| n.to_string());
+        return Err(ctx.at(&spath, too_many(n)));
+    }
     let mut out: Vec<(SweepPoint, String)> = vec![(Vec::new(), String::new())];
     for (pts, origin) in parts {
         let mut next = Vec::with_capacity(out.len() * pts.len());
@@ -424,9 +532,6 @@ fn expand_sweep(
                 point.extend(p.iter().cloned());
                 next.push((point, origin.clone()));
             }
-        }
-        if next.len() > sweep::MAX_POINTS {
-            return Err(ctx.at(&spath, format!("the sweep has more than {} points", sweep::MAX_POINTS)));
         }
         out = next;
     }

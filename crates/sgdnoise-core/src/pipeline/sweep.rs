@@ -12,8 +12,7 @@ use crate::stages::params::parse_number;
 /// An ordered axis: name and values.
 pub type Axis = (String, Vec<Value>);
 
-/// The most points one axis or one sweep may have.
-pub const MAX_POINTS: usize = 1_000_000;
+use super::limits::MAX_INSTANCES;
 
 /// A sweep axis or combination that cannot be expanded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -28,7 +27,7 @@ pub enum SweepError {
     StepNotPositive,
     #[error("empty range: {low} is above {high}")]
     EmptyRange { low: String, high: String },
-    #[error("{0} values is too many")]
+    #[error("{0} values is too many (MAX_INSTANCES is {MAX_INSTANCES})")]
     TooManyValues(usize),
     #[error("axis values must be scalars")]
     NotScalar,
@@ -36,8 +35,8 @@ pub enum SweepError {
     MappingAxis,
     #[error("empty sweep axis")]
     EmptyAxis,
-    #[error("the grid has more than {MAX_POINTS} points")]
-    GridTooLarge,
+    #[error("the grid has more points than the pipeline may still have ({0}; MAX_INSTANCES is {MAX_INSTANCES} over all stages)")]
+    GridTooLarge(usize),
     #[error("zip axes differ in length: {first} has {first_len}, {other} has {other_len}")]
     ZipLengths { first: String, first_len: usize, other: String, other_len: usize },
 }
@@ -73,8 +72,12 @@ fn expand(a: &str, b: &str, step: Option<&str>) -> Result<Vec<Value>, SweepError
         if ea > eb {
             return Err(SweepError::EmptyRange { low: format!("2^{ea}"), high: format!("2^{eb}") });
         }
-        let n = ((eb - ea) / step + 1e-9).floor() as usize + 1;
-        if n > MAX_POINTS {
+        let n = ((eb - ea) / step + 1e-9).floor();
+        if n.is_nan() || n >= MAX_INSTANCES as f64 {
+            return Err(SweepError::TooManyValues(if n.is_finite() { n as usize + 1 } else { usize::MAX }));
+        }
+        let n = n as usize + 1;
+        if n > MAX_INSTANCES {
             return Err(SweepError::TooManyValues(n));
         }
         return Ok((0..n).map(|i| Value::from(2f64.powf(ea + step * i as f64))).collect());
@@ -92,8 +95,12 @@ fn expand(a: &str, b: &str, step: Option<&str>) -> Result<Vec<Value>, SweepError
     if ia > ib {
         return Err(SweepError::EmptyRange { low: ia.to_string(), high: ib.to_string() });
     }
-    let n = ((ib - ia) / step) as usize + 1;
-    if n > MAX_POINTS {
+    let n = ib.checked_sub(ia).map_or(u64::MAX, |d| (d / step) as u64).saturating_add(1);
+    if n > MAX_INSTANCES as u64 {
+        return Err(SweepError::TooManyValues(usize::try_from(n).unwrap_or(usize::MAX)));
+    }
+    let n = n as usize;
+    if n > MAX_INSTANCES {
         return Err(SweepError::TooManyValues(n));
     }
     Ok((0..n).map(|i| Value::from(ia + step * i as i64)).collect())
@@ -138,10 +145,11 @@ pub fn axis_values(v: &Value) -> Result<Vec<Value>, SweepError> {
     Ok(values)
 }
 
-/// Product of axes, first axis outermost.
-pub fn grid(axes: &[Axis]) -> Result<Vec<Vec<(String, Value)>>, SweepError> {
-    let total = axes.iter().try_fold(1usize, |acc, (_, v)| acc.checked_mul(v.len()).filter(|&n| n <= MAX_POINTS));
-    let total = total.ok_or(SweepError::GridTooLarge)?;
+/// Product of axes, first axis outermost; refused before anything is allocated when it has more
+/// than `limit` points.
+pub fn grid(axes: &[Axis], limit: usize) -> Result<Vec<Vec<(String, Value)>>, SweepError> {
+    let total = axes.iter().try_fold(1usize, |acc, (_, v)| acc.checked_mul(v.len()).filter(|&n| n <= limit));
+    let total = total.ok_or(SweepError::GridTooLarge(limit))?;
     let mut out = Vec::with_capacity(total);
     let mut idx = vec![0usize; axes.len()];
     for _ in 0..total {
@@ -209,7 +217,7 @@ mod tests {
     #[test]
     fn grid_order_and_ids() {
         let axes = vec![("P".to_owned(), vec![json!(1), json!(2)]), ("seed".to_owned(), vec![json!(0), json!(1)])];
-        let pts = grid(&axes).unwrap();
+        let pts = grid(&axes, MAX_INSTANCES).unwrap();
         let ids: Vec<String> = pts.iter().map(|p| instance_id("train", p)).collect();
         assert_eq!(ids, vec!["train[P=1,seed=0]", "train[P=1,seed=1]", "train[P=2,seed=0]", "train[P=2,seed=1]"]);
         assert!(zip(&[("a".into(), vec![json!(1)]), ("b".into(), vec![json!(1), json!(2)])]).is_err());

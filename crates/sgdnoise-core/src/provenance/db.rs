@@ -18,6 +18,10 @@ pub enum DbError {
         "provenance database {path} has schema version {found}, newer than this sgdnoise ({known}); upgrade sgdnoise"
     )]
     TooNew { path: PathBuf, found: i64, known: i64 },
+    #[error(
+        "provenance database {path} is read-only and has schema version {found}, older than this sgdnoise's ({known}): run a writing command (`sgdnoise run`) once with write access to upgrade it"
+    )]
+    ReadOnlyOld { path: PathBuf, found: i64, known: i64 },
 }
 
 /// (stage, instance id) → (key, key inputs JSON) of the latest execution.
@@ -71,6 +75,37 @@ impl Db {
         conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
         let mut db = Db { conn, path: path.to_owned() };
         db.migrate()?;
+        Ok(db)
+    }
+
+    /// Opens an existing database for reading only (a read-only cache: a shared results folder,
+    /// a mounted snapshot). When even SQLite's shared-memory file cannot be made next to it, the
+    /// file is opened as immutable: nothing else may write it meanwhile, which a read-only folder
+    /// guarantees.
+    pub fn open_read_only(path: &Path) -> Result<Db, DbError> {
+        use rusqlite::OpenFlags;
+        let sql = |source| DbError::Sql { path: path.to_owned(), source };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let probe = |conn: Connection| -> rusqlite::Result<Connection> {
+            conn.busy_timeout(Duration::from_secs(30))?;
+            conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?;
+            Ok(conn)
+        };
+        let conn = match Connection::open_with_flags(path, flags).and_then(probe) {
+            Ok(c) => c,
+            Err(_) => {
+                let uri = format!("file:{}?immutable=1", uri_path(path));
+                Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI).and_then(probe).map_err(sql)?
+            }
+        };
+        let db = Db { conn, path: path.to_owned() };
+        let (found, known) = (db.schema_version(), MIGRATIONS.len() as i64);
+        if found > known {
+            return Err(DbError::TooNew { path: path.to_owned(), found, known });
+        }
+        if found < known {
+            return Err(DbError::ReadOnlyOld { path: path.to_owned(), found, known });
+        }
         Ok(db)
     }
 
@@ -253,6 +288,14 @@ impl Db {
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
+    /// `PRAGMA integrity_check`: the lines it printed when the file is damaged, none when `ok`.
+    pub fn integrity_check(&self) -> Result<Vec<String>, DbError> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check").map_err(self.err())?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(self.err())?;
+        let lines: Vec<String> = rows.collect::<Result<_, _>>().map_err(self.err())?;
+        Ok(if lines == ["ok"] { Vec::new() } else { lines })
+    }
+
     pub fn delete_record(&mut self, key: &str) -> Result<(), DbError> {
         self.conn.execute("DELETE FROM records WHERE key = ?1", [key]).map_err(self.err())?;
         Ok(())
@@ -303,6 +346,19 @@ impl Db {
 const SELECT_EXEC: &str =
     "SELECT id, key, pipeline, stage, instance, kind, kind_version, key_inputs, params, inputs, outputs, \
      output_hash, metrics, env, host, started_at, finished_at, duration_s, status, error FROM executions";
+
+/// A path as a `file:` URI path: percent-encoding for the characters URIs reserve.
+fn uri_path(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut out = String::new();
+    for b in abs.as_os_str().as_encoded_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => out.push(*b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
 
 fn read_execution(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExecutionRow> {
     let json = |i: usize| -> rusqlite::Result<Value> {

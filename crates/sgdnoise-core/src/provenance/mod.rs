@@ -2,6 +2,7 @@
 //! inputs, inputs, outputs, environment, times and status; the records that map keys to outputs;
 //! and the queries behind `why`.
 
+pub mod audit;
 pub mod db;
 pub mod schema;
 pub mod why;

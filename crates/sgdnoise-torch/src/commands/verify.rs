@@ -1,5 +1,7 @@
-//! `sgdnoise verify [--rerun N]`: rehash every object, check every record's outputs exist, and
-//! optionally re-execute N cached instances and compare: bitwise, within tolerance, different.
+//! `sgdnoise verify [--repair] [--rerun N]`: rehash every object, check every record's outputs
+//! exist and the database's integrity, name the instance behind each bad object; `--repair` drops
+//! the bad objects and their records so that the next `run` redoes exactly those; `--rerun N`
+//! re-executes N cached instances and compares: bitwise, within tolerance, different.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,8 +13,8 @@ use serde_json::Value;
 use super::cache;
 use sgdnoise_core::datasets::DataPaths;
 use sgdnoise_core::job::{Input, Job};
+use sgdnoise_core::provenance::audit::{self, Problem};
 use sgdnoise_core::stages::{self, ExecContext, Trainer};
-use sgdnoise_core::store::StoreError;
 
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
@@ -25,41 +27,78 @@ pub(crate) struct VerifyArgs {
     /// Relative tolerance for numbers when outputs are not bitwise equal.
     #[arg(long, default_value_t = 1e-6)]
     tolerance: f64,
+    /// Drop the corrupt or missing objects and the records that use them: the next `run` redoes
+    /// exactly those instances.
+    #[arg(long)]
+    repair: bool,
     #[arg(long)]
     cache: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: VerifyArgs, trainer: &dyn Trainer) -> anyhow::Result<ExitCode> {
     let cache_dir = cache::cache_dir(args.cache.as_deref());
-    let (store, db) = cache::open(&cache_dir)?;
-    let mut problems = 0;
-    let objects = store.list();
-    for hash in &objects {
-        if let Err(e) = store.verify(hash) {
-            problems += 1;
-            println!("{:>12} {e}", "Corrupt");
+    let (store, db) = if args.repair { cache::open(&cache_dir)? } else { cache::open_read(&cache_dir)? };
+    let (store, mut db) = (store, db);
+    const REBUILD: &str = "copy the cache aside; restore provenance.sqlite from a backup, or import a bundle of the results, or rerun into a fresh cache";
+    let audit = match audit::audit(&store, &db) {
+        Ok(a) => a,
+        Err(e) => {
+            println!("{:>12} {e}", "Damaged");
+            println!("{:>12} the provenance database cannot be read: {REBUILD}", "Advice");
+            return Ok(ExitCode::from(super::EXIT_FAILED));
         }
+    };
+    for line in &audit.integrity {
+        println!("{:>12} provenance database: {line}", "Damaged");
     }
-    let records = db.records()?;
-    for rec in records.values() {
-        for (name, hash) in &rec.outputs {
-            if let Err(StoreError::Missing(_)) = store.get(hash).map(|_| ()) {
-                problems += 1;
-                println!("{:>12} record {} output {name}: object {hash} is gone", "Missing", &rec.key[..12]);
-            }
+    for bad in &audit.bad {
+        let (word, what) = match &bad.problem {
+            Problem::Missing => ("Missing", "is not in the store".to_owned()),
+            Problem::Corrupt { actual } => ("Corrupt", format!("hashes to {}", &actual[..12])),
+            Problem::Unreadable { message } => ("Unreadable", message.clone()),
+        };
+        println!("{word:>12} object {} {what}", bad.hash);
+        if bad.users.is_empty() {
+            println!("{:>12} no record uses it", "");
+        }
+        for u in &bad.users {
+            println!(
+                "{:>12} output {} of {} (pipeline {}, key {})",
+                "",
+                u.output,
+                u.instance,
+                u.pipeline,
+                &u.key[..12]
+            );
         }
     }
     let stale = store.stale_tmp().len();
+    let mut problems = audit.problems();
     println!(
         "{:>12} {} objects, {} records: {} problem(s), {} stale temporary file(s)",
-        "Verified",
-        objects.len(),
-        records.len(),
-        problems,
-        stale
+        "Verified", audit.objects, audit.records, problems, stale
     );
+    if !audit.integrity.is_empty() {
+        println!("{:>12} the provenance database is damaged (PRAGMA integrity_check): {REBUILD}", "Advice");
+    }
+    if !audit.bad.is_empty() {
+        if args.repair {
+            let done = audit::repair(&store, &mut db, &audit)?;
+            println!(
+                "{:>12} dropped {} object(s) and {} record(s): the next `run` redoes those instances",
+                "Repaired", done.objects, done.records
+            );
+            problems -= audit.bad.len();
+        } else {
+            println!(
+                "{:>12} `sgdnoise verify --repair` drops them; the next `run` then redoes those instances",
+                "Advice"
+            );
+        }
+    }
 
     if args.rerun > 0 {
+        let records = db.records()?;
         let mut keys: Vec<&String> = records.keys().collect();
         keys.sort();
         let (mut bitwise, mut close, mut different) = (0, 0, 0);

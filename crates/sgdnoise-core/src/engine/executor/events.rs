@@ -43,6 +43,12 @@ pub enum Event {
         stage: usize,
         index: usize,
     },
+    /// Something the user should see while it waits (why Slurm tasks are pending, an instance
+    /// submitted again): a word and a line.
+    Note {
+        word: &'static str,
+        message: String,
+    },
     /// A work item's slots are free again.
     WorkDone {
         weight: usize,

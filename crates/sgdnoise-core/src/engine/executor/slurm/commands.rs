@@ -2,7 +2,7 @@
 //! `squeue`, `scontrol` and `scancel` behind [`SlurmCommands`], so that the coordinator's unit
 //! tests put a fake cluster there (the end-to-end tests run the real one).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
@@ -16,13 +16,43 @@ pub enum CommandError {
     Refused(String),
 }
 
+/// A task Slurm still queues or runs, as `squeue` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Queued {
+    /// The job's name (`sgdnoise-CACHEID-BATCH`).
+    pub name: String,
+    /// `PENDING`, `RUNNING`, `SUSPENDED`, …
+    pub state: String,
+    /// Why it is pending (`Resources`, `JobHeldAdmin`, `launch failed requeued held`, …), or `None`.
+    pub reason: String,
+}
+
+impl Queued {
+    /// Pending for a reason that does not pass by waiting: held, or its nodes drained, down or
+    /// unavailable. A person must act (`scontrol release`, resume the node, `scancel`).
+    pub fn is_stuck(&self) -> bool {
+        let r = self.reason.to_ascii_lowercase();
+        self.state == "SUSPENDED"
+            || (self.state == "PENDING"
+                && ["held", "drain", "down", "reqnodenotavail", "partitioninactive", "nodenotavail"]
+                    .iter()
+                    .any(|w| r.contains(w)))
+    }
+}
+
+/// The array tasks (`JOB_N`, or `JOB_[a-b]` while an array is pending) Slurm still queues or runs.
+pub type Queue = HashMap<String, Queued>;
+
 /// Slurm as the coordinator uses it.
 pub trait SlurmCommands: Send {
     /// `sbatch --parsable ARGS SCRIPT`: the job id.
     fn sbatch(&self, args: &[String], script: &Path) -> Result<String, CommandError>;
-    /// The array tasks (`JOB_N`, or `JOB_[a-b]` while an array is pending) of the user's jobs
-    /// whose name starts with `name_prefix`, that Slurm still queues or runs.
-    fn squeue(&self, name_prefix: &str) -> Result<HashSet<String>, CommandError>;
+    /// `sbatch --test-only ARGS SCRIPT`: whether Slurm would take the job (a partition, account
+    /// or limit it refuses is refused once, before anything is submitted).
+    fn test_only(&self, args: &[String], script: &Path) -> Result<(), CommandError>;
+    /// The tasks of the user's jobs whose name starts with `name_prefix` that Slurm still queues
+    /// or runs.
+    fn squeue(&self, name_prefix: &str) -> Result<Queue, CommandError>;
     /// The final state (`JobState`) of array task `JOB_N`, while Slurm still knows it.
     fn task_state(&self, job_id: &str, n: usize) -> Option<String>;
     /// Cancels jobs.
@@ -46,20 +76,28 @@ impl SlurmCommands for RealSlurm {
         Ok(String::from_utf8_lossy(&out.stdout).trim().split(';').next().unwrap_or_default().to_owned())
     }
 
-    fn squeue(&self, name_prefix: &str) -> Result<HashSet<String>, CommandError> {
+    fn test_only(&self, args: &[String], script: &Path) -> Result<(), CommandError> {
+        let out = Command::new("sbatch")
+            .arg("--test-only")
+            .args(args)
+            .arg(script)
+            .output()
+            .map_err(|source| CommandError::Spawn { command: "sbatch", source })?;
+        if !out.status.success() {
+            return Err(CommandError::Refused(String::from_utf8_lossy(&out.stderr).trim().to_owned()));
+        }
+        Ok(())
+    }
+
+    fn squeue(&self, name_prefix: &str) -> Result<Queue, CommandError> {
         let out = Command::new("squeue")
-            .args(["-h", "-r", "--me", "-o", "%i %j"])
+            .args(["-h", "-r", "--me", "-o", "%i|%j|%T|%r"])
             .output()
             .map_err(|source| CommandError::Spawn { command: "squeue", source })?;
         if !out.status.success() {
             return Err(CommandError::Refused(String::from_utf8_lossy(&out.stderr).trim().to_owned()));
         }
-        Ok(String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.split_once(' '))
-            .filter(|(_, name)| name.starts_with(name_prefix))
-            .map(|(id, _)| id.to_owned())
-            .collect())
+        Ok(parse_squeue(&String::from_utf8_lossy(&out.stdout), name_prefix))
     }
 
     fn task_state(&self, job_id: &str, n: usize) -> Option<String> {
@@ -75,6 +113,19 @@ impl SlurmCommands for RealSlurm {
     }
 }
 
+/// `squeue -o "%i|%j|%T|%r"` lines, keeping the jobs whose name starts with `name_prefix`.
+pub(super) fn parse_squeue(text: &str, name_prefix: &str) -> Queue {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(4, '|');
+            let (id, name) = (f.next()?.trim(), f.next()?.trim());
+            let state = f.next().unwrap_or("").trim().to_owned();
+            let reason = f.next().unwrap_or("").trim().to_owned();
+            name.starts_with(name_prefix).then(|| (id.to_owned(), Queued { name: name.to_owned(), state, reason }))
+        })
+        .collect()
+}
+
 /// The prefix of this cache's job names (`sgdnoise-CACHEID-BATCH`): `squeue` finds them by it.
 pub(super) fn job_prefix(cache_id: &str) -> String {
     format!("sgdnoise-{cache_id}-")
@@ -82,8 +133,20 @@ pub(super) fn job_prefix(cache_id: &str) -> String {
 
 /// Whether array task `n` of `job_id` is among the live ones (a pending array may still show
 /// as `JOB_[a-b]`).
-pub(super) fn is_live(live: &HashSet<String>, job_id: &str, n: usize) -> bool {
-    live.contains(&format!("{job_id}_{n}")) || live.iter().any(|id| id.starts_with(&format!("{job_id}_[")))
+pub(super) fn is_live(live: &Queue, job_id: &str, n: usize) -> bool {
+    task_entry(live, job_id, n).is_some()
+}
+
+/// What `squeue` says of array task `n` of `job_id` (a pending array may still show as
+/// `JOB_[a-b]`).
+pub(super) fn task_entry<'a>(live: &'a Queue, job_id: &str, n: usize) -> Option<&'a Queued> {
+    live.get(&format!("{job_id}_{n}"))
+        .or_else(|| live.iter().find(|(id, _)| id.starts_with(&format!("{job_id}_["))).map(|(_, q)| q))
+}
+
+/// The job id of a queue entry `JOB_N` or `JOB_[a-b]`.
+pub(super) fn job_of(task_id: &str) -> &str {
+    task_id.split('_').next().unwrap_or(task_id)
 }
 
 /// How an array task that left no result ended.
@@ -135,6 +198,25 @@ pub(super) fn batch_script(batch: &str, exe: &Path, cache: &Path, dir: &Path) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn squeue_lines_give_state_and_reason() {
+        let q = parse_squeue(
+            "12_[1-3]|sgdnoise-ab-1|PENDING|Resources\n12_0|sgdnoise-ab-1|RUNNING|None\n13_0|other|PENDING|Priority\n14_2|sgdnoise-ab-2|PENDING|launch failed requeued held\n",
+            "sgdnoise-ab-",
+        );
+        assert_eq!(q.len(), 3);
+        assert!(is_live(&q, "12", 2) && is_live(&q, "12", 0) && !is_live(&q, "13", 0));
+        assert_eq!(task_entry(&q, "12", 3).unwrap().reason, "Resources");
+        assert!(!q["12_0"].is_stuck() && !q["12_[1-3]"].is_stuck() && q["14_2"].is_stuck());
+        let drained = Queued {
+            state: "PENDING".into(),
+            reason: "ReqNodeNotAvail, UnavailableNodes:n1".into(),
+            ..Default::default()
+        };
+        assert!(drained.is_stuck());
+        assert_eq!(job_of("14_2"), "14");
+    }
 
     /// Each quoted word, run through a real `sh`, comes back as written: no `$(…)` runs.
     #[test]

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
-use super::commands::{batch_script, is_live, job_prefix, CommandError, RealSlurm, SlurmCommands, TaskState};
+use super::commands::{
+    batch_script, is_live, job_of, job_prefix, task_entry, CommandError, RealSlurm, SlurmCommands, TaskState,
+};
 use super::layout::{cache_id, log_tail, now_stamp};
 use super::protocol::{result_path, NodeResult};
 use super::settings::SlurmSettings;
@@ -27,6 +29,10 @@ struct Tracked {
     /// (batch, task) once submitted or adopted.
     task: Option<(String, usize)>,
     attempts: usize,
+    /// A result file of it named objects that were gone: it was submitted again once.
+    resubmitted_stale: bool,
+    /// Since when Slurm has shown its task held or its node drained.
+    stuck_since: Option<Instant>,
 }
 
 /// A work item: its instances and how many have not finished.
@@ -44,13 +50,17 @@ struct Batch {
 
 /// Why a batch could not be written or submitted.
 #[derive(Debug, thiserror::Error)]
-enum SubmitError {
+pub enum SubmitError {
     #[error("{}: {source}", .path.display())]
     Io { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Sbatch(#[from] CommandError),
+    #[error("the Slurm settings: {0}")]
+    Settings(#[from] super::settings::SettingsError),
+    #[error("Slurm refuses these settings (sbatch --test-only): {0}")]
+    Refused(CommandError),
 }
 
 enum Message {
@@ -74,10 +84,14 @@ impl SlurmExecutor {
         store: Store,
         events: Outbox,
         detach: bool,
-    ) -> Result<SlurmExecutor, std::io::Error> {
-        std::fs::create_dir_all(store.root().join("slurm/results"))?;
+    ) -> Result<SlurmExecutor, SubmitError> {
+        settings.check()?;
+        let results = store.root().join("slurm/results");
+        std::fs::create_dir_all(&results).map_err(|source| SubmitError::Io { path: results, source })?;
         let (tx, rx) = mpsc::channel();
         let mut c = Coordinator::new(settings, exe, store, events, detach, Box::new(RealSlurm));
+        // One refusal up front, not one failed record per instance.
+        c.test_submission()?;
         c.reunite();
         let thread = std::thread::spawn(move || c.run(rx));
         Ok(SlurmExecutor { local, tx: Some(tx), thread: Some(thread) })
@@ -133,6 +147,8 @@ struct Coordinator {
     last_squeue: Instant,
     detach: bool,
     commands: Box<dyn SlurmCommands>,
+    /// The last line said about pending tasks, so it is said again only when it changes.
+    pending_note: String,
 }
 
 impl Coordinator {
@@ -158,7 +174,22 @@ impl Coordinator {
             last_squeue: Instant::now() - Duration::from_secs(60),
             detach,
             commands,
+            pending_note: String::new(),
         }
+    }
+
+    /// `sbatch --test-only` with this run's options: a bad partition, account or limit is one
+    /// refusal before anything is submitted.
+    fn test_submission(&self) -> Result<(), SubmitError> {
+        let dir = self.slurm_dir();
+        let io = |source: std::io::Error| SubmitError::Io { path: dir.clone(), source };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let script = tempfile::Builder::new().prefix(".test-only.").suffix(".sh").tempfile_in(&dir).map_err(io)?;
+        std::fs::write(script.path(), "#!/bin/sh\ntrue\n").map_err(io)?;
+        let mut args = self.sbatch_args("test-only", &dir, 1).map_err(io)?;
+        args.retain(|a| !a.starts_with("--output="));
+        args.push("--output=/dev/null".into());
+        self.commands.test_only(&args, script.path()).map_err(SubmitError::Refused)
     }
 
     fn slurm_dir(&self) -> PathBuf {
@@ -172,9 +203,23 @@ impl Coordinator {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let dir = entry.path();
-            let Ok(job_id) = std::fs::read_to_string(dir.join("job_id")) else { continue };
-            let job_id = job_id.trim().to_owned();
-            if !live.iter().any(|id| id.split('_').next() == Some(job_id.as_str())) {
+            let job_id = match std::fs::read_to_string(dir.join("job_id")) {
+                Ok(id) => id.trim().to_owned(),
+                // A coordinator killed during `sbatch` never wrote the job id; the job's name
+                // carries the batch, so Slurm tells it.
+                Err(_) => {
+                    let wanted = format!("{}{name}", job_prefix(&self.cache_id));
+                    match live.iter().find(|(_, q)| q.name == wanted) {
+                        Some((id, _)) => {
+                            let id = job_of(id).to_owned();
+                            let _ = std::fs::write(dir.join("job_id"), &id);
+                            id
+                        }
+                        None => continue,
+                    }
+                }
+            };
+            if !live.keys().any(|id| job_of(id) == job_id) {
                 continue;
             }
             // Only the tasks still queued or running are adopted: a finished one left its results
@@ -263,12 +308,22 @@ impl Coordinator {
             let _ = self.events.send(Event::Started { stage: w.stage, index: *index });
             self.tracked.insert(
                 key.clone(),
-                Tracked { work: id, stage: w.stage, index: *index, task: adopted.clone(), attempts: 0 },
+                Tracked {
+                    work: id,
+                    stage: w.stage,
+                    index: *index,
+                    task: adopted.clone(),
+                    attempts: 0,
+                    resubmitted_stale: false,
+                    stuck_since: None,
+                },
             );
-            if result_path(&self.store, &key).exists() || adopted.is_some() {
+            if adopted.is_some() {
                 continue;
             }
+            // Written even when a result is there: if its objects are gone, it runs again.
             match write_job(&self.store, job) {
+                Ok(_) if result_path(&self.store, &key).exists() => {}
                 Ok(_) => fresh.push(key),
                 Err(e) => self.finish(&key, Err(ExecFailure::Failed(e.to_string())), String::new(), 0.0, Map::new()),
             }
@@ -321,16 +376,24 @@ impl Coordinator {
         }
         let cache = std::fs::canonicalize(self.store.root()).map_err(io)?;
         std::fs::write(dir.join("job.sh"), batch_script(batch, &self.exe, &cache, &dir)).map_err(io)?;
+        let args = self.sbatch_args(batch, &dir, tasks.len()).map_err(io)?;
+        let job_id = self.commands.sbatch(&args, &dir.join("job.sh"))?;
+        std::fs::write(dir.join("job_id"), &job_id).map_err(io)?;
+        Ok(job_id)
+    }
+
+    /// The options of batch `batch` of `n_tasks` array tasks, its folder `dir`.
+    fn sbatch_args(&self, batch: &str, dir: &std::path::Path, n_tasks: usize) -> Result<Vec<String>, std::io::Error> {
         let s = &self.settings;
         let array = match s.max_concurrent {
-            Some(k) => format!("0-{}%{k}", tasks.len() - 1),
-            None => format!("0-{}", tasks.len() - 1),
+            Some(k) => format!("0-{}%{k}", n_tasks - 1),
+            None => format!("0-{}", n_tasks - 1),
         };
         let mut args = vec![
             format!("--job-name={}{batch}", job_prefix(&self.cache_id)),
             format!("--array={array}"),
             format!("--output={}/logs/%a.log", dir.display()),
-            format!("--chdir={}", std::env::current_dir().map_err(io)?.display()),
+            format!("--chdir={}", std::env::current_dir()?.display()),
         ];
         for (flag, value) in [
             ("partition", &s.partition),
@@ -347,9 +410,7 @@ impl Coordinator {
             args.push(format!("--cpus-per-task={c}"));
         }
         args.extend(s.sbatch_args.iter().cloned());
-        let job_id = self.commands.sbatch(&args, &dir.join("job.sh"))?;
-        std::fs::write(dir.join("job_id"), &job_id).map_err(io)?;
-        Ok(job_id)
+        Ok(args)
     }
 
     /// Ingests result files; every few seconds asks Slurm about tasks that ended without them.
@@ -364,17 +425,45 @@ impl Coordinator {
         self.last_squeue = Instant::now();
         let Ok(live) = self.commands.squeue(&job_prefix(&self.cache_id)) else { return };
         let mut ended: Vec<(String, String, usize)> = Vec::new();
-        for (key, t) in &self.tracked {
-            if let Some((batch, n)) = &t.task {
-                let job_id = &self.batches[batch].job_id;
-                if !is_live(&live, job_id, *n) {
-                    ended.push((key.clone(), batch.clone(), *n));
+        let mut pending: BTreeMap<String, usize> = BTreeMap::new();
+        let mut stuck: Vec<(String, String)> = Vec::new();
+        let patience = self.settings.stuck_patience();
+        for (key, t) in self.tracked.iter_mut() {
+            let Some((batch, n)) = &t.task else { continue };
+            let job_id = &self.batches[batch].job_id;
+            match task_entry(&live, job_id, *n) {
+                None => ended.push((key.clone(), batch.clone(), *n)),
+                Some(q) => {
+                    if q.state == "PENDING" {
+                        *pending.entry(q.reason.clone()).or_default() += 1;
+                    }
+                    if !q.is_stuck() {
+                        t.stuck_since = None;
+                        continue;
+                    }
+                    let since = *t.stuck_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= patience {
+                        stuck.push((key.clone(), format!(
+                            "slurm task {job_id}_{n} is {} ({}) for {} s or more: release it (`scontrol release {job_id}`), resume its node or cancel it (`scancel {job_id}`), then run again",
+                            q.state.to_lowercase(), q.reason, patience.as_secs()
+                        )));
+                    }
                 }
             }
         }
+        self.note_pending(&pending);
+        for (key, why) in stuck {
+            let mut place = Map::new();
+            if let Some((batch, n)) = self.tracked.get(&key).and_then(|t| t.task.clone()) {
+                place.insert("slurm_job_id".into(), json!(self.batches[&batch].job_id));
+                place.insert("slurm_array_index".into(), json!(n.to_string()));
+            }
+            self.finish(&key, Err(ExecFailure::Failed(why)), String::new(), 0.0, place);
+        }
         for (key, batch, n) in ended {
-            // The node may have written its result just before the task ended.
-            if self.ingest(&key) {
+            // The node may have written its result just before the task ended (or one whose
+            // objects are gone, and the instance waits to be submitted again).
+            if self.ingest(&key) || self.tracked.get(&key).is_none_or(|t| t.task.is_none()) {
                 continue;
             }
             let job_id = self.batches[&batch].job_id.clone();
@@ -407,10 +496,51 @@ impl Coordinator {
         }
     }
 
-    /// Reports `key` if its node left a result; whether it did.
+    /// Says why tasks wait, when that changes: `3 Slurm task(s) pending: Resources`.
+    fn note_pending(&mut self, pending: &BTreeMap<String, usize>) {
+        let line = pending
+            .iter()
+            .map(|(reason, n)| {
+                format!("{n} Slurm task(s) pending: {}", if reason.is_empty() { "no reason given" } else { reason })
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        if line != self.pending_note {
+            if !line.is_empty() {
+                let _ = self.events.send(Event::Note { word: "Waiting", message: line.clone() });
+            }
+            self.pending_note = line;
+        }
+    }
+
+    /// Reports `key` if its node left a result; whether it did. A result whose objects are not
+    /// all in the store (a `gc` while it waited, a lost disk) is not recorded: the file is
+    /// dropped and the instance submitted again, once.
     fn ingest(&mut self, key: &str) -> bool {
-        let Ok(bytes) = std::fs::read(result_path(&self.store, key)) else { return false };
+        let path = result_path(&self.store, key);
+        let Ok(bytes) = std::fs::read(&path) else { return false };
         let Ok(r) = serde_json::from_slice::<NodeResult>(&bytes) else { return false };
+        if let Some(ok) = &r.ok {
+            let bad = ok.outputs.iter().find_map(|(name, h)| self.store.verify(h).err().map(|e| (name.clone(), e)));
+            if let Some((name, e)) = bad {
+                let _ = std::fs::remove_file(&path);
+                let t = self.tracked.get_mut(key).expect("tracked");
+                if t.resubmitted_stale {
+                    let failure = format!("the node's result names output {name}, which the store lost again: {e}");
+                    self.finish(key, Err(ExecFailure::Failed(failure)), r.started_at, r.seconds, r.place);
+                    return true;
+                }
+                t.resubmitted_stale = true;
+                t.task = None;
+                let id = self.planned_id(key);
+                let _ = self.events.send(Event::Note {
+                    word: "Resubmit",
+                    message: format!("{id}: its node's result names output {name}, but {e}; it runs again"),
+                });
+                self.waiting.push_back(vec![key.to_owned()]);
+                return false;
+            }
+        }
         let result = match (r.ok, r.error) {
             (Some(ok), _) => Ok(ok),
             (None, e) => {
@@ -421,6 +551,11 @@ impl Coordinator {
         };
         self.finish(key, result, r.started_at, r.seconds, r.place);
         true
+    }
+
+    /// How an instance is named in notes: its key's start (the dispatcher knows its id).
+    fn planned_id(&self, key: &str) -> String {
+        format!("key {}", &key[..key.len().min(12)])
     }
 
     fn finish(
@@ -453,7 +588,6 @@ impl Coordinator {
 /// a Slurm (the end-to-end tests run the same against a real one).
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
     use std::path::Path;
     use std::sync::{Arc, Mutex};
 
@@ -466,7 +600,7 @@ mod tests {
     #[derive(Default)]
     struct Cluster {
         submitted: Mutex<Vec<Vec<String>>>,
-        live: Mutex<HashSet<String>>,
+        live: Mutex<super::super::commands::Queue>,
         states: Mutex<HashMap<String, String>>,
         cancelled: Mutex<Vec<String>>,
         refuse: Option<String>,
@@ -484,7 +618,13 @@ mod tests {
             submitted.push(args.to_vec());
             Ok((100 + submitted.len()).to_string())
         }
-        fn squeue(&self, _name_prefix: &str) -> Result<HashSet<String>, CommandError> {
+        fn test_only(&self, _args: &[String], _script: &Path) -> Result<(), CommandError> {
+            match &self.0.refuse {
+                Some(message) => Err(CommandError::Refused(message.clone())),
+                None => Ok(()),
+            }
+        }
+        fn squeue(&self, _name_prefix: &str) -> Result<super::super::commands::Queue, CommandError> {
             Ok(self.0.live.lock().unwrap().clone())
         }
         fn task_state(&self, job_id: &str, n: usize) -> Option<String> {
@@ -501,6 +641,14 @@ mod tests {
         }
         fn set_state(&self, task: &str, state: &str) {
             self.0.states.lock().unwrap().insert(task.into(), state.into());
+        }
+        /// Shows `task` in the queue as `state` for `reason`.
+        fn queue(&self, task: &str, name: &str, state: &str, reason: &str) {
+            let q = super::super::commands::Queued { name: name.into(), state: state.into(), reason: reason.into() };
+            self.0.live.lock().unwrap().insert(task.into(), q);
+        }
+        fn run(&self, task: &str) {
+            self.queue(task, "sgdnoise-x-b", "RUNNING", "None");
         }
     }
 
@@ -577,7 +725,7 @@ mod tests {
         c.accept(work(&["k1"]));
         c.submit_waiting();
         assert_eq!(slurm.sbatch_calls(), 1);
-        slurm.0.live.lock().unwrap().insert("101_0".into());
+        slurm.run("101_0");
         poll_now(&mut c);
         assert!(finished(&inbox).is_empty(), "still running");
         leave_result(&c.store, "k1");
@@ -655,7 +803,7 @@ mod tests {
         std::fs::write(batch.join("tasks/0"), "k1\n").unwrap();
         std::fs::write(batch.join("tasks/1"), "k2\n").unwrap();
         leave_result(&c.store, "k2");
-        slurm.0.live.lock().unwrap().insert("55_0".into());
+        slurm.run("55_0");
         c.reunite();
         c.accept(work(&["k1", "k2", "k3"]));
         c.submit_waiting();
@@ -664,7 +812,7 @@ mod tests {
         let new_batch = c.batches.keys().find(|b| b.as_str() != "1-1").unwrap().clone();
         let tasks = std::fs::read_to_string(dir.path().join("slurm").join(new_batch).join("tasks/0")).unwrap();
         assert_eq!(tasks, "k3\n", "only the instance nobody runs is submitted");
-        slurm.0.live.lock().unwrap().insert("101_0".into());
+        slurm.run("101_0");
         poll_now(&mut c);
         assert_eq!(finished(&inbox), [(1, Ok(()), None)], "k2's result is taken");
         assert!(c.tracked.contains_key("k1"), "k1 is followed in the adopted task");
@@ -700,5 +848,117 @@ mod tests {
         let f = finished(&inbox);
         assert_eq!(f.len(), 2);
         assert!(f.iter().all(|(_, r, _)| r.as_ref().unwrap_err() == "cancelled"));
+    }
+
+    /// The notes the coordinator sent so far.
+    fn notes(inbox: &Inbox) -> Vec<String> {
+        inbox
+            .try_iter()
+            .filter_map(|e| match e {
+                Event::Note { word, message } => Some(format!("{word} {message}")),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pending_tasks_say_why_and_held_ones_stop_with_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let slurm = FakeSlurm::default();
+        let (mut c, inbox) = coordinator(dir.path(), &slurm, Some(2));
+        c.settings.stuck_timeout = Some(3600);
+        c.accept(work(&["k1"]));
+        c.submit_waiting();
+        slurm.queue("101_[0]", "sgdnoise-x-b", "PENDING", "Resources");
+        poll_now(&mut c);
+        assert_eq!(notes(&inbox), ["Waiting 1 Slurm task(s) pending: Resources"]);
+        poll_now(&mut c);
+        assert!(notes(&inbox).is_empty(), "said once, until it changes");
+        slurm.0.live.lock().unwrap().clear();
+        slurm.queue("101_0", "sgdnoise-x-b", "PENDING", "launch failed requeued held");
+        poll_now(&mut c);
+        assert_eq!(notes(&inbox), ["Waiting 1 Slurm task(s) pending: launch failed requeued held"]);
+        assert!(finished(&inbox).is_empty(), "held, but not for long yet");
+        c.tracked.get_mut("k1").unwrap().stuck_since = Some(Instant::now() - Duration::from_secs(4000));
+        poll_now(&mut c);
+        let f = finished(&inbox);
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            f[0].1.as_ref().unwrap_err(),
+            "slurm task 101_0 is pending (launch failed requeued held) for 3600 s or more: release it (`scontrol release 101`), resume its node or cancel it (`scancel 101`), then run again"
+        );
+        assert_eq!(slurm.sbatch_calls(), 1, "a held task is not resubmitted beside itself");
+    }
+
+    #[test]
+    fn a_result_whose_objects_are_gone_runs_again_and_is_never_recorded_ok() {
+        let dir = tempfile::tempdir().unwrap();
+        let slurm = FakeSlurm::default();
+        let (mut c, inbox) = coordinator(dir.path(), &slurm, None);
+        let gone = "ab".repeat(32);
+        let stale = |store: &Store| {
+            let r = NodeResult {
+                key: "k1".into(),
+                ok: Some(ExecResult { outputs: [("record.json".to_owned(), gone.clone())].into(), metrics: json!({}) }),
+                error: None,
+                started_at: "2026-12-06T00:00:00Z".into(),
+                seconds: 1.0,
+                place: Map::new(),
+            };
+            std::fs::write(result_path(store, "k1"), serde_json::to_vec(&r).unwrap()).unwrap();
+        };
+        // A result left before a gc removed its object: the rerun finds it at once.
+        stale(&c.store);
+        c.accept(work(&["k1"]));
+        c.submit_waiting();
+        assert_eq!(slurm.sbatch_calls(), 0, "a result is there");
+        poll_now(&mut c);
+        assert!(notes(&inbox).iter().any(|n| n.starts_with("Resubmit key k1") && n.contains("it runs again")));
+        assert!(c.tracked.contains_key("k1"), "not finished, not recorded");
+        assert!(!result_path(&c.store, "k1").exists(), "the stale result is dropped");
+        c.submit_waiting();
+        assert_eq!(slurm.sbatch_calls(), 1, "submitted again");
+        assert!(c.store.job_path("k1").exists(), "with its job file");
+        // Lost a second time: a failure, not a loop.
+        stale(&c.store);
+        poll_now(&mut c);
+        let f = finished(&inbox);
+        assert_eq!(f.len(), 1);
+        assert!(f[0].1.as_ref().unwrap_err().contains("which the store lost again"), "{f:?}");
+    }
+
+    #[test]
+    fn a_batch_whose_job_id_was_never_written_is_found_by_name_and_adopted() {
+        let dir = tempfile::tempdir().unwrap();
+        let slurm = FakeSlurm::default();
+        let (mut c, _inbox) = coordinator(dir.path(), &slurm, None);
+        // The coordinator died inside `sbatch`: the batch folder has tasks but no job_id.
+        let batch = dir.path().join("slurm/7-7");
+        std::fs::create_dir_all(batch.join("tasks")).unwrap();
+        std::fs::write(batch.join("tasks/0"), "k1\n").unwrap();
+        let name = format!("{}7-7", job_prefix(&c.cache_id));
+        slurm.queue("77_0", &name, "RUNNING", "None");
+        c.reunite();
+        assert_eq!(std::fs::read_to_string(batch.join("job_id")).unwrap(), "77");
+        c.accept(work(&["k1"]));
+        c.submit_waiting();
+        assert_eq!(slurm.sbatch_calls(), 0, "not submitted twice");
+        assert_eq!(c.tracked["k1"].task, Some(("7-7".into(), 0)));
+    }
+
+    #[test]
+    fn a_refused_test_submission_is_one_error_before_anything_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let slurm = FakeSlurm(Arc::new(Cluster {
+            refuse: Some("invalid partition specified: gpu".into()),
+            ..Default::default()
+        }));
+        let (c, _inbox) = coordinator(dir.path(), &slurm, None);
+        let e = c.test_submission().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Slurm refuses these settings (sbatch --test-only): invalid partition specified: gpu"
+        );
+        assert_eq!(slurm.sbatch_calls(), 0);
     }
 }

@@ -3,8 +3,9 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
-use super::commands::{job_prefix, RealSlurm, SlurmCommands};
+use super::commands::{job_of, job_prefix, RealSlurm, SlurmCommands};
 use crate::store::Store;
 
 /// A short id of the cache folder, in job names, so two caches' jobs are told apart.
@@ -14,27 +15,59 @@ pub(super) fn cache_id(root: &Path) -> String {
 }
 
 /// The batches of a cache as `gc` sees them: the keys of those Slurm still queues or runs (their
-/// job files must stay), and the folders of those it has finished with.
+/// job files must stay), the folders of those it has finished with, and when the oldest live one
+/// was made (its nodes may be writing objects that no result file names yet).
 pub struct Batches {
     pub live_keys: HashSet<String>,
     pub finished: Vec<PathBuf>,
+    pub oldest_live: Option<SystemTime>,
+}
+
+/// When a batch folder was made: its name starts with the nanoseconds since the epoch.
+fn batch_time(dir: &Path) -> Option<SystemTime> {
+    let name = dir.file_name()?.to_str()?;
+    let stamp: u128 = name.split('-').next()?.parse().ok()?;
+    let nanos = u64::try_from(stamp).ok()?;
+    Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(nanos))
+}
+
+/// When the oldest batch folder of the cache was made (any batch, live or not).
+pub fn oldest_batch(store: &Store) -> Option<SystemTime> {
+    std::fs::read_dir(store.root().join("slurm"))
+        .ok()?
+        .flatten()
+        .filter(|e| e.path().join("tasks").is_dir())
+        .filter_map(|e| batch_time(&e.path()))
+        .min()
 }
 
 /// The cache's batches; `None` when there are some but Slurm cannot be asked (keep everything).
 pub fn batches(store: &Store) -> Option<Batches> {
-    let mut out = Batches { live_keys: HashSet::new(), finished: Vec::new() };
+    let mut out = Batches { live_keys: HashSet::new(), finished: Vec::new(), oldest_live: None };
     let Ok(entries) = std::fs::read_dir(store.root().join("slurm")) else { return Some(out) };
-    let dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|d| d.join("job_id").is_file()).collect();
+    let dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|d| d.join("tasks").is_dir()).collect();
     if dirs.is_empty() {
         return Some(out);
     }
-    let live = RealSlurm.squeue(&job_prefix(&cache_id(store.root()))).ok()?;
+    let prefix = job_prefix(&cache_id(store.root()));
+    let live = RealSlurm.squeue(&prefix).ok()?;
     for dir in dirs {
         let job_id = std::fs::read_to_string(dir.join("job_id")).unwrap_or_default().trim().to_owned();
-        if !live.iter().any(|id| id.split('_').next() == Some(job_id.as_str())) {
-            out.finished.push(dir);
+        let name = format!("{prefix}{}", dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default());
+        // A batch whose coordinator died during `sbatch` has no job id: Slurm knows it by name.
+        let is_live = live.iter().any(|(id, q)| (!job_id.is_empty() && job_of(id) == job_id) || q.name == name);
+        if !is_live {
+            // Without a job id, Slurm may not have answered `sbatch` yet: only an old one is done.
+            let old = batch_time(&dir)
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(600));
+            if !job_id.is_empty() || old {
+                out.finished.push(dir);
+            }
             continue;
         }
+        let made = batch_time(&dir).unwrap_or(SystemTime::UNIX_EPOCH);
+        out.oldest_live = Some(out.oldest_live.map_or(made, |t| t.min(made)));
         for n in 0.. {
             let Ok(text) = std::fs::read_to_string(dir.join("tasks").join(n.to_string())) else { break };
             out.live_keys.extend(text.split_whitespace().map(str::to_owned));

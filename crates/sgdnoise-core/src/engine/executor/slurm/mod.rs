@@ -27,8 +27,8 @@ mod layout;
 mod protocol;
 mod settings;
 
-pub use commands::{CommandError, RealSlurm, SlurmCommands};
-pub use coordinator::SlurmExecutor;
-pub use layout::{batches, Batches};
+pub use commands::{CommandError, Queue, Queued, RealSlurm, SlurmCommands};
+pub use coordinator::{SlurmExecutor, SubmitError};
+pub use layout::{batches, oldest_batch, Batches};
 pub use protocol::{node_place, result_path, NodeResult};
-pub use settings::SlurmSettings;
+pub use settings::{SettingsError, SlurmSettings, STUCK_PATIENCE_S};

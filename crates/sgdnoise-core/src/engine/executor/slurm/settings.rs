@@ -38,9 +38,25 @@ pub struct SlurmSettings {
     /// Resubmissions of an instance whose task failed, was cancelled, or ran out of time or memory.
     #[serde(default)]
     pub retries: Option<usize>,
+    /// Seconds a task may stay held, or pending on a drained or down node, before the run stops
+    /// following it with advice (default [`STUCK_PATIENCE_S`]).
+    #[serde(default)]
+    pub stuck_timeout: Option<u64>,
     /// Further `sbatch` options, as given.
     #[serde(default)]
     pub sbatch_args: Vec<String>,
+}
+
+/// How long a held task, or one pending on a drained or down node, is waited for by default.
+pub const STUCK_PATIENCE_S: u64 = 600;
+
+/// A profile value Slurm would refuse, found before anything is submitted.
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: `{value}` is not {expected}")]
+pub struct SettingsError {
+    pub field: &'static str,
+    pub value: String,
+    pub expected: &'static str,
 }
 
 impl SlurmSettings {
@@ -57,8 +73,61 @@ impl SlurmSettings {
             pack: over.pack.or(self.pack),
             max_tasks: over.max_tasks.or(self.max_tasks),
             retries: over.retries.or(self.retries),
+            stuck_timeout: over.stuck_timeout.or(self.stuck_timeout),
             sbatch_args: if over.sbatch_args.is_empty() { self.sbatch_args } else { over.sbatch_args },
         }
+    }
+
+    /// How long a stuck task is waited for.
+    pub(super) fn stuck_patience(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.stuck_timeout.unwrap_or(STUCK_PATIENCE_S))
+    }
+
+    /// Checks each value's form as Slurm reads it: one clear refusal before any submission, not
+    /// one failed record per instance.
+    pub fn check(&self) -> Result<(), SettingsError> {
+        let bad = |field, value: &str, expected| Err(SettingsError { field, value: value.to_owned(), expected });
+        let word = |v: &str| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        for (field, value) in [("partition", &self.partition), ("account", &self.account)] {
+            if let Some(v) = value {
+                if !v.split(',').all(word) {
+                    return bad(field, v, "a name (letters, digits, `_`, `.`, `-`; several with commas)");
+                }
+            }
+        }
+        if let Some(v) = &self.time {
+            if !is_slurm_time(v) {
+                return bad("time", v, "a Slurm time: MINUTES, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS");
+            }
+        }
+        if let Some(v) = &self.mem {
+            let digits = v.trim_end_matches(['K', 'M', 'G', 'T']);
+            if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) || v.len() - digits.len() > 1 {
+                return bad("mem", v, "a size like 4000, 500M or 4G");
+            }
+        }
+        if let Some(v) = &self.gres {
+            if !v.chars().all(|c| c.is_ascii_alphanumeric() || "_.-:,".contains(c)) || v.is_empty() {
+                return bad("gres", v, "a generic resource like gpu:1");
+            }
+        }
+        for (field, value) in [
+            ("cpus_per_task", self.cpus_per_task),
+            ("max_concurrent", self.max_concurrent),
+            ("pack", self.pack),
+            ("max_tasks", self.max_tasks),
+        ] {
+            if value == Some(0) {
+                return bad(field, "0", "at least 1");
+            }
+        }
+        if self.stuck_timeout == Some(0) {
+            return bad("stuck_timeout", "0", "at least 1 second");
+        }
+        if let Some(a) = self.sbatch_args.iter().find(|a| !a.starts_with('-')) {
+            return bad("sbatch_args", a, "an option starting with `-`");
+        }
+        Ok(())
     }
 
     /// How many array tasks `units` work items go into.
@@ -70,9 +139,52 @@ impl SlurmSettings {
     }
 }
 
+/// Slurm's time formats: `M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`.
+fn is_slurm_time(v: &str) -> bool {
+    let num = |s: &str| !s.is_empty() && s.len() <= 6 && s.chars().all(|c| c.is_ascii_digit());
+    let (days, rest) = match v.split_once('-') {
+        Some((d, r)) => (Some(d), r),
+        None => (None, v),
+    };
+    let parts: Vec<&str> = rest.split(':').collect();
+    days.is_none_or(num)
+        && parts.iter().all(|p| num(p))
+        && match days {
+            Some(_) => (1..=3).contains(&parts.len()),
+            None => (1..=3).contains(&parts.len()),
+        }
+        && v != "0"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bad_values_are_refused_naming_the_field() {
+        let ok = SlurmSettings {
+            partition: Some("debug".into()),
+            time: Some("1-02:00:00".into()),
+            mem: Some("4G".into()),
+            gres: Some("gpu:1".into()),
+            cpus_per_task: Some(2),
+            ..Default::default()
+        };
+        ok.check().unwrap();
+        for t in ["10", "10:00", "01:00:00", "2-0", "2-01:00"] {
+            SlurmSettings { time: Some(t.into()), ..Default::default() }.check().unwrap();
+        }
+        let refused = |s: SlurmSettings| s.check().unwrap_err().to_string();
+        assert_eq!(
+            refused(SlurmSettings { time: Some("1h".into()), ..Default::default() }),
+            "time: `1h` is not a Slurm time: MINUTES, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS"
+        );
+        assert!(refused(SlurmSettings { mem: Some("4GB".into()), ..Default::default() }).starts_with("mem: `4GB`"));
+        assert!(
+            refused(SlurmSettings { partition: Some("gpu;rm".into()), ..Default::default() }).starts_with("partition:")
+        );
+        assert!(refused(SlurmSettings { pack: Some(0), ..Default::default() }).starts_with("pack: `0`"));
+    }
 
     #[test]
     fn instances_spread_over_at_most_max_tasks_unless_packed() {
