@@ -4,6 +4,7 @@
 mod cli;
 mod datasets;
 mod engine;
+mod hostile;
 mod pipeline;
 mod slurm;
 mod snapshots;

@@ -266,3 +266,184 @@ fn ctrl_c_on_the_coordinator_cancels_its_slurm_jobs() {
         String::from_utf8_lossy(&squeue.stdout).trim().is_empty()
     });
 }
+
+/// `gc` while a detached batch finishes keeps what the nodes finished; the run that collects
+/// records each training run once, with its objects (before: gc ate them, and every rerun
+/// recorded phantom "ok" executions whose objects were gone).
+#[test]
+fn gc_during_a_detached_run_keeps_finished_work_and_each_run_is_recorded_once() {
+    let cache = tempfile::tempdir().unwrap();
+    let c = cache.path().to_str().unwrap();
+    let p = fixture("slurm-slow.yaml");
+    let args = ["run", p.to_str().unwrap(), "--cache", c, "--executor", "slurm", "--pack", "1", "--max-concurrent", "1", "--json"];
+    let detached = run_json(sgdnoise_on_slurm(&[&args[..], &["--detach"]].concat()));
+    assert_eq!(detached["pending"], 6 + 1, "{detached}");
+    let results = cache.path().join("slurm/results");
+    let count = || std::fs::read_dir(&results).map(|d| d.count()).unwrap_or(0);
+    // gc again and again while the tasks finish one by one.
+    let mut during = 0;
+    while count() < 6 {
+        let gc = sgdnoise_on_slurm(&["gc", "--cache", c]);
+        assert!(gc.status.success(), "{}", String::from_utf8_lossy(&gc.stderr));
+        during += usize::from(count() > 0);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(during > 0, "gc ran while results waited to be collected");
+    let gc = sgdnoise_on_slurm(&["gc", "--cache", c]);
+    assert!(String::from_utf8_lossy(&gc.stdout).contains("6 Slurm result(s) not yet collected"), "{}", String::from_utf8_lossy(&gc.stdout));
+    let later = run_json(sgdnoise_on_slurm(&args));
+    assert_eq!((later["executed"].as_u64(), later["failed"].as_u64()), (Some(6 + 1), Some(0)), "{later}");
+    let runs: Vec<_> = executions(cache.path()).into_iter().filter(|e| e.0.starts_with("fc[")).collect();
+    assert_eq!(runs.len(), 6, "each run recorded once: {runs:?}");
+    assert!(runs.iter().all(|r| r.1 == "ok"));
+    let again = run_json(sgdnoise_on_slurm(&args));
+    assert_eq!(again["executed"], 0, "nothing left to do: {again}");
+    let verify = sgdnoise(&["verify", "--cache", c]);
+    assert!(String::from_utf8_lossy(&verify.stdout).contains(": 0 problem(s)"), "{}", String::from_utf8_lossy(&verify.stdout));
+}
+
+/// A result file whose objects a gc removed (an older sgdnoise's gc, a lost disk) is not
+/// recorded: the instance runs again, in the same run.
+#[test]
+fn a_result_whose_objects_are_gone_is_run_again_not_recorded() {
+    let cache = tempfile::tempdir().unwrap();
+    let c = cache.path().to_str().unwrap();
+    let p = fixture("slurm-slow.yaml");
+    let args = ["run", p.to_str().unwrap(), "--cache", c, "--executor", "slurm", "--pack", "1", "--json"];
+    let detached = run_json(sgdnoise_on_slurm(&[&args[..], &["--detach"]].concat()));
+    assert_eq!(detached["pending"], 6 + 1, "{detached}");
+    let results = cache.path().join("slurm/results");
+    wait_for("the six results", || std::fs::read_dir(&results).map(|d| d.count() == 6).unwrap_or(false));
+    // Remove the objects one result names, as the old gc did.
+    let one = std::fs::read_dir(&results).unwrap().next().unwrap().unwrap().path();
+    let r: Value = serde_json::from_slice(&std::fs::read(&one).unwrap()).unwrap();
+    let store = sgdnoise_core::store::Store::open(cache.path()).unwrap();
+    for hash in r["ok"]["outputs"].as_object().unwrap().values() {
+        std::fs::remove_file(store.path(hash.as_str().unwrap())).unwrap();
+    }
+    let later = run_json(sgdnoise_on_slurm(&args));
+    assert_eq!((later["executed"].as_u64(), later["failed"].as_u64()), (Some(6 + 1), Some(0)), "{later}");
+    let runs = executions(cache.path()).into_iter().filter(|e| e.0.starts_with("fc[")).count();
+    assert_eq!(runs, 6, "no phantom execution");
+    assert_eq!(batches(cache.path()).len(), 2, "the lost one went in a second batch");
+    let verify = sgdnoise(&["verify", "--cache", c]);
+    assert!(String::from_utf8_lossy(&verify.stdout).contains(": 0 problem(s)"));
+}
+
+/// Paths are words to the batch script, never shell: an apostrophe works, `$(…)` runs nothing.
+#[test]
+fn cache_paths_with_an_apostrophe_or_shell_syntax_run_and_execute_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let pwned = dir.path().join("pwned");
+    for name in ["o'brien".to_owned(), format!("'$(touch {})'", pwned.display())] {
+        let cache = dir.path().join(&name).join("cache");
+        std::fs::create_dir_all(&cache).unwrap();
+        let p = fixture("tiny.yaml");
+        let out = sgdnoise_on_slurm(&[
+            "run",
+            p.to_str().unwrap(),
+            "--cache",
+            cache.to_str().unwrap(),
+            "--executor",
+            "slurm",
+            "--json",
+        ]);
+        let v = run_json(out);
+        assert_eq!((v["executed"].as_u64(), v["failed"].as_u64()), (Some(10), Some(0)), "{name}: {v}");
+    }
+    assert!(!pwned.exists(), "a path ran a command");
+}
+
+/// A coordinator killed while `sbatch` answers never wrote the job id; the rerun finds the job by
+/// its name and adopts it instead of submitting the same keys twice.
+#[test]
+fn a_coordinator_killed_during_sbatch_is_adopted_not_doubled() {
+    let cache = tempfile::tempdir().unwrap();
+    let c = cache.path().to_str().unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    let mark = bin.path().join("submitted");
+    // A slow sbatch: the real one submits, then it takes its time answering.
+    let wrapper = bin.path().join("sbatch");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *--test-only*) exec /usr/bin/sbatch \"$@\";; esac\n/usr/bin/sbatch \"$@\" >/dev/null\ntouch '{}'\nexec sleep 60\n",
+            mark.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let p = fixture("slurm-slow.yaml");
+    let args = ["run", p.to_str().unwrap(), "--cache", c, "--executor", "slurm", "--pack", "1", "--max-concurrent", "2"];
+    use std::os::unix::process::CommandExt;
+    let mut coordinator = slurm_command(&args)
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.path().display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    wait_for("the submission", || mark.exists());
+    // SAFETY: killing our own child's process group (the coordinator and its slow sbatch).
+    unsafe { libc::killpg(coordinator.id() as i32, libc::SIGKILL) };
+    coordinator.wait().unwrap();
+    let submitted = batches(cache.path());
+    assert_eq!(submitted.len(), 1);
+    assert!(submitted[0].0.is_empty(), "no job id was written");
+    let rerun = run_json(sgdnoise_on_slurm(&[&args[..], &["--json"]].concat()));
+    assert_eq!(rerun["failed"], 0, "{rerun}");
+    let submitted = batches(cache.path());
+    assert_eq!(submitted.len(), 1, "the rerun submitted no second batch");
+    assert!(!submitted[0].0.is_empty(), "the job id was found by the job's name");
+    let runs: Vec<_> = executions(cache.path()).into_iter().filter(|e| e.0.starts_with("fc[")).collect();
+    assert_eq!(runs.len(), 6, "each run executed once: {runs:?}");
+}
+
+/// A value Slurm refuses is one refusal before anything is submitted, not one failed record per
+/// instance.
+#[test]
+fn a_bad_slurm_setting_is_one_refusal_before_anything_is_submitted() {
+    let cache = tempfile::tempdir().unwrap();
+    let c = cache.path().to_str().unwrap();
+    let p = fixture("tiny.yaml");
+    for (flags, message) in [
+        (vec!["--partition", "nosuch"], "Slurm refuses these settings (sbatch --test-only): "),
+        (vec!["--time-limit", "1h"], "time: `1h` is not a Slurm time"),
+    ] {
+        let out = sgdnoise_on_slurm(&[&["run", p.to_str().unwrap(), "--cache", c, "--executor", "slurm"][..], &flags].concat());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.lines().filter(|l| l.starts_with("error:")).count(), 1, "{stderr}");
+        assert!(stderr.contains(message), "{stderr}");
+        assert!(batches(cache.path()).is_empty(), "nothing submitted");
+        assert!(executions(cache.path()).is_empty(), "nothing recorded");
+    }
+}
+
+/// A held task (here held from the start) is shown with Slurm's reason, and after the stated time
+/// the run stops following it, with advice; a rerun adopts it once released.
+#[test]
+fn a_held_task_is_shown_with_its_reason_and_the_run_stops_with_advice() {
+    let cache = tempfile::tempdir().unwrap();
+    let c = cache.path().to_str().unwrap();
+    let p = fixture("tiny.yaml");
+    let args = ["run", p.to_str().unwrap(), "--cache", c, "--executor", "slurm", "--stuck-timeout", "2", "--pack", "8"];
+    let out = sgdnoise_on_slurm(&[&args[..], &["--sbatch-arg=--hold"]].concat());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Waiting 1 Slurm task(s) pending: JobHeldUser"), "{stderr}");
+    let (job, _) = batches(cache.path()).remove(0);
+    assert!(
+        stderr.contains(&format!("is pending (JobHeldUser) for 2 s or more: release it (`scontrol release {job}`)")),
+        "{stderr}"
+    );
+    let release = std::process::Command::new("scontrol")
+        .args(["release", &job])
+        .env("SLURM_CONF", crate::support::slurm())
+        .output()
+        .unwrap();
+    assert!(release.status.success(), "{}", String::from_utf8_lossy(&release.stderr));
+    let rerun = run_json(sgdnoise_on_slurm(&[&args[..], &["--json"]].concat()));
+    assert_eq!((rerun["executed"].as_u64(), rerun["failed"].as_u64()), (Some(10), Some(0)), "{rerun}");
+    assert_eq!(batches(cache.path()).len(), 1, "the released batch was adopted");
+}

@@ -53,7 +53,7 @@ impl fmt::Display for PipelineError {
 impl std::error::Error for PipelineError {}
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a pipeline: a mapping with `name` and `stages`")]
 struct FileSpec {
     name: String,
     #[serde(default)]
@@ -271,11 +271,12 @@ fn parse_unclipped(file: &Path, text: &str) -> Result<Pipeline, PipelineError> {
     }
     let defaults = read_defaults(&ctx, &spec.defaults)?;
     let raw = stage_specs(&ctx, &spec.stages)?;
-    let names: BTreeMap<&str, usize> = raw.iter().enumerate().map(|(i, (n, _))| (*n, i)).collect();
+    let names: Vec<&str> = raw.iter().map(|(n, _)| *n).collect();
+    let index: std::collections::HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
     let mut budget = MAX_INSTANCES;
     let stages = raw
         .iter()
-        .map(|(name, s)| read_stage(&ctx, name, s, &names, &defaults, &mut budget))
+        .map(|(name, s)| read_stage(&ctx, name, s, (&names, &index), &defaults, &mut budget))
         .collect::<Result<Vec<Stage>, _>>()?;
     let needs_all: Vec<Vec<usize>> = stages.iter().map(|s| s.needs.clone()).collect();
     let order = graph::order(&needs_all).map_err(|cycle| {
@@ -335,7 +336,7 @@ fn read_stage(
     ctx: &Ctx,
     name: &str,
     s: &StageSpec,
-    names: &BTreeMap<&str, usize>,
+    (names, index): (&[&str], &std::collections::HashMap<&str, usize>),
     defaults: &BTreeMap<String, Params>,
     budget: &mut usize,
 ) -> Result<Stage, PipelineError> {
@@ -348,8 +349,8 @@ fn read_stage(
     })?;
     let mut needs = Vec::new();
     for (i, need) in s.needs.iter().enumerate() {
-        let idx = *names.get(need.as_str()).ok_or_else(|| {
-            let known: Vec<&str> = names.keys().take(20).copied().collect();
+        let idx = *index.get(need.as_str()).ok_or_else(|| {
+            let known: Vec<&str> = names.iter().take(20).copied().collect();
             ctx.at_value(
                 &format!("{path}.needs[{i}]"),
                 format!(
@@ -470,7 +471,7 @@ fn expand_sweep(
 ) -> Result<Vec<(SweepPoint, String)>, PipelineError> {
     let too_many = |n: String| {
         format!(
-            "the sweep has {n} points: more than the pipeline may still have ({budget} of MAX_INSTANCES = {MAX_INSTANCES} over all stages)"
+            "the sweep has {n} points: more than the {budget} the pipeline may still have (MAX_INSTANCES is {MAX_INSTANCES} over all stages)"
         )
     };
     let Some(s) = sweep else {

@@ -35,7 +35,7 @@ pub enum SweepError {
     MappingAxis,
     #[error("empty sweep axis")]
     EmptyAxis,
-    #[error("the grid has more points than the pipeline may still have ({0}; MAX_INSTANCES is {MAX_INSTANCES} over all stages)")]
+    #[error("the grid has more than the {0} points the pipeline may still have (MAX_INSTANCES is {MAX_INSTANCES} over all stages)")]
     GridTooLarge(usize),
     #[error("zip axes differ in length: {first} has {first_len}, {other} has {other_len}")]
     ZipLengths { first: String, first_len: usize, other: String, other_len: usize },
@@ -74,7 +74,7 @@ fn expand(a: &str, b: &str, step: Option<&str>) -> Result<Vec<Value>, SweepError
         }
         let n = ((eb - ea) / step + 1e-9).floor();
         if n.is_nan() || n >= MAX_INSTANCES as f64 {
-            return Err(SweepError::TooManyValues(if n.is_finite() { n as usize + 1 } else { usize::MAX }));
+            return Err(SweepError::TooManyValues(if n.is_finite() { (n as usize).saturating_add(1) } else { usize::MAX }));
         }
         let n = n as usize + 1;
         if n > MAX_INSTANCES {

@@ -425,7 +425,7 @@ impl Coordinator {
         self.last_squeue = Instant::now();
         let Ok(live) = self.commands.squeue(&job_prefix(&self.cache_id)) else { return };
         let mut ended: Vec<(String, String, usize)> = Vec::new();
-        let mut pending: BTreeMap<String, usize> = BTreeMap::new();
+        let mut pending: BTreeMap<String, std::collections::BTreeSet<(String, usize)>> = BTreeMap::new();
         let mut stuck: Vec<(String, String)> = Vec::new();
         let patience = self.settings.stuck_patience();
         for (key, t) in self.tracked.iter_mut() {
@@ -435,7 +435,7 @@ impl Coordinator {
                 None => ended.push((key.clone(), batch.clone(), *n)),
                 Some(q) => {
                     if q.state == "PENDING" {
-                        *pending.entry(q.reason.clone()).or_default() += 1;
+                        pending.entry(q.reason.clone()).or_default().insert((job_id.clone(), *n));
                     }
                     if !q.is_stuck() {
                         t.stuck_since = None;
@@ -497,11 +497,12 @@ impl Coordinator {
     }
 
     /// Says why tasks wait, when that changes: `3 Slurm task(s) pending: Resources`.
-    fn note_pending(&mut self, pending: &BTreeMap<String, usize>) {
+    fn note_pending(&mut self, pending: &BTreeMap<String, std::collections::BTreeSet<(String, usize)>>) {
         let line = pending
             .iter()
-            .map(|(reason, n)| {
-                format!("{n} Slurm task(s) pending: {}", if reason.is_empty() { "no reason given" } else { reason })
+            .map(|(reason, tasks)| {
+                let reason = if reason.is_empty() { "no reason given" } else { reason };
+                format!("{} Slurm task(s) pending: {reason}", tasks.len())
             })
             .collect::<Vec<_>>()
             .join("; ");
