@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::{binary, repo};
 
-const TRAIN: &str = "kind: train\n    params: { data: depleted, chi: 1, dim: 8, arch: linear, alpha: 32768, batch: 2, T: 1 }";
+const TRAIN: &str =
+    "kind: train\n    params: { data: depleted, chi: 1, dim: 8, arch: linear, alpha: 32768, batch: 2, T: 1 }";
 
 /// The hostile pipelines, written into `dir`: (case name, path given to `plan`).
 fn cases(dir: &Path) -> Vec<(&'static str, String)> {

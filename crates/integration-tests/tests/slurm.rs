@@ -275,7 +275,19 @@ fn gc_during_a_detached_run_keeps_finished_work_and_each_run_is_recorded_once() 
     let cache = tempfile::tempdir().unwrap();
     let c = cache.path().to_str().unwrap();
     let p = fixture("slurm-slow.yaml");
-    let args = ["run", p.to_str().unwrap(), "--cache", c, "--executor", "slurm", "--pack", "1", "--max-concurrent", "1", "--json"];
+    let args = [
+        "run",
+        p.to_str().unwrap(),
+        "--cache",
+        c,
+        "--executor",
+        "slurm",
+        "--pack",
+        "1",
+        "--max-concurrent",
+        "1",
+        "--json",
+    ];
     let detached = run_json(sgdnoise_on_slurm(&[&args[..], &["--detach"]].concat()));
     assert_eq!(detached["pending"], 6 + 1, "{detached}");
     let results = cache.path().join("slurm/results");
@@ -290,7 +302,11 @@ fn gc_during_a_detached_run_keeps_finished_work_and_each_run_is_recorded_once() 
     }
     assert!(during > 0, "gc ran while results waited to be collected");
     let gc = sgdnoise_on_slurm(&["gc", "--cache", c]);
-    assert!(String::from_utf8_lossy(&gc.stdout).contains("6 Slurm result(s) not yet collected"), "{}", String::from_utf8_lossy(&gc.stdout));
+    assert!(
+        String::from_utf8_lossy(&gc.stdout).contains("6 Slurm result(s) not yet collected"),
+        "{}",
+        String::from_utf8_lossy(&gc.stdout)
+    );
     let later = run_json(sgdnoise_on_slurm(&args));
     assert_eq!((later["executed"].as_u64(), later["failed"].as_u64()), (Some(6 + 1), Some(0)), "{later}");
     let runs: Vec<_> = executions(cache.path()).into_iter().filter(|e| e.0.starts_with("fc[")).collect();
@@ -299,7 +315,11 @@ fn gc_during_a_detached_run_keeps_finished_work_and_each_run_is_recorded_once() 
     let again = run_json(sgdnoise_on_slurm(&args));
     assert_eq!(again["executed"], 0, "nothing left to do: {again}");
     let verify = sgdnoise(&["verify", "--cache", c]);
-    assert!(String::from_utf8_lossy(&verify.stdout).contains(": 0 problem(s)"), "{}", String::from_utf8_lossy(&verify.stdout));
+    assert!(
+        String::from_utf8_lossy(&verify.stdout).contains(": 0 problem(s)"),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
 }
 
 /// A result file whose objects a gc removed (an older sgdnoise's gc, a lost disk) is not
@@ -374,7 +394,8 @@ fn a_coordinator_killed_during_sbatch_is_adopted_not_doubled() {
     .unwrap();
     std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let p = fixture("slurm-slow.yaml");
-    let args = ["run", p.to_str().unwrap(), "--cache", c, "--executor", "slurm", "--pack", "1", "--max-concurrent", "2"];
+    let args =
+        ["run", p.to_str().unwrap(), "--cache", c, "--executor", "slurm", "--pack", "1", "--max-concurrent", "2"];
     use std::os::unix::process::CommandExt;
     let mut coordinator = slurm_command(&args)
         .env("PATH", format!("{}:/usr/bin:/bin", bin.path().display()))
@@ -410,7 +431,9 @@ fn a_bad_slurm_setting_is_one_refusal_before_anything_is_submitted() {
         (vec!["--partition", "nosuch"], "Slurm refuses these settings (sbatch --test-only): "),
         (vec!["--time-limit", "1h"], "time: `1h` is not a Slurm time"),
     ] {
-        let out = sgdnoise_on_slurm(&[&["run", p.to_str().unwrap(), "--cache", c, "--executor", "slurm"][..], &flags].concat());
+        let out = sgdnoise_on_slurm(
+            &[&["run", p.to_str().unwrap(), "--cache", c, "--executor", "slurm"][..], &flags].concat(),
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{stderr}");
         assert_eq!(stderr.lines().filter(|l| l.starts_with("error:")).count(), 1, "{stderr}");

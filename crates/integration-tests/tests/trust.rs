@@ -284,3 +284,30 @@ fn export_deletes_only_files_it_wrote_and_works_across_filesystems() {
     assert!(!out.path().join("old.csv").exists(), "its own stale file is removed");
     assert!(victim.exists());
 }
+
+#[test]
+fn export_errors_name_the_path_and_the_disk_that_is_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let (tiny, c) = (fixture("tiny.yaml"), cache.to_str().unwrap());
+    let (code, _, err) = run(&tiny, &cache, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let export = |out: &Path| {
+        sgdnoise(&["export", tiny.to_str().unwrap(), "--stage", "runs", "--out", out.to_str().unwrap(), "--cache", c])
+    };
+    // --out is a file: the error names it.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let out = export(&file);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains(&format!("creating {}", file.display())), "{}", text(&out));
+    // A full export folder is blamed on its own disk, not on the cache's.
+    let full = dir.path().join("full");
+    std::fs::create_dir(&full).unwrap();
+    let _disk = Tmpfs::mount(&full, "4k");
+    let out = export(&full);
+    assert_eq!(out.status.code(), Some(1));
+    let t = text(&out);
+    assert!(t.contains("no space left on the disk that holds that folder; nothing partial was kept"), "{t}");
+    assert!(!t.contains("holds the cache"), "{t}");
+}

@@ -83,7 +83,8 @@ fn main() {
     assert_eq!(fresh, total, "every instance must be fresh");
 
     // The verification alone: rehashing every object against checking it exists.
-    let hashes: Vec<String> = plan.iter().flatten().filter_map(|p| p.record.as_ref()).flat_map(|r| r.outputs.values().cloned()).collect();
+    let hashes: Vec<String> =
+        plan.iter().flatten().filter_map(|p| p.record.as_ref()).flat_map(|r| r.outputs.values().cloned()).collect();
     let t5 = Instant::now();
     assert!(hashes.iter().all(|h| store.contains(h)));
     let t_exists = t5.elapsed().as_secs_f64();

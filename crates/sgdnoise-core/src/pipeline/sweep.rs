@@ -74,7 +74,11 @@ fn expand(a: &str, b: &str, step: Option<&str>) -> Result<Vec<Value>, SweepError
         }
         let n = ((eb - ea) / step + 1e-9).floor();
         if n.is_nan() || n >= MAX_INSTANCES as f64 {
-            return Err(SweepError::TooManyValues(if n.is_finite() { (n as usize).saturating_add(1) } else { usize::MAX }));
+            return Err(SweepError::TooManyValues(if n.is_finite() {
+                (n as usize).saturating_add(1)
+            } else {
+                usize::MAX
+            }));
         }
         let n = n as usize + 1;
         if n > MAX_INSTANCES {
