@@ -31,6 +31,10 @@ fn io_in<'a>(path: &'a Path, holder: &'static str) -> impl FnOnce(std::io::Error
     }
 }
 
+/// How long a temporary file in `cache/tmp` goes unmodified before `gc` and `run` take it for
+/// the leftover of a killed writer (writing an object takes seconds).
+pub const STALE_TMP_AGE: std::time::Duration = std::time::Duration::from_secs(600);
+
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
@@ -65,6 +69,11 @@ impl Store {
         let hash = blake3::hash(bytes).to_hex().to_string();
         let dest = self.path(&hash);
         if dest.is_file() && self.verify(&hash).is_ok() {
+            // Touched, so that a `gc` meanwhile sees it as made by work in flight and keeps it
+            // until the result naming it is collected.
+            if let Ok(f) = std::fs::File::options().append(true).open(&dest) {
+                let _ = f.set_modified(std::time::SystemTime::now());
+            }
             return Ok(hash);
         }
         let dir = dest.parent().expect("object path has a parent");
@@ -144,9 +153,15 @@ impl Store {
         Ok(len)
     }
 
-    /// Temporary files left by killed runs.
+    /// Temporary files left by killed runs: those in `cache/tmp` untouched for [`STALE_TMP_AGE`].
+    /// A younger one may be an object a Slurm node is writing right now (nodes hold no lock).
     pub fn stale_tmp(&self) -> Vec<PathBuf> {
-        std::fs::read_dir(self.root.join("tmp")).map(|rd| rd.flatten().map(|e| e.path()).collect()).unwrap_or_default()
+        let stale = |e: &std::fs::DirEntry| {
+            e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_TMP_AGE))
+        };
+        std::fs::read_dir(self.root.join("tmp"))
+            .map(|rd| rd.flatten().filter(stale).map(|e| e.path()).collect())
+            .unwrap_or_default()
     }
 
     pub fn job_path(&self, key: &str) -> PathBuf {
@@ -168,6 +183,14 @@ mod tests {
         assert_eq!(s.put(b"hello").unwrap(), h);
         assert_eq!(s.list(), vec![h.clone()]);
         assert!(s.stale_tmp().is_empty());
+        // A temporary file being written is not stale; one untouched for STALE_TMP_AGE is.
+        let tmp = dir.path().join("tmp/.x.partial");
+        std::fs::write(&tmp, b"half").unwrap();
+        assert!(s.stale_tmp().is_empty(), "a writer may be busy with it");
+        let old = std::time::SystemTime::now() - STALE_TMP_AGE - std::time::Duration::from_secs(1);
+        std::fs::File::options().write(true).open(&tmp).unwrap().set_modified(old).unwrap();
+        assert_eq!(s.stale_tmp(), vec![tmp.clone()]);
+        std::fs::remove_file(&tmp).unwrap();
         s.verify(&h).unwrap();
         std::fs::write(s.path(&h), b"jello").unwrap();
         assert!(matches!(s.verify(&h), Err(StoreError::Corrupt { .. })));
