@@ -179,3 +179,38 @@ fn a_bad_slurm_profile_is_located_before_anything_runs() {
     );
     assert!(!cache.exists(), "nothing was created");
 }
+
+/// The GPU check as a lent machine would run it, here on the CPU: `pack` puts the stripped
+/// binaries and the MNIST tarball in a folder within the 64 MiB that may travel, and `run` from
+/// that folder alone (MNIST unpacked and verified there, libtorch from the Python torch) passes
+/// every check and writes its report.
+#[test]
+fn the_gpu_check_packs_within_64_mib_and_runs_on_the_cpu() {
+    let root = crate::support::repo();
+    let dir = tempfile::tempdir_in(root.join("target")).unwrap();
+    let script = root.join("scripts/gpu-check.sh");
+    let pack = std::process::Command::new(&script).arg("pack").arg(dir.path()).output().unwrap();
+    assert!(pack.status.success(), "{}", String::from_utf8_lossy(&pack.stderr));
+    let size: u64 = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
+    assert!(size < 64 << 20, "{size} bytes travel");
+    let run = std::process::Command::new(&script)
+        .arg("run")
+        .arg(dir.path())
+        .args(["--device", "cpu", "--quick"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    for part in [
+        "libtorch  2.11.0",
+        "## Agreement",
+        "| stop step |",
+        "## Throughput",
+        "| GELU, α = 1, T = 2^-12 (low-T corner) | 64 |",
+        "## The low-T phase-diagram corner",
+        "All checks passed.",
+    ] {
+        assert!(report.contains(part), "{part} not in {report}");
+    }
+}

@@ -223,7 +223,7 @@ fn names_that_would_write_outside_the_workspace_are_refused_at_plan() {
         ("name: /tmp/x\nstages:\n  a: { kind: dataset, params: { data: mnist } }\n", "1:7: name: `/tmp/x` cannot name the report folder"),
         (
             "name: t\nstages:\n  a: { kind: dataset, params: { data: mnist } }\n  r:\n    kind: report\n    needs: [a]\n    sweep: { list: [ { title: \"x/../../../../tmp/y\" } ] }\n",
-            "swept text may not hold `/`",
+            "cannot name an export folder: swept text may not hold `/`",
         ),
     ];
     for (i, (yaml, message)) in cases.iter().enumerate() {

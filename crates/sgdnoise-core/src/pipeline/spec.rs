@@ -386,13 +386,13 @@ fn read_stage(
             ctx.at(&where_, e.to_string())
         })?;
         let id = sweep::instance_id(name, &point);
-        if point
-            .iter()
-            .any(|(_, v)| v.as_str().is_some_and(|t| t.chars().any(|c| c == '/' || c == '\\' || c.is_control())))
-        {
+        if !limits::is_path_component(&id) {
             return Err(ctx.at(
                 &origin,
-                format!("sweep point {id}: swept text may not hold `/`, `\\` or control characters (the id names export folders)"),
+                format!(
+                    "instance id {id} cannot name an export folder: swept text may not hold `/`, `\\` or control characters, and an id is at most {} bytes",
+                    limits::MAX_COMPONENT_BYTES
+                ),
             ));
         }
         if !seen_ids.insert(id.clone()) {
