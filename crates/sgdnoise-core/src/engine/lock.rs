@@ -12,8 +12,18 @@ pub enum LockError {
         "another sgdnoise process ({holder}) is using the cache {cache}; wait for it to finish or use another --cache"
     )]
     Busy { cache: String, holder: String },
-    #[error("cannot lock {path}: {source}")]
+    #[error("cannot lock {path}: {source}{}", read_only_hint(source))]
     Io { path: String, source: std::io::Error },
+}
+
+/// What to do when the cache cannot be written at all.
+fn read_only_hint(e: &std::io::Error) -> &'static str {
+    match e.raw_os_error() {
+        Some(libc::EROFS) | Some(libc::EACCES) | Some(libc::EPERM) => {
+            " (this command writes the cache; plan, why, results, export and verify can read a read-only one)"
+        }
+        _ => "",
+    }
 }
 
 /// Held for the lifetime of the value.
