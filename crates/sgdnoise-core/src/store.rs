@@ -73,8 +73,9 @@ impl Store {
             // until the result naming it is collected.
             if let Ok(f) = std::fs::File::options().append(true).open(&dest) {
                 let _ = f.set_modified(std::time::SystemTime::now());
+                return Ok(hash);
             }
-            return Ok(hash);
+            // Gone meanwhile (a gc): written again below.
         }
         let dir = dest.parent().expect("object path has a parent");
         std::fs::create_dir_all(dir).map_err(io(dir))?;

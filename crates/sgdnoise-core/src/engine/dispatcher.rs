@@ -435,7 +435,7 @@ impl<'a> Dispatcher<'a> {
             None => Ok(res),
             Some((name, h)) => Err(ExecFailure::Failed(format!(
                 "output {name} (object {}) is not in the store after it ran: nothing recorded, run again",
-                &h[..h.len().min(12)]
+                h.get(..12).unwrap_or(h)
             ))),
         });
         match result {

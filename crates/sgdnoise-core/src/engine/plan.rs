@@ -331,10 +331,11 @@ impl<'a> Planner<'a> {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Problem {
     Missing,
     Corrupt,
+    Unreadable(String),
 }
 
 impl Planner<'_> {
@@ -343,15 +344,20 @@ impl Planner<'_> {
     fn output_problem(&self, name: &str, hash: &str) -> Option<RerunReason> {
         use crate::store::StoreError;
         let mut checked = self.checked.lock().unwrap_or_else(|e| e.into_inner());
-        let problem = *checked.entry(hash.to_owned()).or_insert_with(|| match self.store.verify(hash) {
-            Ok(()) => None,
-            Err(StoreError::Missing(_)) => Some(Problem::Missing),
-            Err(_) => Some(Problem::Corrupt),
-        });
+        let problem = checked
+            .entry(hash.to_owned())
+            .or_insert_with(|| match self.store.verify(hash) {
+                Ok(()) => None,
+                Err(StoreError::Missing(_)) => Some(Problem::Missing),
+                Err(StoreError::Corrupt { .. }) => Some(Problem::Corrupt),
+                Err(e) => Some(Problem::Unreadable(e.to_string())),
+            })
+            .clone();
         let (output, hash) = (name.to_owned(), hash.to_owned());
         problem.map(|p| match p {
             Problem::Missing => RerunReason::OutputMissing { output, hash },
             Problem::Corrupt => RerunReason::OutputCorrupt { output, hash },
+            Problem::Unreadable(message) => RerunReason::OutputUnreadable { output, hash, message },
         })
     }
 }

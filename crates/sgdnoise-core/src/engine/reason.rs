@@ -67,6 +67,13 @@ pub enum RerunReason {
         output: String,
         hash: String,
     },
+    /// An object of the record cannot be read (permissions, an I/O error): it may be fine, but
+    /// it cannot be used.
+    OutputUnreadable {
+        output: String,
+        hash: String,
+        message: String,
+    },
     /// The same key was tried before and failed.
     PreviousFailed {
         error: String,
@@ -92,7 +99,7 @@ fn coverage(p: &Option<Partial>) -> String {
 }
 
 fn short(hash: &str) -> &str {
-    &hash[..hash.len().min(12)]
+    hash.get(..12).unwrap_or(hash)
 }
 
 fn show(v: &Value) -> String {
@@ -124,6 +131,9 @@ impl fmt::Display for RerunReason {
             RerunReason::UpstreamWillRun { stage } => write!(f, "upstream {stage} will run"),
             RerunReason::OutputMissing { output, hash } => {
                 write!(f, "output missing: {output} (object {}) is not in the store", short(hash))
+            }
+            RerunReason::OutputUnreadable { output, hash, message } => {
+                write!(f, "output unreadable: {output} (object {}): {message}", short(hash))
             }
             RerunReason::OutputCorrupt { output, hash } => {
                 write!(f, "output corrupt: {output} (object {}) no longer matches its hash", short(hash))

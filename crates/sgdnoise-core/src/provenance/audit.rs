@@ -97,18 +97,22 @@ pub struct Repaired {
     pub records: usize,
 }
 
-/// Drops the bad objects and every record that uses one, so that the next `run` redoes exactly
-/// those instances (and what is downstream of them, whose keys follow).
+/// Drops the corrupt objects and every record that uses a corrupt or missing one, so that the
+/// next `run` redoes exactly those instances (and what is downstream of them, whose keys follow).
+/// An object that could not be read (permissions, an I/O error) is left alone, records and all:
+/// it may be fine, and only the reason is reported.
 pub fn repair(store: &Store, db: &mut Db, audit: &Audit) -> Result<Repaired, RepairError> {
     let mut done = Repaired::default();
-    let mut keys: Vec<&str> = audit.bad.iter().flat_map(|b| b.users.iter().map(|u| u.key.as_str())).collect();
+    let repairable = |b: &&BadObject| matches!(b.problem, Problem::Missing | Problem::Corrupt { .. });
+    let mut keys: Vec<&str> =
+        audit.bad.iter().filter(repairable).flat_map(|b| b.users.iter().map(|u| u.key.as_str())).collect();
     keys.sort_unstable();
     keys.dedup();
     for key in keys {
         db.delete_record(key)?;
         done.records += 1;
     }
-    for b in audit.bad.iter().filter(|b| b.problem != Problem::Missing) {
+    for b in audit.bad.iter().filter(|b| matches!(b.problem, Problem::Corrupt { .. })) {
         store.remove(&b.hash)?;
         done.objects += 1;
     }

@@ -93,7 +93,13 @@ impl Db {
         };
         let conn = match Connection::open_with_flags(path, flags).and_then(probe) {
             Ok(c) => c,
-            Err(_) => {
+            Err(first) => {
+                // Immutable ignores the write-ahead log: with one that holds data, what it shows
+                // would be out of date. Refused instead.
+                let wal = path.with_extension("sqlite-wal");
+                if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+                    return Err(DbError::Sql { path: path.to_owned(), source: first });
+                }
                 let uri = format!("file:{}?immutable=1", uri_path(path));
                 Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI).and_then(probe).map_err(sql)?
             }

@@ -37,6 +37,8 @@ pub(crate) struct VerifyArgs {
 
 pub(crate) fn run(args: VerifyArgs, trainer: &dyn Trainer) -> anyhow::Result<ExitCode> {
     let cache_dir = cache::cache_dir(args.cache.as_deref());
+    // Repairing writes: it waits for no run, and no run meanwhile plans on what it drops.
+    let _lock = if args.repair { Some(sgdnoise_core::engine::lock::acquire(&cache_dir)?) } else { None };
     let (store, db) = if args.repair { cache::open(&cache_dir)? } else { cache::open_read(&cache_dir)? };
     let (store, mut db) = (store, db);
     const REBUILD: &str = "copy the cache aside; restore provenance.sqlite from a backup, or import a bundle of the results, or rerun into a fresh cache";
@@ -54,7 +56,7 @@ pub(crate) fn run(args: VerifyArgs, trainer: &dyn Trainer) -> anyhow::Result<Exi
     for bad in &audit.bad {
         let (word, what) = match &bad.problem {
             Problem::Missing => ("Missing", "is not in the store".to_owned()),
-            Problem::Corrupt { actual } => ("Corrupt", format!("hashes to {}", &actual[..12])),
+            Problem::Corrupt { actual } => ("Corrupt", format!("hashes to {}", actual.get(..12).unwrap_or(actual))),
             Problem::Unreadable { message } => ("Unreadable", message.clone()),
         };
         println!("{word:>12} object {} {what}", bad.hash);
@@ -68,7 +70,7 @@ pub(crate) fn run(args: VerifyArgs, trainer: &dyn Trainer) -> anyhow::Result<Exi
                 u.output,
                 u.instance,
                 u.pipeline,
-                &u.key[..12]
+                u.key.get(..12).unwrap_or(&u.key)
             );
         }
     }
@@ -88,7 +90,11 @@ pub(crate) fn run(args: VerifyArgs, trainer: &dyn Trainer) -> anyhow::Result<Exi
                 "{:>12} dropped {} object(s) and {} record(s): the next `run` redoes those instances",
                 "Repaired", done.objects, done.records
             );
-            problems -= audit.bad.len();
+            let unreadable = audit.bad.iter().filter(|b| matches!(b.problem, Problem::Unreadable { .. })).count();
+            problems = audit.integrity.len() + unreadable;
+            if unreadable > 0 {
+                println!("{:>12} {unreadable} unreadable object(s) left alone: they may be fine (check permissions and the disk)", "Kept");
+            }
         } else {
             println!(
                 "{:>12} `sgdnoise verify --repair` drops them; the next `run` then redoes those instances",

@@ -32,11 +32,12 @@ impl Queued {
     /// unavailable. A person must act (`scontrol release`, resume the node, `scancel`).
     pub fn is_stuck(&self) -> bool {
         let r = self.reason.to_ascii_lowercase();
-        self.state == "SUSPENDED"
-            || (self.state == "PENDING"
-                && ["held", "drain", "down", "reqnodenotavail", "partitioninactive", "nodenotavail"]
-                    .iter()
-                    .any(|w| r.contains(w)))
+        // Not SUSPENDED (gang scheduling resumes it) nor a maintenance reservation (it ends).
+        self.state == "PENDING"
+            && !r.contains("reserved")
+            && ["held", "drain", "down", "reqnodenotavail", "partitioninactive", "nodenotavail"]
+                .iter()
+                .any(|w| r.contains(w))
     }
 }
 

@@ -23,12 +23,20 @@ pub struct Batches {
     pub oldest_live: Option<SystemTime>,
 }
 
-/// When a batch folder was made: its name starts with the nanoseconds since the epoch.
+/// When a batch folder was made, by the clock of the filesystem that also stamps the objects (not
+/// the coordinator's, which may differ), less a margin of [`crate::store::STALE_TMP_AGE`] for
+/// clocks that still disagree.
 fn batch_time(dir: &Path) -> Option<SystemTime> {
+    let made = std::fs::metadata(dir.join("tasks")).and_then(|m| m.modified()).ok()?;
+    Some(made.checked_sub(crate::store::STALE_TMP_AGE).unwrap_or(SystemTime::UNIX_EPOCH))
+}
+
+/// How long ago a batch folder was made (by its name: nanoseconds since the epoch on the
+/// coordinator's clock).
+fn batch_age(dir: &Path) -> Option<std::time::Duration> {
     let name = dir.file_name()?.to_str()?;
-    let stamp: u128 = name.split('-').next()?.parse().ok()?;
-    let nanos = u64::try_from(stamp).ok()?;
-    Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(nanos))
+    let nanos = u64::try_from(name.split('-').next()?.parse::<u128>().ok()?).ok()?;
+    (SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(nanos)).elapsed().ok()
 }
 
 /// When the oldest batch folder of the cache was made (any batch, live or not).
@@ -58,9 +66,7 @@ pub fn batches(store: &Store) -> Option<Batches> {
         let is_live = live.iter().any(|(id, q)| (!job_id.is_empty() && job_of(id) == job_id) || q.name == name);
         if !is_live {
             // Without a job id, Slurm may not have answered `sbatch` yet: only an old one is done.
-            let old = batch_time(&dir)
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > std::time::Duration::from_secs(600));
+            let old = batch_age(&dir).is_some_and(|age| age > std::time::Duration::from_secs(600));
             if !job_id.is_empty() || old {
                 out.finished.push(dir);
             }

@@ -96,7 +96,7 @@ impl SlurmSettings {
             }
         }
         if let Some(v) = &self.time {
-            if !is_slurm_time(v) {
+            if !is_slurm_time(v) && !["UNLIMITED", "INFINITE", "0"].contains(&v.as_str()) {
                 return bad("time", v, "a Slurm time: MINUTES, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS");
             }
         }
@@ -123,9 +123,6 @@ impl SlurmSettings {
         }
         if self.stuck_timeout == Some(0) {
             return bad("stuck_timeout", "0", "at least 1 second");
-        }
-        if let Some(a) = self.sbatch_args.iter().find(|a| !a.starts_with('-')) {
-            return bad("sbatch_args", a, "an option starting with `-`");
         }
         Ok(())
     }
