@@ -81,9 +81,6 @@ fn expand(a: &str, b: &str, step: Option<&str>) -> Result<Vec<Value>, SweepError
             }));
         }
         let n = n as usize + 1;
-        if n > MAX_INSTANCES {
-            return Err(SweepError::TooManyValues(n));
-        }
         return Ok((0..n).map(|i| Value::from(2f64.powf(ea + step * i as f64))).collect());
     }
     let int =
@@ -104,9 +101,6 @@ fn expand(a: &str, b: &str, step: Option<&str>) -> Result<Vec<Value>, SweepError
         return Err(SweepError::TooManyValues(usize::try_from(n).unwrap_or(usize::MAX)));
     }
     let n = n as usize;
-    if n > MAX_INSTANCES {
-        return Err(SweepError::TooManyValues(n));
-    }
     Ok((0..n).map(|i| Value::from(ia + step * i as i64)).collect())
 }
 

@@ -39,8 +39,7 @@ pub(crate) fn run(args: VerifyArgs, trainer: &dyn Trainer) -> anyhow::Result<Exi
     let cache_dir = cache::cache_dir(args.cache.as_deref());
     // Repairing writes: it waits for no run, and no run meanwhile plans on what it drops.
     let _lock = if args.repair { Some(sgdnoise_core::engine::lock::acquire(&cache_dir)?) } else { None };
-    let (store, db) = if args.repair { cache::open(&cache_dir)? } else { cache::open_read(&cache_dir)? };
-    let (store, mut db) = (store, db);
+    let (store, mut db) = if args.repair { cache::open(&cache_dir)? } else { cache::open_read(&cache_dir)? };
     const REBUILD: &str = "copy the cache aside; restore provenance.sqlite from a backup, or import a bundle of the results, or rerun into a fresh cache";
     let audit = match audit::audit(&store, &db) {
         Ok(a) => a,

@@ -65,40 +65,17 @@ pub struct RealSlurm;
 
 impl SlurmCommands for RealSlurm {
     fn sbatch(&self, args: &[String], script: &Path) -> Result<String, CommandError> {
-        let out = Command::new("sbatch")
-            .arg("--parsable")
-            .args(args)
-            .arg(script)
-            .output()
-            .map_err(|source| CommandError::Spawn { command: "sbatch", source })?;
-        if !out.status.success() {
-            return Err(CommandError::Refused(String::from_utf8_lossy(&out.stderr).trim().to_owned()));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().split(';').next().unwrap_or_default().to_owned())
+        let out = stdout_of("sbatch", Command::new("sbatch").arg("--parsable").args(args).arg(script))?;
+        Ok(out.trim().split(';').next().unwrap_or_default().to_owned())
     }
 
     fn test_only(&self, args: &[String], script: &Path) -> Result<(), CommandError> {
-        let out = Command::new("sbatch")
-            .arg("--test-only")
-            .args(args)
-            .arg(script)
-            .output()
-            .map_err(|source| CommandError::Spawn { command: "sbatch", source })?;
-        if !out.status.success() {
-            return Err(CommandError::Refused(String::from_utf8_lossy(&out.stderr).trim().to_owned()));
-        }
-        Ok(())
+        stdout_of("sbatch", Command::new("sbatch").arg("--test-only").args(args).arg(script)).map(drop)
     }
 
     fn squeue(&self, name_prefix: &str) -> Result<Queue, CommandError> {
-        let out = Command::new("squeue")
-            .args(["-h", "-r", "--me", "-o", "%i|%j|%T|%r"])
-            .output()
-            .map_err(|source| CommandError::Spawn { command: "squeue", source })?;
-        if !out.status.success() {
-            return Err(CommandError::Refused(String::from_utf8_lossy(&out.stderr).trim().to_owned()));
-        }
-        Ok(parse_squeue(&String::from_utf8_lossy(&out.stdout), name_prefix))
+        let out = stdout_of("squeue", Command::new("squeue").args(["-h", "-r", "--me", "-o", "%i|%j|%T|%r"]))?;
+        Ok(parse_squeue(&out, name_prefix))
     }
 
     fn task_state(&self, job_id: &str, n: usize) -> Option<String> {
@@ -112,6 +89,15 @@ impl SlurmCommands for RealSlurm {
             let _ = Command::new("scancel").args(job_ids).output();
         }
     }
+}
+
+/// Runs a Slurm command: its standard output, or its own message when it refuses.
+fn stdout_of(command: &'static str, cmd: &mut Command) -> Result<String, CommandError> {
+    let out = cmd.output().map_err(|source| CommandError::Spawn { command, source })?;
+    if !out.status.success() {
+        return Err(CommandError::Refused(String::from_utf8_lossy(&out.stderr).trim().to_owned()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// `squeue -o "%i|%j|%T|%r"` lines, keeping the jobs whose name starts with `name_prefix`.

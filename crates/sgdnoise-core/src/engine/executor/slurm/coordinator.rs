@@ -551,10 +551,12 @@ impl Coordinator {
                 }
                 t.resubmitted_stale = true;
                 t.task = None;
-                let id = self.planned_id(key);
                 let _ = self.events.send(Event::Note {
                     word: "Resubmit",
-                    message: format!("{id}: its node's result names output {name}, but {e}; it runs again"),
+                    message: format!(
+                        "key {}: its node's result names output {name}, but {e}; it runs again",
+                        key.get(..12).unwrap_or(key)
+                    ),
                 });
                 self.waiting.push_back(vec![key.to_owned()]);
                 return false;
@@ -570,11 +572,6 @@ impl Coordinator {
         };
         self.finish(key, result, r.started_at, r.seconds, r.place);
         true
-    }
-
-    /// How an instance is named in notes: its key's start (the dispatcher knows its id).
-    fn planned_id(&self, key: &str) -> String {
-        format!("key {}", &key[..key.len().min(12)])
     }
 
     fn finish(
