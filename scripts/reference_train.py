@@ -1,6 +1,6 @@
 """Reference for `bench-train`: the paper's SGD loop written the straightforward way in PyTorch.
 
-Same model (FC, mean-field, N(0,1) weights, sqrt(2)*relu), loss (hinge with margin 1/alpha,
+Same model (FC, mean-field, N(0,1) weights, sqrt(2)*relu or c*gelu with --act gelu --gain c), loss (hinge with margin 1/alpha,
 scaled by 1/alpha), batches (B distinct indices per step) and dt = T*h*B as sgdnoise, with the
 full training loss checked after every step. Prints one JSON line with the measured rate.
 """
@@ -51,6 +51,8 @@ def main():
     ap.add_argument("--depth", type=int, default=5)
     ap.add_argument("--max-steps", type=int, default=100000)
     ap.add_argument("--max-wall", type=float, default=60.0)
+    ap.add_argument("--act", choices=["relu", "gelu"], default="relu")
+    ap.add_argument("--gain", type=float, default=2 ** 0.5, help="c in c*act(.): unit second moment")
     a = ap.parse_args()
     g, xtr, ytr = training_set(a)
     h, alpha = a.width, a.alpha
@@ -58,9 +60,11 @@ def main():
     for w in ws:
         w.requires_grad_(True)
 
+    act = torch.relu if a.act == "relu" else torch.nn.functional.gelu
+
     def f(x):
         for w in ws[:-1]:
-            x = torch.relu(x @ w.t() / w.shape[1] ** 0.5) * 2 ** 0.5
+            x = act(x @ w.t() / w.shape[1] ** 0.5) * a.gain
         return x @ ws[-1] / h
 
     with torch.no_grad():

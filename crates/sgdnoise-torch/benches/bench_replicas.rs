@@ -1,35 +1,20 @@
-//! Benchmark (issue 7): replica-steps per second of single runs against batched replicas
-//! (R = 8, 32, 64) and the Python PyTorch loop, one thread, on MNIST parity FC-5L h128 relu,
-//! α = 2^15, B = 16, P = 1024, mixed T (2^-8…2^-5), to convergence; with useful GFLOP/s and the
-//! fraction of this machine's SGEMM peak measured in the same run.
+//! Benchmark (issues 7, 26): replica-steps per second of single runs through the CPU's own step
+//! (`fc_cpu`, what training uses), the previous one (libtorch's products, hand-written backward)
+//! and autograd's, against libtorch's batched replicas (R = 8, 32, 64) and the Python PyTorch
+//! loop, one thread, on MNIST parity FC-5L h128 relu, α = 2^15, B = 16, P = 1024, mixed T
+//! (2^-8…2^-5), to convergence; with useful GFLOP/s and the fraction of this machine's SGEMM
+//! peak measured in the same run. `--phase`: the phase diagram's GELU setting instead.
 
 use std::time::Instant;
 
 use sgdnoise_core::datasets::{DataPaths, DataSpec, Pool, RunData};
 use sgdnoise_core::run::{Activation, ArchKind, ArchSpec, Dtype};
-use sgdnoise_torch::nn::{replicas, runtime, train, train_with_autograd, TrainConfig};
-use tch::{Device, Kind, Tensor};
+use sgdnoise_torch::nn::{replicas, runtime, train, train_with_autograd, train_with_libtorch, TrainConfig};
+use tch::Device;
 
-/// FLOPs of the forward pass and of the backward pass with the update (weight gradients of every
-/// layer, input gradients of all but the first) of one replica-step.
-fn flops_per_step(d: f64, h: f64, depth: f64, b: f64) -> (f64, f64) {
-    let forward = 2.0 * b * (d * h + (depth - 1.0) * h * h + h);
-    let backward = 2.0 * b * (d * h + 2.0 * (depth - 1.0) * h * h + 2.0 * h);
-    (forward, backward)
-}
-
-fn sgemm_peak() -> f64 {
-    let n = 1024;
-    let a = Tensor::randn([n, n], (Kind::Float, Device::Cpu));
-    let b = Tensor::randn([n, n], (Kind::Float, Device::Cpu));
-    let _ = a.matmul(&b);
-    let reps = 20;
-    let t0 = Instant::now();
-    for _ in 0..reps {
-        let _ = a.matmul(&b);
-    }
-    2.0 * (n as f64).powi(3) * reps as f64 / t0.elapsed().as_secs_f64()
-}
+#[path = "fc_flops.rs"]
+mod fc_flops;
+use fc_flops::{flops_per_step, sgemm_peak, useful};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -79,14 +64,11 @@ fn main() {
             println!("  {label:<18} {rate:>9.0} replica-steps/s");
             return rate;
         };
-        let useful = (steps as f64 * forward + updates as f64 * backward) / wall;
         // The issue's count: every step a full forward and backward, three forward passes.
         let nominal = rate * 3.0 * forward;
         println!(
-            "  {label:<18} {rate:>9.0} replica-steps/s  {:>6.1} useful GFLOP/s = {:>4.1}% of SGEMM peak \
-             (nominal 3×forward per step: {:.1} GFLOP/s = {:.0}%)",
-            useful / 1e9,
-            100.0 * useful / peak,
+            "  {label:<18} {rate:>9.0} replica-steps/s  {} (nominal 3×forward per step: {:.1} GFLOP/s = {:.0}%)",
+            useful(steps, updates, wall, (forward, backward), peak),
             nominal / 1e9,
             100.0 * nominal / peak,
         );
@@ -99,39 +81,61 @@ fn main() {
         rate
     };
     let data: Vec<RunData> = (0..64).map(|i| RunData::from_split(&pool, &test, &rest, p, i as u64).unwrap()).collect();
-    // Single runs, one after the other: autograd's step, then the hand-written one.
+    // Single runs, one after the other: autograd's step, libtorch's hand-written one, ours.
     let singles = if only.unwrap_or(0) == 0 { 4 } else { 0 };
-    let mut single = 1.0;
-    for autograd in [true, false].into_iter().filter(|_| singles > 0) {
+    let (mut single, mut rates, mut step_counts) = (1.0, Vec::new(), Vec::new());
+    for way in ["single, autograd", "single, previous", "single, this step"].into_iter().filter(|_| singles > 0) {
         let (mut steps, mut updates, mut checks, mut loop_wall, t0) = (0, 0, 0.0, 0.0, Instant::now());
+        let mut counts = Vec::new();
         for (i, d) in data.iter().enumerate().take(singles) {
-            let record = if autograd { train_with_autograd(&config(i), d) } else { train(&config(i), d) }.unwrap();
+            let record = match way {
+                "single, autograd" => train_with_autograd(&config(i), d),
+                "single, previous" => train_with_libtorch(&config(i), d),
+                _ => train(&config(i), d),
+            }
+            .unwrap();
             (steps, updates) = (steps + record.steps, updates + record.updates);
             (checks, loop_wall) = (checks + record.clock().check_wall_s, loop_wall + record.clock().wall_s);
+            counts.push(record.steps);
         }
-        let label = if autograd { "single, autograd" } else { "single run" };
-        single = report(label, steps, t0.elapsed().as_secs_f64(), Some((updates, checks)));
-        println!("  {:<18} {:>9.0} steps/s in the training loop alone", "", steps as f64 / loop_wall);
+        single = report(way, steps, t0.elapsed().as_secs_f64(), Some((updates, checks)));
+        println!(
+            "  {:<18} {:>9.0} steps/s in the training loop alone; steps per run {counts:?}",
+            "",
+            steps as f64 / loop_wall
+        );
+        rates.push(single);
+        step_counts.push(counts);
+    }
+    if rates.len() == 3 {
+        println!(
+            "  this step: {:.2}x the previous step, {:.2}x autograd's (steps per run equal to the previous step's: {} of {})",
+            rates[2] / rates[1],
+            rates[2] / rates[0],
+            step_counts[2].iter().zip(&step_counts[1]).filter(|(a, b)| a == b).count(),
+            singles
+        );
     }
     for r in only.map(|r| vec![r]).unwrap_or_else(|| vec![8usize, 32, 64]).into_iter().filter(|&r| r > 0) {
         let runs: Vec<(TrainConfig, &RunData)> = (0..r).map(|i| (config(i), &data[i])).collect();
         let (mut steps, mut updates, mut checks, t0) = (0, 0, 0.0, Instant::now());
-        replicas::train_replicas(&runs, &mut |_, rec| {
+        replicas::train_replicas_batched(&runs, &mut |_, rec| {
             (steps, updates, checks) = (steps + rec.steps, updates + rec.updates, checks + rec.clock().check_wall_s)
         })
         .unwrap();
         let rate = report(&format!("batched R = {r}"), steps, t0.elapsed().as_secs_f64(), Some((updates, checks)));
-        println!("  {:<18} {:.2}x the single run", "", rate / single);
+        println!("  {:<18} this step single: {:.2}x", "", single / rate);
     }
     if let Some(py) = python {
         let out = std::process::Command::new(py)
-            .args(["scripts/reference_train.py", "--P", "1024", "--T", "0.015625", "--threads", "1", "--mnist"])
+            .args(["scripts/reference_train.py", "--P", &p.to_string(), "--T", &ts[0].to_string(), "--threads", "1"])
+            .args(["--alpha", &alpha.to_string(), "--act", act.name(), "--gain", &act.gain().to_string(), "--mnist"])
             .arg(DataPaths::from_env().mnist)
             .output()
             .expect("python reference");
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("reference JSON");
         let rate =
             report("python pytorch", v["steps"].as_u64().unwrap_or(0), v["wall_s"].as_f64().unwrap_or(1.0), None);
-        println!("  single run / python: {:.2}x", single / rate);
+        println!("  this step single / python: {:.2}x", single / rate);
     }
 }

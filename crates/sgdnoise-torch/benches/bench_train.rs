@@ -1,6 +1,7 @@
-//! Benchmark: steps/s of sgdnoise's training loop against the same loop in Python PyTorch
-//! (scripts/reference_train.py), in one invocation, same settings and thread count; prints both
-//! and the ratio. Settings (issue 3): MNIST parity, FC-5L h128 relu, α = 2^15, B = 16,
+//! Benchmark: steps/s of sgdnoise's training loop, through the CPU's own step (`fc_cpu`, what
+//! training uses) and the previous one (libtorch's products), against the same loop in Python
+//! PyTorch (scripts/reference_train.py), in one invocation, same settings and thread count;
+//! prints all three, the ratios and useful GFLOP/s against the SGEMM peak measured here. Settings (issue 3): MNIST parity, FC-5L h128 relu, α = 2^15, B = 16,
 //! P = 1024, T = 2^-6, to convergence.
 
 use std::process::Command;
@@ -8,7 +9,11 @@ use std::time::Instant;
 
 use sgdnoise_core::datasets::DataPaths;
 use sgdnoise_core::run::RunSpec;
-use sgdnoise_torch::nn::{runtime, train};
+use sgdnoise_torch::nn::{runtime, train, train_with_libtorch};
+
+#[path = "fc_flops.rs"]
+mod fc_flops;
+use fc_flops::{flops_per_step, sgemm_peak, useful};
 use sgdnoise_torch::resolve::Resolve;
 
 struct Opts {
@@ -56,23 +61,34 @@ fn main() {
         o.threads,
         runtime::libtorch_version_full()
     );
-    let (mut ours_steps, mut ours_wall) = (0u64, 0.0);
-    for seed in 0..o.seeds {
-        let spec = RunSpec { p: o.p, temperature: o.temperature, seed, test_size: Some(8192), ..RunSpec::default() };
-        let resolved = spec.resolve(None, tch::Device::Cpu).expect("valid spec");
-        let data = resolved.draw_data(&paths).expect("MNIST present (run scripts/setup.sh)");
-        let t0 = Instant::now();
-        let r = train(&resolved.config, &data).expect("train");
-        let total = t0.elapsed().as_secs_f64();
-        println!(
-            "  sgdnoise  seed {seed}: {:>10} {:>6} steps  {:>8.0} steps/s  (loop {:.2}s, {} full checks {:.3}s, total with setup {:.2}s)",
-            r.status.name(), r.steps, r.clock().steps_per_s, r.clock().wall_s, r.full_checks, r.clock().check_wall_s, total
-        );
-        ours_steps += r.steps;
-        ours_wall += r.clock().wall_s;
+    let peak = sgemm_peak();
+    let flops = flops_per_step(784.0, 128.0, 5.0, 16.0);
+    println!("  SGEMM peak (1024², 1 thread): {:.1} GFLOP/s", peak / 1e9);
+    let mut rates = Vec::new();
+    for (way, previous) in [("this step", false), ("previous", true)] {
+        let (mut steps, mut updates, mut wall) = (0u64, 0u64, 0.0);
+        for seed in 0..o.seeds {
+            let spec =
+                RunSpec { p: o.p, temperature: o.temperature, seed, test_size: Some(8192), ..RunSpec::default() };
+            let resolved = spec.resolve(None, tch::Device::Cpu).expect("valid spec");
+            let data = resolved.draw_data(&paths).expect("MNIST present (run scripts/setup.sh)");
+            let t0 = Instant::now();
+            let r =
+                if previous { train_with_libtorch(&resolved.config, &data) } else { train(&resolved.config, &data) }
+                    .expect("train");
+            let total = t0.elapsed().as_secs_f64();
+            println!(
+                "  {way:<9} seed {seed}: {:>10} {:>6} steps  {:>8.0} steps/s  (loop {:.2}s, {} full checks {:.3}s, total with setup {:.2}s)",
+                r.status.name(), r.steps, r.clock().steps_per_s, r.clock().wall_s, r.full_checks, r.clock().check_wall_s, total
+            );
+            (steps, updates, wall) = (steps + r.steps, updates + r.updates, wall + r.clock().wall_s);
+        }
+        let rate = steps as f64 / wall;
+        println!("{way}: {rate:.0} steps/s over {} runs, {}", o.seeds, useful(steps, updates, wall, flops, peak));
+        rates.push(rate);
     }
-    let ours = ours_steps as f64 / ours_wall;
-    println!("sgdnoise: {ours:.0} steps/s over {} runs", o.seeds);
+    let ours = rates[0];
+    println!("ratio this step / previous step: {:.2}x", rates[0] / rates[1]);
     if o.skip_python {
         return;
     }
@@ -101,5 +117,5 @@ fn main() {
     }
     let py = py_steps as f64 / py_wall;
     println!("pytorch:  {py:.0} steps/s over {} runs", o.seeds);
-    println!("ratio sgdnoise / pytorch: {:.2}x", ours / py);
+    println!("ratio this step / pytorch: {:.2}x, previous step / pytorch: {:.2}x", ours / py, rates[1] / py);
 }

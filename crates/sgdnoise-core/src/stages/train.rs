@@ -29,12 +29,14 @@ impl StageKind for Train {
     }
 
     /// Per architecture since version 2: linear 3 (dot products in eight partial sums), mnas 3
-    /// (bounded full-set passes), fc 2.
+    /// (bounded full-set passes), fc 3 (float32 on the CPU: the CPU's own products, each sum
+    /// in a fixed order, the same bits on every x86-64 processor; float64 and GPU runs are
+    /// computed as before but share the number).
     /// Called for every instance when planning: reads the one resolved field it needs.
     fn version_of(&self, params: &Params) -> u32 {
         match params.get("arch").and_then(serde_json::Value::as_str).and_then(ArchKind::parse) {
-            Some(ArchKind::Linear | ArchKind::Mnas) => 3,
-            _ => self.version(),
+            Some(ArchKind::Linear | ArchKind::Mnas | ArchKind::Fc) => 3,
+            None => self.version(),
         }
     }
 

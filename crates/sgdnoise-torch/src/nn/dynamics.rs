@@ -5,8 +5,10 @@
 //! t = dt·steps. The one idea to know: once the full training loss is zero no batch has a
 //! gradient, so the first n with L(w_n) = 0 is found by examining the full set only after a
 //! stretch of zero-loss batches at unchanged, unchecked weights ([`StopDetector`]). That is exact
-//! and costs a full-set pass only a handful of times per run. The fully connected nets take a
-//! hand-written step (`fc.rs`); the others take autograd's gradient.
+//! and costs a full-set pass only a handful of times per run. The loop ([`run`]) drives anything
+//! that implements [`Dynamics`]: libtorch's [`Trainer`] (fully connected nets with a hand-written
+//! step, `fc.rs`; the others with autograd's gradient) and the CPU's own float32 FC net
+//! (`fc_cpu`).
 
 use std::time::Instant;
 
@@ -17,7 +19,7 @@ use super::model::Net;
 use super::skeleton::{record, LoopCounts, LoopEnd, Movement, Schedule, SetStats, TrainConfig, TRAJECTORY_TEST_POINTS};
 use sgdnoise_core::datasets::RunData;
 use sgdnoise_core::rng::{DistinctSampler, Rng, Stream};
-use sgdnoise_core::run::{ArchKind, Dtype, LayerChange, RunRecord, Status, TrajectoryPoint};
+use sgdnoise_core::run::{ArchKind, Dtype, RunRecord, Status, TrajectoryPoint};
 
 /// The libtorch kind of a float type.
 pub trait TorchKind {
@@ -35,7 +37,7 @@ impl TorchKind for Dtype {
 
 /// A single run's hand-written fully connected step: the training set flattened on the device,
 /// its labels and centring outputs on the host.
-struct FcRun {
+pub(super) struct FcRun {
     step: FcStep,
     x: Tensor,
     y: Vec<f64>,
@@ -62,7 +64,7 @@ impl FcRun {
         let xb = self.x.index_select(0, &Tensor::from_slice(idx).to_device(device));
         let raw = to_host(&self.step.forward(w, xb));
         self.u.resize(idx.len(), 0.0);
-        let value = self.step.hinge(&raw, idx, &self.y, &self.f0, alpha, dt, &mut self.u);
+        let value = self.step.hinge.loss(&raw, idx, &self.y, &self.f0, alpha, dt, &mut self.u);
         if value.is_finite() && value > 0.0 {
             let u = Tensor::from_slice(&self.u).to_kind(self.x.kind()).to_device(device);
             self.step.descend(w, &u);
@@ -107,6 +109,8 @@ pub struct Trainer<'a> {
     pub(super) pass_seconds_per_row: std::cell::Cell<Option<f64>>,
     /// Take the gradient from autograd even where a hand-written step exists (the reference).
     pub(super) autograd: bool,
+    /// The hand-written step's buffers, once the run starts (fully connected nets).
+    pub(super) fc: Option<FcRun>,
 }
 
 impl<'a> Trainer<'a> {
@@ -148,6 +152,7 @@ impl<'a> Trainer<'a> {
             chunk,
             pass_seconds_per_row: Default::default(),
             autograd: false,
+            fc: None,
         })
     }
 
@@ -283,52 +288,8 @@ impl<'a> Trainer<'a> {
 
     /// Trains until the first zero-loss step or a limit, and returns the run's record.
     pub fn run(mut self) -> Result<RunRecord, TrainError> {
-        let start = Instant::now();
-        let config = self.config;
-        let dt = config.dt();
-        let alpha = config.alpha;
-        let batch = config.batch;
-        let mut sampler =
-            DistinctSampler::new(self.train.y.size()[0] as usize, Rng::stream(config.seed, Stream::Batches));
-        let mut trajectory = Vec::new();
-        let mut schedule = Schedule::new(config, Schedule::NET_STRIDE);
-        let mut steps: u64 = 0;
-        let mut stop = StopDetector::new(self.train.y.size()[0] as usize, batch);
-        let mut updates: u64 = 0;
-        let mut fc = self.hand_written().then(|| FcRun::new(&self));
-        let (status, steps) = loop {
-            if let Some(with_test) = schedule.point_due(steps) {
-                // A point that would end past max_wall is not begun: the run ends at its limit
-                // now rather than a whole pass later (a MnasNet pass can take longer than the limit).
-                let cost = if steps == 0 { 0.0 } else { self.checkpoint_cost(with_test) };
-                if schedule.over_wall(start.elapsed().as_secs_f64() + cost) {
-                    break stop.at_limit(&self, Status::TimeLimit, steps, start.elapsed().as_secs_f64())?;
-                }
-                trajectory.push(self.checkpoint(steps, dt, with_test)?);
-            }
-            if steps >= config.max_steps {
-                break stop.at_limit(&self, Status::StepLimit, steps, start.elapsed().as_secs_f64())?;
-            }
-            if schedule.past_wall(steps, || start.elapsed().as_secs_f64()) {
-                break stop.at_limit(&self, Status::TimeLimit, steps, start.elapsed().as_secs_f64())?;
-            }
-            let value = match &mut fc {
-                Some(fc) => fc.step(&mut self.w, sampler.draw(batch), alpha, dt),
-                None => self.autograd_step(sampler.draw(batch), dt),
-            };
-            if !value.is_finite() {
-                break (Status::Diverged, steps);
-            }
-            updates += u64::from(value > 0.0);
-            if stop.after_step(steps, value > 0.0, start.elapsed().as_secs_f64()) {
-                if let Some(end) = stop.check(&self, start.elapsed().as_secs_f64())? {
-                    break end;
-                }
-            }
-            steps += 1;
-        };
-        let wall_train = start.elapsed().as_secs_f64();
-        self.finish(LoopEnd { status, steps, dt, trajectory, wall_s: wall_train, counts: stop.counts(updates) })
+        self.fc = self.hand_written().then(|| FcRun::new(&self));
+        run(self)
     }
 
     /// One step through autograd on the batch `idx`: returns the batch loss, and moves the
@@ -351,8 +312,46 @@ impl<'a> Trainer<'a> {
         }
         value
     }
+}
 
-    pub(super) fn checkpoint(&self, steps: u64, dt: f64, with_test: bool) -> Result<TrajectoryPoint, TrainError> {
+impl Dynamics for Trainer<'_> {
+    type Suspects = Tensor;
+
+    fn config(&self) -> &TrainConfig {
+        self.config
+    }
+
+    fn train_size(&self) -> usize {
+        self.train.y.size()[0] as usize
+    }
+
+    fn step(&mut self, idx: &[i64], dt: f64) -> f64 {
+        match &mut self.fc {
+            Some(fc) => fc.step(&mut self.w, idx, self.config.alpha, dt),
+            None => self.autograd_step(idx, dt),
+        }
+    }
+
+    fn any_unfitted(&self, suspects: &Tensor) -> Result<bool, TrainError> {
+        let _guard = tch::no_grad_guard();
+        // NaN compares false: a non-finite suspect sends the check to the full set.
+        Ok(bool::try_from(self.margins_at(suspects).lt(1.0).any())?)
+    }
+
+    fn full_check(&self) -> Result<(SetStats, Tensor), TrainError> {
+        let _guard = tch::no_grad_guard();
+        let margins = self.train_margins();
+        let stats = stats_of(&margins, self.config.alpha)?;
+        let k = suspect_count(stats.unfitted, margins.size()[0] as usize) as i64;
+        let suspects = margins.topk(k, 0, false, false).1.to_device(self.config.device);
+        Ok((stats, suspects))
+    }
+
+    fn checkpoint_cost(&self, with_test: bool) -> f64 {
+        Trainer::checkpoint_cost(self, with_test)
+    }
+
+    fn checkpoint(&self, steps: u64, dt: f64, with_test: bool) -> Result<TrajectoryPoint, TrainError> {
         if steps == 0 {
             // f(w0, x) = F(w0, x) − F(w0, x) = 0 by definition: every point has loss 1/α, is
             // unfitted and (y·f = 0) counts as an error. No pass needed, and no rounding.
@@ -380,22 +379,13 @@ impl<'a> Trainer<'a> {
     }
 
     /// The run's record: final statistics of both sets and how far each weight tensor moved.
-    pub(super) fn finish(self, end: LoopEnd) -> Result<RunRecord, TrainError> {
+    fn finish(self, end: LoopEnd) -> Result<RunRecord, TrainError> {
         let train = self.train_stats()?;
         let test = self.test_stats()?;
         let _guard = tch::no_grad_guard();
-        let mut moved = Movement { layers: Vec::new(), dw2: 0.0, w02: 0.0, w1: None, w_perp: None };
+        let mut moved = Movement::new();
         for ((name, w), w0) in self.net.param_names().into_iter().zip(&self.w).zip(&self.w0) {
-            let d2 = sq_norm(&(w - w0))?;
-            let n2 = sq_norm(w0)?;
-            moved.dw2 += d2;
-            moved.w02 += n2;
-            moved.layers.push(LayerChange {
-                name: name.to_owned(),
-                dw_norm: d2.sqrt(),
-                w0_norm: n2.sqrt(),
-                rel_dw: (d2 / n2).sqrt(),
-            });
+            moved.add(name, sq_norm(&(w - w0))?, sq_norm(w0)?);
         }
         if matches!(self.config.arch.kind, ArchKind::Linear) {
             let dw: Vec<f64> =
@@ -405,6 +395,88 @@ impl<'a> Trainer<'a> {
         }
         Ok(record(end, &train, &test, moved, self.config.trajectory, self.net.param_count()))
     }
+}
+
+/// What the training loop asks of a net under training: libtorch's ([`Trainer`]) or the CPU's
+/// own fully connected net (`fc_cpu`).
+pub(super) trait Dynamics {
+    /// The points a stop check tries first: the lowest margins of the last full check.
+    type Suspects;
+
+    fn config(&self) -> &TrainConfig;
+
+    /// P.
+    fn train_size(&self) -> usize;
+
+    /// One step on the batch `idx`: returns the batch loss, and moves the weights when it is
+    /// positive and finite.
+    fn step(&mut self, idx: &[i64], dt: f64) -> f64;
+
+    /// Whether one of `suspects` is unfitted (a non-finite margin is not: it sends the check on
+    /// to the full set).
+    fn any_unfitted(&self, suspects: &Self::Suspects) -> Result<bool, TrainError>;
+
+    /// The training set's statistics with the steps' rounding, and its [`suspect_count`]
+    /// lowest-margin points.
+    fn full_check(&self) -> Result<(SetStats, Self::Suspects), TrainError>;
+
+    /// A trajectory point at `steps` (the test set's error too when `with_test`).
+    fn checkpoint(&self, steps: u64, dt: f64, with_test: bool) -> Result<TrajectoryPoint, TrainError>;
+
+    /// What a trajectory point at this step would cost, in seconds.
+    fn checkpoint_cost(&self, with_test: bool) -> f64;
+
+    /// The run's record: final statistics of both sets and how far each weight tensor moved.
+    fn finish(self, end: LoopEnd) -> Result<RunRecord, TrainError>;
+}
+
+/// How many points a stop check keeps as suspects: the unfitted ones, at least [`SUSPECTS`].
+pub(super) fn suspect_count(unfitted: usize, p: usize) -> usize {
+    unfitted.max(SUSPECTS).min(p)
+}
+
+/// Trains until the first zero-loss step or a limit, and returns the run's record.
+pub(super) fn run<D: Dynamics>(mut net: D) -> Result<RunRecord, TrainError> {
+    let start = Instant::now();
+    let config = net.config().clone();
+    let dt = config.dt();
+    let batch = config.batch;
+    let mut sampler = DistinctSampler::new(net.train_size(), Rng::stream(config.seed, Stream::Batches));
+    let mut trajectory = Vec::new();
+    let mut schedule = Schedule::new(&config, Schedule::NET_STRIDE);
+    let mut steps: u64 = 0;
+    let mut stop = StopDetector::new(net.train_size(), batch);
+    let mut updates: u64 = 0;
+    let (status, steps) = loop {
+        if let Some(with_test) = schedule.point_due(steps) {
+            // A point that would end past max_wall is not begun: the run ends at its limit
+            // now rather than a whole pass later (a MnasNet pass can take longer than the limit).
+            let cost = if steps == 0 { 0.0 } else { net.checkpoint_cost(with_test) };
+            if schedule.over_wall(start.elapsed().as_secs_f64() + cost) {
+                break stop.at_limit(&net, Status::TimeLimit, steps, start.elapsed().as_secs_f64())?;
+            }
+            trajectory.push(net.checkpoint(steps, dt, with_test)?);
+        }
+        if steps >= config.max_steps {
+            break stop.at_limit(&net, Status::StepLimit, steps, start.elapsed().as_secs_f64())?;
+        }
+        if schedule.past_wall(steps, || start.elapsed().as_secs_f64()) {
+            break stop.at_limit(&net, Status::TimeLimit, steps, start.elapsed().as_secs_f64())?;
+        }
+        let value = net.step(sampler.draw(batch), dt);
+        if !value.is_finite() {
+            break (Status::Diverged, steps);
+        }
+        updates += u64::from(value > 0.0);
+        if stop.after_step(steps, value > 0.0, start.elapsed().as_secs_f64()) {
+            if let Some(end) = stop.check(&net, start.elapsed().as_secs_f64())? {
+                break end;
+            }
+        }
+        steps += 1;
+    };
+    let wall_train = start.elapsed().as_secs_f64();
+    net.finish(LoopEnd { status, steps, dt, trajectory, wall_s: wall_train, counts: stop.counts(updates) })
 }
 
 /// Loss, error and unfitted count from the margins α·y·f; a non-finite output is an error and
@@ -424,7 +496,7 @@ pub(super) fn stats_of(margins: &Tensor, alpha: f64) -> Result<SetStats, TrainEr
 }
 
 /// How many of the lowest-margin points of the last full check are re-checked first.
-const SUSPECTS: i64 = 32;
+const SUSPECTS: usize = 32;
 
 /// The exact stop's bookkeeping. The weights only change at steps whose batch loss is positive,
 /// so the first step n with L(w_n) = 0 is the first step of a stretch of constant weights whose
@@ -435,20 +507,20 @@ const SUSPECTS: i64 = 32;
 /// are tried first, and only when all of them are fitted is the full set passed over. The run's
 /// record is taken at n (the extra batches did not change the weights; their time counts as stop
 /// detection).
-pub(super) struct StopDetector {
+pub(super) struct StopDetector<S> {
     /// The first step of the current stretch of constant weights, and when it began on the run's
     /// clock, while they are unchecked and its batches have had zero loss.
     candidate: Option<(u64, f64)>,
     /// Whether the weights changed since the last check.
     unchecked: bool,
     quiet: u64,
-    suspects: Option<Tensor>,
+    suspects: Option<S>,
     checks: u64,
     wall: f64,
 }
 
-impl StopDetector {
-    pub(super) fn new(p: usize, batch: usize) -> StopDetector {
+impl<S> StopDetector<S> {
+    pub(super) fn new(p: usize, batch: usize) -> StopDetector<S> {
         let quiet = (p / (2 * batch.max(1))).clamp(4, 512) as u64;
         StopDetector { candidate: None, unchecked: true, quiet, suspects: None, checks: 0, wall: 0.0 }
     }
@@ -471,7 +543,7 @@ impl StopDetector {
     /// At a step or time limit: a pending candidate may be where the run converged.
     pub(super) fn at_limit(
         &mut self,
-        trainer: &Trainer,
+        trainer: &impl Dynamics<Suspects = S>,
         limit: Status,
         steps: u64,
         clock: f64,
@@ -483,28 +555,28 @@ impl StopDetector {
     /// Examines the current weights (those of the candidate stretch), `clock` seconds into the
     /// run's time: the run's end and its step count (the stretch's first step) when it ends
     /// there.
-    pub(super) fn check(&mut self, trainer: &Trainer, clock: f64) -> Result<Option<(Status, u64)>, TrainError> {
+    pub(super) fn check(
+        &mut self,
+        trainer: &impl Dynamics<Suspects = S>,
+        clock: f64,
+    ) -> Result<Option<(Status, u64)>, TrainError> {
         let t0 = Instant::now();
         let (first, began) = self.candidate.take().unwrap_or((0, clock));
         self.unchecked = false;
-        let _guard = tch::no_grad_guard();
-        // NaN compares false: a non-finite suspect sends us to the full check.
         let suspect_unfitted = match &self.suspects {
-            Some(idx) => bool::try_from(trainer.margins_at(idx).lt(1.0).any())?,
+            Some(suspects) => trainer.any_unfitted(suspects)?,
             None => false,
         };
         let mut end = None;
         if !suspect_unfitted {
-            let margins = trainer.train_margins();
-            let stats = stats_of(&margins, trainer.config.alpha)?;
+            let (stats, suspects) = trainer.full_check()?;
             self.checks += 1;
             if stats.non_finite {
                 end = Some(Status::Diverged);
             } else if stats.unfitted == 0 {
                 end = Some(Status::Converged);
             } else {
-                let k = (stats.unfitted as i64).max(SUSPECTS).min(margins.size()[0]);
-                self.suspects = Some(margins.topk(k, 0, false, false).1.to_device(trainer.config.device));
+                self.suspects = Some(suspects);
             }
         }
         // When the run ends at `first`, the batches drawn since were spent on detecting it.
@@ -547,11 +619,15 @@ pub(super) fn validate(c: &TrainConfig, data: &RunData) -> Result<(), TrainError
 }
 
 /// Trains one run: the library function behind `sgdnoise train` and the pipeline's train stage.
-/// The perceptron on the CPU takes the plain-Rust path (same definitions, init and batches).
+/// On the CPU the perceptron and the float32 fully connected nets take plain-Rust paths (same
+/// definitions, init and batches; `perceptron`, `fc_cpu`).
 pub fn train(config: &TrainConfig, data: &RunData) -> Result<RunRecord, TrainError> {
     if config.arch.kind == super::model::ArchKind::Linear && config.device == Device::Cpu {
         validate(config, data)?;
         return Ok(super::perceptron::train_perceptron(config, data));
+    }
+    if super::fc_cpu::applies(config) {
+        return super::fc_cpu::train_fc_cpu(config, data, super::kernels::Path::fastest());
     }
     train_with_libtorch(config, data)
 }

@@ -17,15 +17,22 @@ use tch::{Kind, Tensor};
 use super::apply::{Activation, Apply};
 use super::model::{product_column_major, FcScales, Net};
 
+/// The batch's hinge loss and its gradient with respect to the raw outputs, on the host, in the
+/// run's precision (shared by the libtorch step and the CPU's own, `fc_cpu`).
+#[derive(Clone, Copy)]
+pub(super) struct Hinge {
+    /// The output factor in the run's precision.
+    out: f64,
+    round: fn(f64) -> f64,
+}
+
 /// The per-step buffers and constants of a fully connected net.
 pub(super) struct FcStep {
     act: Activation,
     scales: FcScales,
     /// c·s_l per hidden layer (the activation's derivative factor when not folded).
     gains: Vec<f64>,
-    /// The output factor in the run's precision.
-    out: f64,
-    round: fn(f64) -> f64,
+    pub(super) hinge: Hinge,
     /// z_0 (the batch) … z_L of the last forward pass (z̃ when folded), and s·a for gelu.
     z: Vec<Tensor>,
     pre: Vec<Tensor>,
@@ -62,11 +69,10 @@ pub(super) fn first_layer_layout(w: &Tensor) -> Tensor {
 
 impl FcStep {
     pub(super) fn new(net: &Net, kind: Kind) -> FcStep {
-        let round = if kind == Kind::Float { round_f32 } else { round_f64 };
         let act = net.spec.act;
         let scales = net.fc_scales();
         let gains = scales.pre.iter().map(|s| s * act.gain()).collect();
-        FcStep { act, out: round(scales.out), scales, gains, round, z: Vec::new(), pre: Vec::new() }
+        FcStep { act, hinge: Hinge::new(scales.out, kind), scales, gains, z: Vec::new(), pre: Vec::new() }
     }
 
     /// Raw outputs w_out·z_L ([.., B], before the output factor) for the batch `xb` ([.., B, d]),
@@ -132,13 +138,21 @@ impl FcStep {
             add_product(&mut w[l], &da.transpose(-2, -1), &z[l]);
         }
     }
+}
+
+impl Hinge {
+    /// For a net whose output factor is `out`, in the precision of `kind`.
+    pub(super) fn new(out: f64, kind: Kind) -> Hinge {
+        let round = if kind == Kind::Float { round_f32 } else { round_f64 };
+        Hinge { out: round(out), round }
+    }
 
     /// The batch's hinge loss mean max(0, 1 − α·y·f)/α from the raw outputs of the training
     /// points `idx` (labels `y`, centring outputs `f0`), with f = out·raw − f0 computed in the
     /// run's precision; writes u = −dt·∂L/∂raw into `u` and returns the loss (non-finite when an
     /// output is).
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn hinge(
+    pub(super) fn loss(
         &self,
         raw: &[f64],
         idx: &[i64],

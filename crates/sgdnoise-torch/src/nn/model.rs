@@ -131,14 +131,21 @@ impl Net {
 
     /// Initial weights N(0,1) from the run's init stream, in layer order.
     pub fn init(&self, seed: u64, kind: Kind, device: Device) -> Vec<Tensor> {
+        self.init_values(seed)
+            .iter()
+            .zip(&self.layers)
+            .map(|(values, (_, _, shape))| {
+                Tensor::from_slice(values).to_kind(kind).reshape(shape.as_slice()).to_device(device)
+            })
+            .collect()
+    }
+
+    /// The initial weights' values, in layer order, each tensor's flattened row-major.
+    pub fn init_values(&self, seed: u64) -> Vec<Vec<f64>> {
         let mut rng = Rng::stream(seed, Stream::Init);
         self.layers
             .iter()
-            .map(|(_, _, shape)| {
-                let n: i64 = shape.iter().product();
-                let values: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
-                Tensor::from_slice(&values).to_kind(kind).reshape(shape.as_slice()).to_device(device)
-            })
+            .map(|(_, _, shape)| (0..shape.iter().product::<i64>()).map(|_| rng.normal()).collect())
             .collect()
     }
 

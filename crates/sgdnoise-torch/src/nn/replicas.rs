@@ -15,8 +15,10 @@ use std::time::Instant;
 
 use tch::Tensor;
 
-use super::dynamics::{validate, DeviceSet, StopDetector, TorchKind, TrainError, Trainer, EVAL_CHUNK_FC};
+use super::dynamics::{validate, DeviceSet, Dynamics, StopDetector, TorchKind, TrainError, Trainer, EVAL_CHUNK_FC};
 use super::fc::{first_layer_layout, to_host, FcStep};
+use super::fc_cpu;
+use super::kernels::Path;
 use super::model::{ArchKind, Net};
 use super::skeleton::{LoopEnd, Schedule, TrainConfig};
 use sgdnoise_core::datasets::RunData;
@@ -48,7 +50,7 @@ struct Replica {
     active: bool,
     schedule: Schedule,
     trajectory: Vec<TrajectoryPoint>,
-    stop: StopDetector,
+    stop: StopDetector<Tensor>,
     updates: u64,
     /// Seconds of the batch's time that are this replica's: its share of each batched step (the
     /// step's time over the replicas in it), its own checks and checkpoints. Its `max_wall` and
@@ -82,8 +84,28 @@ impl Stack {
     }
 }
 
-/// Trains `runs` as replicas; `on_done(i, record)` is called for run `i` when it stops.
+/// Trains `runs` as replicas; `on_done(i, record)` is called for run `i` when it stops. On the
+/// CPU in float32 they run one after the other through `fc_cpu`: its step has no per-operation
+/// cost for a batch to share, and each record is then the single run's, bit for bit.
 pub fn train_replicas(
+    runs: &[(TrainConfig, &RunData)],
+    on_done: &mut dyn FnMut(usize, RunRecord),
+) -> Result<(), TrainError> {
+    if let Some(why) = incompatibility(runs) {
+        return Err(TrainError::Invalid(why));
+    }
+    if fc_cpu::applies(&runs[0].0) {
+        for (i, (c, d)) in runs.iter().enumerate() {
+            on_done(i, fc_cpu::train_fc_cpu(c, d, Path::fastest())?);
+        }
+        return Ok(());
+    }
+    train_replicas_batched(runs, on_done)
+}
+
+/// Trains `runs` as one batched libtorch computation (the GPU's way; on the CPU the previous
+/// one, which the benchmark compares against).
+pub fn train_replicas_batched(
     runs: &[(TrainConfig, &RunData)],
     on_done: &mut dyn FnMut(usize, RunRecord),
 ) -> Result<(), TrainError> {
@@ -167,6 +189,7 @@ pub fn train_replicas(
             chunk: EVAL_CHUNK_FC,
             pass_seconds_per_row: Default::default(),
             autograd: false,
+            fc: None,
         }
     };
 
@@ -248,7 +271,7 @@ pub fn train_replicas(
                 continue;
             }
             let (batch_raw, batch_idx) = (&raw[rows.clone()], &local[rows.clone()]);
-            let value = step.hinge(batch_raw, batch_idx, &rep.y, &rep.f0, rep.alpha, rep.dt, &mut u[rows.clone()]);
+            let value = step.hinge.loss(batch_raw, batch_idx, &rep.y, &rep.f0, rep.alpha, rep.dt, &mut u[rows.clone()]);
             if !value.is_finite() {
                 u[rows].fill(0.0);
                 diverged.push(k);

@@ -94,6 +94,32 @@ pub struct SetStats {
     pub non_finite: bool,
 }
 
+impl SetStats {
+    /// From the margins α·y·f of a set's points; a non-finite margin counts as an error and
+    /// unfitted, and makes the loss NaN.
+    pub(super) fn of_margins(margins: &[f64], alpha: f64) -> SetStats {
+        let (mut loss, mut err, mut unfitted, mut non_finite) = (0.0, 0usize, 0usize, false);
+        for &m in margins {
+            if !m.is_finite() {
+                non_finite = true;
+                err += 1;
+                unfitted += 1;
+                loss = f64::NAN;
+                continue;
+            }
+            if m <= 0.0 {
+                err += 1;
+            }
+            if m < 1.0 {
+                unfitted += 1;
+                loss += (1.0 - m) / alpha;
+            }
+        }
+        let n = margins.len().max(1) as f64;
+        SetStats { loss: loss / n, err: err as f64 / n, unfitted, non_finite }
+    }
+}
+
 /// The test error along the trajectory is measured on the first this many test points (the final
 /// test error on all of them): a full 8192-point pass at every checkpoint was 40% of a short run.
 pub(super) const TRAJECTORY_TEST_POINTS: usize = 2048;
@@ -124,6 +150,25 @@ pub(super) struct Movement {
     pub(super) w02: f64,
     pub(super) w1: Option<f64>,
     pub(super) w_perp: Option<f64>,
+}
+
+impl Movement {
+    /// No tensor yet, no perceptron components.
+    pub(super) fn new() -> Movement {
+        Movement { layers: Vec::new(), dw2: 0.0, w02: 0.0, w1: None, w_perp: None }
+    }
+
+    /// Adds the tensor `name`, which moved by ‖w−w0‖² = `d2` from ‖w0‖² = `n2`.
+    pub(super) fn add(&mut self, name: &str, d2: f64, n2: f64) {
+        self.dw2 += d2;
+        self.w02 += n2;
+        self.layers.push(LayerChange {
+            name: name.to_owned(),
+            dw_norm: d2.sqrt(),
+            w0_norm: n2.sqrt(),
+            rel_dw: (d2 / n2).sqrt(),
+        });
+    }
 }
 
 /// A run's record, whichever path trained it, from its loop's end, the final statistics of the
