@@ -39,6 +39,7 @@ bench: build
     . scripts/env.sh && target/release/bench-train --python "$SGDNOISE_PYTHON"
     . scripts/env.sh && target/release/bench-plan 10000
     . scripts/env.sh && target/release/bench-replicas "$SGDNOISE_PYTHON"
+    . scripts/env.sh && target/release/bench-replicas "$SGDNOISE_PYTHON" --phase
     . scripts/env.sh && target/release/bench-perceptron
     . scripts/env.sh && target/release/bench-mnas --python "$SGDNOISE_PYTHON"
 
