@@ -15,6 +15,14 @@
 //! margin, and so the whole run, is bitwise what one dot product at a time gives
 //! ([`Strategy::ONE_AT_A_TIME`], kept as the reference for tests and the bench).
 //!
+//! At small d (up to 32) a step's two row reads cost less than that machinery (the blocks, their
+//! buffer of margins, the per-step schedule checks), so there the quiet steps, the bulk of a run
+//! (every batch point fitted, no check pending, no trajectory point or clock read due before the
+//! step [`Schedule::next_due`] names), go through one fused loop instead ([`Run::quiet_steps`]):
+//! it draws the batch a few steps ahead, prefetches its rows and tests its margins with d known
+//! at compile time (16 or 32), and hands any other step to the blocks. Same sums, same bits
+//! ([`Strategy::BLOCKED`] keeps the blocks for every step, for the bench).
+//!
 //! Once updates are rare (under 1 step in 64 over the last 4096), a [`MarginFilter`] keeps every
 //! point's margin up to date through the Gram matrix and a step reads only the rows of points it
 //! cannot prove fitted; it switches off again when updates grow frequent (over 1 in 32), where
@@ -75,14 +83,21 @@ pub struct Strategy {
     pub wide: bool,
     /// When to skip the rows of points proven fitted ([`MarginFilter`]; same bits).
     pub filter: FilterUse,
+    /// The largest d at which quiet steps go through the fused loop ([`Run::quiet_steps`]; same
+    /// bits); 0 for never.
+    pub fused_up_to: usize,
 }
 
 impl Strategy {
     /// What training uses.
-    pub const FAST: Strategy = Strategy { block: 8, lookahead: 64, lanes: 4, wide: true, filter: FilterUse::Measured };
+    pub const FAST: Strategy =
+        Strategy { block: 8, lookahead: 64, lanes: 4, wide: true, filter: FilterUse::Measured, fused_up_to: 32 };
+    /// [`Strategy::FAST`] without the fused loop: every step through the blocks (what training
+    /// used before it; the bench compares the two).
+    pub const BLOCKED: Strategy = Strategy { fused_up_to: 0, ..Strategy::FAST };
     /// One dot product at a time, no prefetch, baseline registers: the straightforward loop.
     pub const ONE_AT_A_TIME: Strategy =
-        Strategy { block: 1, lookahead: 0, lanes: 1, wide: false, filter: FilterUse::Off };
+        Strategy { block: 1, lookahead: 0, lanes: 1, wide: false, filter: FilterUse::Off, fused_up_to: 0 };
 }
 
 /// When the margin filter runs.
@@ -141,6 +156,15 @@ impl Switch {
         }
     }
 
+    /// The step at which [`Switch::decide`] may next act.
+    fn next_decision(&self) -> u64 {
+        match self.use_filter {
+            FilterUse::Off => u64::MAX,
+            FilterUse::Always => self.window_start + 4096,
+            FilterUse::Measured => self.window_start + Self::WINDOW,
+        }
+    }
+
     /// At the end of a stretch, whether to switch the filter on (`Some(true)`) or off
     /// (`Some(false)`); `None` to leave it as it is.
     fn decide(&mut self, steps: u64, on: bool) -> Option<bool> {
@@ -192,12 +216,40 @@ pub fn train_perceptron_counted(config: &TrainConfig, data: &RunData, strategy: 
     }
 }
 
+/// A matrix of inputs, row after row, starting on a cache line: a row of 16 f32 then fills one
+/// line instead of straddling two (and a prefetch of its first line brings all of it).
+struct Rows<F> {
+    buf: Vec<F>,
+    start: usize,
+}
+
+impl<F: Real> Rows<F> {
+    const LINE: usize = 64;
+
+    fn new(xs: &[f32]) -> Self {
+        let mut buf = vec![F::ZERO; xs.len() + Self::LINE / std::mem::size_of::<F>()];
+        let start = buf.as_ptr().align_offset(Self::LINE);
+        for (b, &x) in buf[start..].iter_mut().zip(xs) {
+            *b = F::of(x as f64);
+        }
+        buf.truncate(start + xs.len());
+        Rows { buf, start }
+    }
+}
+
+impl<F> std::ops::Deref for Rows<F> {
+    type Target = [F];
+    fn deref(&self) -> &[F] {
+        &self.buf[self.start..]
+    }
+}
+
 struct Run<'a, F: Real> {
     config: &'a TrainConfig,
     d: usize,
-    x_train: Vec<F>,
+    x_train: Rows<F>,
     y_train: Vec<F>,
-    x_test: Vec<F>,
+    x_test: Rows<F>,
     y_test: Vec<F>,
     w0: Vec<f64>,
     v: Vec<F>,
@@ -262,6 +314,9 @@ fn prefetch<F>(row: &[F]) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = row;
 }
+
+/// Batches ahead of the one in use whose rows the fused loop prefetches.
+const FUSED_AHEAD: usize = 16;
 
 /// Whether the processor has AVX2.
 fn has_avx2() -> bool {
@@ -361,9 +416,9 @@ impl<'a, F: Real> Run<'a, F> {
         Run {
             config,
             d,
-            x_train: conv(&data.x_train),
+            x_train: Rows::new(&data.x_train),
             y_train: conv(&data.y_train),
-            x_test: conv(&data.x_test),
+            x_test: Rows::new(&data.x_test),
             y_test: conv(&data.y_test),
             w0,
             v: vec![F::ZERO; d],
@@ -382,6 +437,93 @@ impl<'a, F: Real> Run<'a, F> {
             return unsafe { m.fill_avx2(rows, out, self.strategy.lanes) };
         }
         m.fill(rows, out, self.strategy.lanes)
+    }
+
+    /// α·y·f of training point `i` at weights `v`, as [`Margins`] computes it, with d = `D`
+    /// unless `D` is 0.
+    #[inline(always)]
+    fn margin<const D: usize>(&self, v: &[F], i: u32) -> f64 {
+        let d = if D > 0 { D } else { self.d };
+        let i = i as usize;
+        let dot = dot(&self.x_train[i * d..][..d], &v[..d]);
+        (dot * self.scale * self.y_train[i]).get() * self.config.alpha
+    }
+
+    /// The weights as an array of `D` (kept in registers through a pass), or all of them.
+    #[inline(always)]
+    fn held<const D: usize>(&self) -> [F; D] {
+        let mut v = [F::ZERO; D];
+        v.copy_from_slice(&self.v[..D]);
+        v
+    }
+
+    /// Takes up to `n` quiet steps: steps whose batch points are all fitted (α·y·f ≥ 1) while no
+    /// check is pending, which change nothing but the step count; stops before the first step
+    /// that is not quiet and returns how many it took. Each step draws the batch `ahead` steps
+    /// on in place and prefetches its rows: one loop, no blocks and no buffer of margins.
+    #[inline(always)]
+    fn quiet_steps<const D: usize>(&self, batches: &mut Batches, n: u64, ahead: usize) -> u64 {
+        let d = if D > 0 { D } else { self.d };
+        // The weights do not change through quiet steps.
+        let held = self.held::<D>();
+        let v: &[F] = if D > 0 { &held } else { &self.v };
+        let b = batches.batch;
+        let from = batches.fill(ahead);
+        for &i in &batches.buf[from..] {
+            prefetch(&self.x_train[i as usize * d..][..d]);
+        }
+        // Drawing ahead grows the buffer by a batch a step: about 2^14 indices between drains.
+        let most = (1 << 14) / b as u64 + 1;
+        let mut done = 0;
+        while done < n {
+            batches.fill(ahead);
+            let chunk = (n - done).min(most);
+            let end = batches.buf.len();
+            batches.buf.resize(end + chunk as usize * b, 0);
+            for k in 0..chunk as usize {
+                // All B margins, then one branch; `>=`, not `< 1.0`: a NaN margin is no quiet step.
+                let mut quiet = true;
+                for &i in &batches.buf[batches.start..][..b] {
+                    quiet &= self.margin::<D>(v, i) >= 1.0;
+                }
+                if !quiet {
+                    batches.buf.truncate(end + k * b);
+                    return done + k as u64;
+                }
+                batches.start += b;
+                let drawn = batches.sampler.draw(b);
+                for (slot, &i) in batches.buf[end + k * b..][..b].iter_mut().zip(drawn) {
+                    *slot = i as u32;
+                    prefetch(&self.x_train[i as usize * d..][..d]);
+                }
+            }
+            done += chunk;
+        }
+        n
+    }
+
+    /// [`Run::quiet_steps`] compiled for d = 16 or 32 where d is one of them (for any d
+    /// otherwise), and for AVX2 where the strategy asks and the processor has it (same bits).
+    fn quiet(&self, batches: &mut Batches, n: u64, ahead: usize) -> u64 {
+        #[inline(always)]
+        fn by_d<F: Real>(run: &Run<F>, batches: &mut Batches, n: u64, ahead: usize) -> u64 {
+            match run.d {
+                16 => run.quiet_steps::<16>(batches, n, ahead),
+                32 => run.quiet_steps::<32>(batches, n, ahead),
+                _ => run.quiet_steps::<0>(batches, n, ahead),
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2<F: Real>(run: &Run<F>, batches: &mut Batches, n: u64, ahead: usize) -> u64 {
+            by_d(run, batches, n, ahead)
+        }
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: the processor has AVX2 (`has_avx2`, when the run was set up).
+            return unsafe { avx2(self, batches, n, ahead) };
+        }
+        by_d(self, batches, n, ahead)
     }
 
     /// Whether one of the suspects (points unfitted at the last full check) is still unfitted,
@@ -487,8 +629,14 @@ impl<'a, F: Real> Run<'a, F> {
         // The margin filter, switched on and off by what steps are measured to cost.
         let mut filter: Option<MarginFilter> = None;
         let mut switch = Switch::new(p, d, self.strategy.filter);
+        let fused = d <= self.strategy.fused_up_to;
         let status = 'run: loop {
             let filtering = filter.as_ref().is_some_and(|f| f.on);
+            if fused && !moved && !filtering {
+                let until = schedule.next_due(steps).min(c.max_steps).min(switch.next_decision());
+                let n = until.saturating_sub(steps);
+                steps += self.quiet(&mut batches, n, FUSED_AHEAD);
+            }
             if filtering {
                 block = 1;
             }
