@@ -399,7 +399,7 @@ fn perceptron_fast_margins_are_bitwise_the_straightforward_loop() {
 
 #[test]
 fn perceptron_fused_small_d_loop_is_bitwise_the_blocked_loop() {
-    use sgdnoise_torch::nn::perceptron::{train_perceptron_with, Strategy};
+    use sgdnoise_torch::nn::perceptron::{train_perceptron_counted, train_perceptron_with, FilterUse, Strategy};
     // The fused loop for d ≤ 32 (d = 16 and 32 compiled for their size, others not) takes the
     // quiet steps between updates, checks, trajectory points and wall-clock reads: every field of
     // the record but the clocks must have the same bits as the blocked loop and as one dot
@@ -422,6 +422,7 @@ fn perceptron_fused_small_d_loop_is_bitwise_the_blocked_loop() {
     // No trajectory, no wall limit: only the step limit bounds a stretch.
     cases.push((16, 0.0, 2, Dtype::F32, false, None));
     cases.push((32, 1.0, 3, Dtype::F64, false, Some(120.0)));
+    let mut filtered_runs = 0;
     for (d, chi, batch, dtype, trajectory, max_wall) in cases {
         let data = RunData::depleted(chi, d, 512, 512, 2, 0).unwrap();
         let mut c = config(ArchKind::Linear, 0, 1, 32768.0, 0.0625, batch, 2);
@@ -435,6 +436,14 @@ fn perceptron_fused_small_d_loop_is_bitwise_the_blocked_loop() {
         assert!(fused.updates > 10 && fused.updates * 2 < fused.steps, "{what}: {} updates", fused.updates);
         assert_eq!(without_clocks(&fused), without_clocks(&blocked), "{what}");
         assert_eq!(without_clocks(&fused), without_clocks(&plain), "{what}");
+        // With the margin filter on from step 4096: the fused loop skips the points it proves fitted.
+        let always = Strategy { filter: FilterUse::Always, ..Strategy::FAST };
+        let (filtered, filter) = train_perceptron_counted(&c, &data, always);
+        if fused.steps > 8192 {
+            assert!(filter.steps > 0 && filter.skipped > 0, "{what}: {filter:?}");
+            filtered_runs += 1;
+        }
+        assert_eq!(without_clocks(&filtered), without_clocks(&plain), "{what}");
         // A step limit inside a quiet stretch stops at the same step and weights.
         for max_steps in [fused.steps / 2 + 3, fused.steps - 1] {
             let short = TrainConfig { max_steps, ..c.clone() };
@@ -444,6 +453,7 @@ fn perceptron_fused_small_d_loop_is_bitwise_the_blocked_loop() {
             assert_eq!(without_clocks(&a), without_clocks(&b), "{what}");
         }
     }
+    assert!(filtered_runs >= 6, "the filter ran in {filtered_runs} runs");
     // Batches of nearly all the points (P = 24, B = 22 and 24): almost no step is quiet.
     for batch in [22, 24] {
         let data = RunData::depleted(0.0, 16, 24, 64, 3, 0).unwrap();

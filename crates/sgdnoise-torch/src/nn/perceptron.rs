@@ -20,7 +20,8 @@
 //! (every batch point fitted, no check pending, no trajectory point or clock read due before the
 //! step [`Schedule::next_due`] names), go through one fused loop instead ([`Run::quiet_steps`]):
 //! it draws the batch a few steps ahead, prefetches its rows and tests its margins with d known
-//! at compile time (16 or 32), and hands any other step to the blocks. Same sums, same bits
+//! at compile time (16 or 32; B = 2 too), skipping the points the margin filter below proves
+//! fitted when it is on, and hands any other step to the blocks. Same sums, same bits
 //! ([`Strategy::BLOCKED`] keeps the blocks for every step, for the bench).
 //!
 //! Once updates are rare (under 1 step in 64 over the last 4096), a [`MarginFilter`] keeps every
@@ -130,15 +131,20 @@ struct Switch {
     filter_ns: Option<f64>,
     /// ns per update with the filter.
     update_ns: f64,
+    /// ns a step with the filter costs beyond its updates: two look-ups and the bookkeeping.
+    step_ns: f64,
 }
 
 impl Switch {
     /// Steps per stretch.
     const WINDOW: u64 = 1 << 16;
-    /// ns a step with the filter costs beyond its updates: two look-ups and the bookkeeping.
+    /// What `step_ns` is through the blocks, and through the fused loop (no blocks: a draw and
+    /// two look-ups). Chosen on whole runs: at d = 32, P = 16384, χ = 0, T = 2^-2, 8 ns put the
+    /// filter on for 410M of 525M steps and the run took 16.8 s; 15 ns, 330M and 20.0 s.
     const STEP_NS: f64 = 15.0;
+    const FUSED_STEP_NS: f64 = 8.0;
 
-    fn new(p: usize, d: usize, use_filter: FilterUse) -> Switch {
+    fn new(p: usize, d: usize, use_filter: FilterUse, fused: bool) -> Switch {
         let use_filter = if p > MarginFilter::MAX_POINTS { FilterUse::Off } else { use_filter };
         let p2 = (p * p) as f64;
         Switch {
@@ -153,6 +159,7 @@ impl Switch {
             filter_ns: None,
             // What a pass over P estimates and a Gram row measured at P = 16384 (12 µs).
             update_ns: 0.75 * p as f64,
+            step_ns: if fused { Self::FUSED_STEP_NS } else { Self::STEP_NS },
         }
     }
 
@@ -181,14 +188,14 @@ impl Switch {
         let mean = |m: Option<f64>| Some(m.map_or(ns, |m| 0.75 * m + 0.25 * ns));
         if on {
             if u > 0.0 {
-                let measured = ((ns - Self::STEP_NS) * n / u).max(0.0);
+                let measured = ((ns - self.step_ns) * n / u).max(0.0);
                 self.update_ns = 0.5 * (self.update_ns + measured);
             }
             self.filter_ns = mean(self.filter_ns);
             return (self.filter_ns > self.direct_ns).then_some(false);
         }
         self.direct_ns = mean(self.direct_ns);
-        let predicted = Self::STEP_NS + u / n * self.update_ns;
+        let predicted = self.step_ns + u / n * self.update_ns;
         let gram_paid = self.run_clock.elapsed().as_secs_f64() >= 2.0 * self.gram_s;
         let worth = predicted < 0.5 * self.direct_ns.unwrap_or(ns);
         (gram_paid && worth).then(|| {
@@ -460,16 +467,25 @@ impl<'a, F: Real> Run<'a, F> {
     /// Takes up to `n` quiet steps: steps whose batch points are all fitted (α·y·f ≥ 1) while no
     /// check is pending, which change nothing but the step count; stops before the first step
     /// that is not quiet and returns how many it took. Each step draws the batch `ahead` steps
-    /// on in place and prefetches its rows: one loop, no blocks and no buffer of margins.
+    /// on in place and prefetches its rows: one loop, no blocks and no buffer of margins. With
+    /// the margin filter on, a point it proves fitted is not read (nor its row prefetched: the
+    /// estimates stay as they are through quiet steps).
     #[inline(always)]
-    fn quiet_steps<const D: usize>(&self, batches: &mut Batches, n: u64, ahead: usize) -> u64 {
+    fn quiet_steps<const D: usize, const B: usize>(
+        &self,
+        batches: &mut Batches,
+        mut filter: Option<&mut MarginFilter>,
+        n: u64,
+        ahead: usize,
+    ) -> u64 {
         let d = if D > 0 { D } else { self.d };
         // The weights do not change through quiet steps.
         let held = self.held::<D>();
         let v: &[F] = if D > 0 { &held } else { &self.v };
-        let b = batches.batch;
+        let needed = |f: &Option<&mut MarginFilter>, i: u32| f.as_ref().is_none_or(|f| !f.fitted(i as usize));
+        let b = if B > 0 { B } else { batches.batch };
         let from = batches.fill(ahead);
-        for &i in &batches.buf[from..] {
+        for &i in batches.buf[from..].iter().filter(|&&i| needed(&filter, i)) {
             prefetch(&self.x_train[i as usize * d..][..d]);
         }
         // Drawing ahead grows the buffer by a batch a step: about 2^14 indices between drains.
@@ -482,19 +498,27 @@ impl<'a, F: Real> Run<'a, F> {
             batches.buf.resize(end + chunk as usize * b, 0);
             for k in 0..chunk as usize {
                 // All B margins, then one branch; `>=`, not `< 1.0`: a NaN margin is no quiet step.
-                let mut quiet = true;
+                let (mut quiet, mut read) = (true, 0);
                 for &i in &batches.buf[batches.start..][..b] {
-                    quiet &= self.margin::<D>(v, i) >= 1.0;
+                    if needed(&filter, i) {
+                        quiet &= self.margin::<D>(v, i) >= 1.0;
+                        read += 1;
+                    }
                 }
                 if !quiet {
                     batches.buf.truncate(end + k * b);
                     return done + k as u64;
                 }
+                if let Some(f) = filter.as_mut() {
+                    f.quiet_step(b as u64 - read, read);
+                }
                 batches.start += b;
                 let drawn = batches.sampler.draw(b);
                 for (slot, &i) in batches.buf[end + k * b..][..b].iter_mut().zip(drawn) {
                     *slot = i as u32;
-                    prefetch(&self.x_train[i as usize * d..][..d]);
+                    if needed(&filter, *slot) {
+                        prefetch(&self.x_train[i as usize * d..][..d]);
+                    }
                 }
             }
             done += chunk;
@@ -504,26 +528,40 @@ impl<'a, F: Real> Run<'a, F> {
 
     /// [`Run::quiet_steps`] compiled for d = 16 or 32 where d is one of them (for any d
     /// otherwise), and for AVX2 where the strategy asks and the processor has it (same bits).
-    fn quiet(&self, batches: &mut Batches, n: u64, ahead: usize) -> u64 {
+    fn quiet(&self, batches: &mut Batches, filter: Option<&mut MarginFilter>, n: u64, ahead: usize) -> u64 {
         #[inline(always)]
-        fn by_d<F: Real>(run: &Run<F>, batches: &mut Batches, n: u64, ahead: usize) -> u64 {
-            match run.d {
-                16 => run.quiet_steps::<16>(batches, n, ahead),
-                32 => run.quiet_steps::<32>(batches, n, ahead),
-                _ => run.quiet_steps::<0>(batches, n, ahead),
+        fn by_d<F: Real>(
+            run: &Run<F>,
+            batches: &mut Batches,
+            filter: Option<&mut MarginFilter>,
+            n: u64,
+            ahead: usize,
+        ) -> u64 {
+            match (run.d, batches.batch) {
+                (16, 2) => run.quiet_steps::<16, 2>(batches, filter, n, ahead),
+                (32, 2) => run.quiet_steps::<32, 2>(batches, filter, n, ahead),
+                (16, _) => run.quiet_steps::<16, 0>(batches, filter, n, ahead),
+                (32, _) => run.quiet_steps::<32, 0>(batches, filter, n, ahead),
+                _ => run.quiet_steps::<0, 0>(batches, filter, n, ahead),
             }
         }
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2")]
-        unsafe fn avx2<F: Real>(run: &Run<F>, batches: &mut Batches, n: u64, ahead: usize) -> u64 {
-            by_d(run, batches, n, ahead)
+        unsafe fn avx2<F: Real>(
+            run: &Run<F>,
+            batches: &mut Batches,
+            filter: Option<&mut MarginFilter>,
+            n: u64,
+            ahead: usize,
+        ) -> u64 {
+            by_d(run, batches, filter, n, ahead)
         }
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
             // SAFETY: the processor has AVX2 (`has_avx2`, when the run was set up).
-            return unsafe { avx2(self, batches, n, ahead) };
+            return unsafe { avx2(self, batches, filter, n, ahead) };
         }
-        by_d(self, batches, n, ahead)
+        by_d(self, batches, filter, n, ahead)
     }
 
     /// Whether one of the suspects (points unfitted at the last full check) is still unfitted,
@@ -628,15 +666,15 @@ impl<'a, F: Real> Run<'a, F> {
         let mut margins = vec![0.0f64; max_block.max(1) * batch];
         // The margin filter, switched on and off by what steps are measured to cost.
         let mut filter: Option<MarginFilter> = None;
-        let mut switch = Switch::new(p, d, self.strategy.filter);
         let fused = d <= self.strategy.fused_up_to;
+        let mut switch = Switch::new(p, d, self.strategy.filter, fused);
         let status = 'run: loop {
-            let filtering = filter.as_ref().is_some_and(|f| f.on);
-            if fused && !moved && !filtering {
+            if fused && !moved {
                 let until = schedule.next_due(steps).min(c.max_steps).min(switch.next_decision());
                 let n = until.saturating_sub(steps);
-                steps += self.quiet(&mut batches, n, FUSED_AHEAD);
+                steps += self.quiet(&mut batches, filter.as_mut().filter(|f| f.on), n, FUSED_AHEAD);
             }
+            let filtering = filter.as_ref().is_some_and(|f| f.on);
             if filtering {
                 block = 1;
             }
