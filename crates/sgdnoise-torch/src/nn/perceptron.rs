@@ -21,8 +21,10 @@
 //! step [`Schedule::next_due`] names), go through one fused loop instead ([`Run::quiet_steps`]):
 //! it draws the batch a few steps ahead, prefetches its rows and tests its margins with d known
 //! at compile time (16 or 32; B = 2 too), skipping the points the margin filter below proves
-//! fitted when it is on, and hands any other step to the blocks. Same sums, same bits
-//! ([`Strategy::BLOCKED`] keeps the blocks for every step, for the bench).
+//! fitted when it is on, and hands any other step to the blocks. A full check there reduces
+//! eight rows' partial sums together ([`unfitted_by_eight`], f32). Same sums, same bits
+//! ([`Strategy::BLOCKED`] keeps the blocks for every step and the full checks as they were, for
+//! the bench).
 //!
 //! Once updates are rare (under 1 step in 64 over the last 4096), a [`MarginFilter`] keeps every
 //! point's margin up to date through the Gram matrix and a step reads only the rows of points it
@@ -46,6 +48,8 @@ trait Real: Copy + PartialOrd + std::ops::Add<Output = Self> + std::ops::Mul<Out
     const ZERO: Self;
     /// Unit roundoff.
     const U: f64;
+    /// The numbers as f32, if they are.
+    fn as_f32(xs: &[Self]) -> Option<&[f32]>;
 }
 
 impl Real for f32 {
@@ -57,6 +61,9 @@ impl Real for f32 {
     }
     const ZERO: Self = 0.0;
     const U: f64 = f32::EPSILON as f64 / 2.0;
+    fn as_f32(xs: &[f32]) -> Option<&[f32]> {
+        Some(xs)
+    }
 }
 
 impl Real for f64 {
@@ -68,6 +75,9 @@ impl Real for f64 {
     }
     const ZERO: Self = 0.0;
     const U: f64 = f64::EPSILON / 2.0;
+    fn as_f32(_: &[f64]) -> Option<&[f32]> {
+        None
+    }
 }
 
 /// How margins are computed: how many upcoming batches at once, and how far ahead rows are
@@ -325,6 +335,74 @@ fn prefetch<F>(row: &[F]) {
 /// Batches ahead of the one in use whose rows the fused loop prefetches.
 const FUSED_AHEAD: usize = 16;
 
+/// The margins α·y·(x·v)·s of the rows of `x` (rows of d = `v.len()`, a multiple of 8) eight
+/// rows at a time, all but the last `y.len() mod 8`: the rows with a margin below 1, in order,
+/// and whether every margin is finite. Each dot product is summed exactly as [`dot`] sums it
+/// (lane l of a register holds partial sum l; the registers of eight rows are then reduced
+/// together, in the same tree), and the margin is rounded as [`Margins`] rounds it: same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn unfitted_by_eight(x: &[f32], y: &[f32], v: &[f32], scale: f32, alpha: f64) -> (Vec<u32>, bool) {
+    use std::arch::x86_64::*;
+    /// Eight floats from `c`, unaligned.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn load(c: &[f32]) -> __m256 {
+        assert!(c.len() >= 8);
+        // SAFETY: eight floats, read unaligned.
+        unsafe { _mm256_loadu_ps(c.as_ptr()) }
+    }
+    /// Lane l of a row's register: (…((0 + x_l·v_l) + x_{l+8}·v_{l+8}) + …), as in `dot`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn partial(row: &[f32], vs: &[__m256]) -> __m256 {
+        let mut acc = _mm256_setzero_ps();
+        for (c, &vc) in row.chunks_exact(8).zip(vs) {
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(load(c), vc));
+        }
+        acc
+    }
+    /// Rows r and s: [a_l + a_{l+4} of r (l < 4) | the same of s].
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn halves(r: __m256, s: __m256) -> __m256 {
+        _mm256_add_ps(_mm256_permute2f128_ps::<0x20>(r, s), _mm256_permute2f128_ps::<0x31>(r, s))
+    }
+    let d = v.len();
+    let mut vs = [_mm256_setzero_ps(); 4];
+    let vs = &mut vs[..d / 8];
+    for (vc, c) in vs.iter_mut().zip(v.chunks_exact(8)) {
+        *vc = load(c);
+    }
+    let (mut suspects, mut finite) = (Vec::new(), true);
+    let (one, inf, sign) = (_mm256_set1_pd(1.0), _mm256_set1_pd(f64::INFINITY), _mm256_set1_pd(-0.0));
+    let (scale, alpha) = (_mm256_set1_ps(scale), _mm256_set1_pd(alpha));
+    // hadd's order of rows (0, 2, 4, 6 | 1, 3, 5, 7) back to 0…7.
+    let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (k, (rows, ys)) in x.chunks_exact(8 * d).zip(y.chunks_exact(8)).enumerate() {
+        let mut a = [_mm256_setzero_ps(); 8];
+        for (r, a) in a.iter_mut().enumerate() {
+            *a = partial(&rows[r * d..][..d], vs);
+        }
+        let (h01, h23, h45, h67) = (halves(a[0], a[1]), halves(a[2], a[3]), halves(a[4], a[5]), halves(a[6], a[7]));
+        // (h0 + h1) + (h2 + h3) of every row: the tree of `dot`.
+        let sums = _mm256_hadd_ps(_mm256_hadd_ps(h01, h23), _mm256_hadd_ps(h45, h67));
+        let sums = _mm256_permutevar8x32_ps(sums, order);
+        let m32 = _mm256_mul_ps(_mm256_mul_ps(sums, scale), load(ys));
+        let mut unfitted = 0;
+        for (half, m32) in [_mm256_castps256_ps128(m32), _mm256_extractf128_ps::<1>(m32)].into_iter().enumerate() {
+            let m = _mm256_mul_pd(_mm256_cvtps_pd(m32), alpha);
+            unfitted |= _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(m, one)) << (4 * half);
+            finite &= _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(_mm256_andnot_pd(sign, m), inf)) == 0xf;
+        }
+        while unfitted != 0 {
+            suspects.push((8 * k) as u32 + unfitted.trailing_zeros());
+            unfitted &= unfitted - 1;
+        }
+    }
+    (suspects, finite)
+}
+
 /// Whether the processor has AVX2.
 fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -564,6 +642,59 @@ impl<'a, F: Real> Run<'a, F> {
         by_d(self, batches, filter, n, ahead)
     }
 
+    /// The training points with α·y·f < 1, in order, or `None` if a margin is not finite. The
+    /// points looked at: all of them, or with the filter on only those it cannot prove fitted
+    /// (when they are few; otherwise all, and the estimates are set afresh from them).
+    fn full_check(&self, filter: Option<&mut MarginFilter>) -> Option<Vec<u32>> {
+        let p = self.y_train.len();
+        if filter.is_none() && self.d <= self.strategy.fused_up_to {
+            if let Some((suspects, finite)) = self.unfitted_by_eight() {
+                return finite.then_some(suspects);
+            }
+        }
+        let candidates = filter.as_ref().map(|f| f.candidates()).filter(|c| c.len() * 4 < p);
+        let rows = candidates.unwrap_or_else(|| (0..p as u32).collect());
+        let mut all = vec![0.0; rows.len()];
+        self.margins(&self.x_train, &self.y_train, &rows, &mut all);
+        if all.iter().any(|m| !m.is_finite()) {
+            return None;
+        }
+        let suspects: Vec<u32> = rows.iter().zip(&all).filter(|(_, &m)| m < 1.0).map(|(&i, _)| i).collect();
+        if let Some(f) = filter.filter(|_| rows.len() == p && !suspects.is_empty()) {
+            f.refresh(&all, self.vnorm());
+        }
+        Some(suspects)
+    }
+
+    /// Every training point's margin eight rows at a time ([`unfitted_by_eight`]), where the run
+    /// is in f32, d is a multiple of 8 and the processor has AVX2: the points with α·y·f < 1 and
+    /// whether every margin is finite.
+    fn unfitted_by_eight(&self) -> Option<(Vec<u32>, bool)> {
+        #[cfg(target_arch = "x86_64")]
+        if let (true, 0, true, Some(x), Some(y), Some(v)) = (
+            self.avx2,
+            self.d % 8,
+            self.d <= 32,
+            F::as_f32(&self.x_train),
+            F::as_f32(&self.y_train),
+            F::as_f32(&self.v),
+        ) {
+            let (scale, alpha) = (self.scale.get() as f32, self.config.alpha);
+            // SAFETY: the processor has AVX2 (`has_avx2`, when the run was set up).
+            let (mut suspects, mut finite) = unsafe { unfitted_by_eight(x, y, v, scale, alpha) };
+            // The last p mod 8 points one at a time.
+            for i in (y.len() - y.len() % 8) as u32..y.len() as u32 {
+                let m = self.margin::<0>(&self.v, i);
+                finite &= m.is_finite();
+                if m < 1.0 {
+                    suspects.push(i);
+                }
+            }
+            return Some((suspects, finite));
+        }
+        None
+    }
+
     /// Whether one of the suspects (points unfitted at the last full check) is still unfitted,
     /// looked at a few at a time from the first. The suspects found fitted before the first
     /// unfitted one are dropped (`from` moves past them): the list only serves to prove the loss
@@ -742,26 +873,14 @@ impl<'a, F: Real> Run<'a, F> {
                     let proven_positive = self.any_unfitted(&suspects, &mut suspects_from);
                     if !proven_positive {
                         checks += 1;
-                        // The points to look at: all of them, or with the filter on only those
-                        // it cannot prove fitted (when they are few; otherwise all, and the
-                        // estimates are set afresh from them).
-                        let candidates =
-                            filter.as_ref().filter(|f| f.on).map(|f| f.candidates()).filter(|c| c.len() * 4 < p);
-                        let rows = candidates.unwrap_or_else(|| (0..p as u32).collect());
-                        let mut all = vec![0.0; rows.len()];
-                        self.margins(&self.x_train, &self.y_train, &rows, &mut all);
-                        if all.iter().any(|m| !m.is_finite()) {
+                        let Some(found) = self.full_check(filter.as_mut().filter(|f| f.on)) else {
                             check_wall += t0.elapsed().as_secs_f64();
                             break 'run Status::Diverged;
-                        }
-                        suspects = rows.iter().zip(&all).filter(|(_, &m)| m < 1.0).map(|(&i, _)| i).collect();
-                        suspects_from = 0;
+                        };
+                        (suspects, suspects_from) = (found, 0);
                         if suspects.is_empty() {
                             check_wall += t0.elapsed().as_secs_f64();
                             break 'run Status::Converged;
-                        }
-                        if let Some(f) = filter.as_mut().filter(|f| f.on && rows.len() == p) {
-                            f.refresh(&all, self.vnorm());
                         }
                     }
                     check_wall += t0.elapsed().as_secs_f64();
