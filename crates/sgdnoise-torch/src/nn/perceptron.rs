@@ -149,10 +149,10 @@ impl Switch {
     /// Steps per stretch.
     const WINDOW: u64 = 1 << 16;
     /// What `step_ns` is through the blocks, and through the fused loop (no blocks: a draw and
-    /// two look-ups). Chosen on whole runs: at d = 32, P = 16384, χ = 0, T = 2^-2, 8 ns put the
-    /// filter on for 410M of 525M steps and the run took 16.8 s; 15 ns, 330M and 20.0 s.
+    /// two look-ups). Chosen on whole runs at P = 16384, χ = 0 (wall s of the loop, 8 / 12 ns /
+    /// filter never on): d = 16, T = 2^-8: 11.4 / 10.7 / 9.3; d = 32, T = 2^-2: 18.0 / 17.0 / 18.1.
     const STEP_NS: f64 = 15.0;
-    const FUSED_STEP_NS: f64 = 8.0;
+    const FUSED_STEP_NS: f64 = 12.0;
 
     fn new(p: usize, d: usize, use_filter: FilterUse, fused: bool) -> Switch {
         let use_filter = if p > MarginFilter::MAX_POINTS { FilterUse::Off } else { use_filter };
