@@ -3,7 +3,9 @@
 //! for small d ([`Strategy::BLOCKED`]) in one invocation, over the same steps, alternating so
 //! that both see the same machine, beside what one random row read of the same training matrix
 //! costs here: back to back (each read's address depends on the last: latency) and independent
-//! (throughput). A step reads B = 2 such rows.
+//! (throughput). A step reads B = 2 such rows. The loop before shares what the fused one brought
+//! to every strategy (rows aligned to cache lines, the sampler inlined), so this ratio is less
+//! than the one over the code before them: `sgdnoise train` against an older binary shows that.
 //!
 //! One dot product at a time ([`Strategy::ONE_AT_A_TIME`], the straightforward loop) runs once
 //! as the reference: every strategy must give its steps, updates and bits.
