@@ -448,3 +448,72 @@ fn perceptron_fast_margins_are_bitwise_the_straightforward_loop() {
     // The filter ran most of the long runs (f32 and f64), so the equality above covers it.
     assert!(filtered >= 4, "the margin filter ran most of {filtered} runs");
 }
+
+#[test]
+fn perceptron_fused_small_d_loop_is_bitwise_the_blocked_loop() {
+    use sgdnoise_torch::nn::perceptron::{train_perceptron_counted, train_perceptron_with, FilterUse, Strategy};
+    // The fused loop for d ≤ 32 (d = 16 and 32 compiled for their size, others not) takes the
+    // quiet steps between updates, checks, trajectory points and wall-clock reads: every field of
+    // the record but the clocks must have the same bits as the blocked loop and as one dot
+    // product at a time, whatever d, χ, B, dtype, and with or without a trajectory or a wall limit.
+    let without_clocks = |r: &sgdnoise_core::run::RunRecord| {
+        let mut v = serde_json::to_value(r).unwrap();
+        for k in ["wall_s", "steps_per_s", "check_wall_s"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        v
+    };
+    let mut cases = Vec::new();
+    for d in [5, 16, 20, 32] {
+        for (chi, batch, dtype) in
+            [(0.0, 2, Dtype::F32), (1.0, 5, Dtype::F64), (0.0, 5, Dtype::F64), (1.0, 2, Dtype::F32)]
+        {
+            cases.push((d, chi, batch, dtype, true, Some(120.0)));
+        }
+    }
+    // No trajectory, no wall limit: only the step limit bounds a stretch.
+    cases.push((16, 0.0, 2, Dtype::F32, false, None));
+    cases.push((32, 1.0, 3, Dtype::F64, false, Some(120.0)));
+    let mut filtered_runs = 0;
+    for (d, chi, batch, dtype, trajectory, max_wall) in cases {
+        let data = RunData::depleted(chi, d, 512, 512, 2, 0).unwrap();
+        let mut c = config(ArchKind::Linear, 0, 1, 32768.0, 0.0625, batch, 2);
+        (c.dtype, c.trajectory, c.max_wall, c.max_steps) = (dtype, trajectory, max_wall, 20_000_000);
+        let what = format!("d {d} chi {chi} B {batch} {dtype:?} trajectory {trajectory} wall {max_wall:?}");
+        let fused = train_perceptron_with(&c, &data, Strategy::FAST);
+        let blocked = train_perceptron_with(&c, &data, Strategy::BLOCKED);
+        let plain = train_perceptron_with(&c, &data, Strategy::ONE_AT_A_TIME);
+        assert_eq!(fused.status, Status::Converged, "{what}");
+        // Most steps quiet: the fused loop took them.
+        assert!(fused.updates > 10 && fused.updates * 2 < fused.steps, "{what}: {} updates", fused.updates);
+        assert_eq!(without_clocks(&fused), without_clocks(&blocked), "{what}");
+        assert_eq!(without_clocks(&fused), without_clocks(&plain), "{what}");
+        // With the margin filter on from step 4096: the fused loop skips the points it proves fitted.
+        let always = Strategy { filter: FilterUse::Always, ..Strategy::FAST };
+        let (filtered, filter) = train_perceptron_counted(&c, &data, always);
+        if fused.steps > 8192 {
+            assert!(filter.steps > 0 && filter.skipped > 0, "{what}: {filter:?}");
+            filtered_runs += 1;
+        }
+        assert_eq!(without_clocks(&filtered), without_clocks(&plain), "{what}");
+        // A step limit inside a quiet stretch stops at the same step and weights.
+        for max_steps in [fused.steps / 2 + 3, fused.steps - 1] {
+            let short = TrainConfig { max_steps, ..c.clone() };
+            let a = train_perceptron_with(&short, &data, Strategy::FAST);
+            let b = train_perceptron_with(&short, &data, Strategy::ONE_AT_A_TIME);
+            assert_eq!((a.status, a.steps), (Status::StepLimit, max_steps), "{what}");
+            assert_eq!(without_clocks(&a), without_clocks(&b), "{what}");
+        }
+    }
+    assert!(filtered_runs >= 6, "the filter ran in {filtered_runs} runs");
+    // Batches of nearly all the points (P = 27, B = 25 and 27): almost no step is quiet; P is no
+    // multiple of 8, the rows a full check takes eight at a time.
+    for batch in [25, 27] {
+        let data = RunData::depleted(0.0, 16, 27, 64, 3, 0).unwrap();
+        let c = config(ArchKind::Linear, 0, 1, 32768.0, 0.0625, batch, 3);
+        let fused = train_perceptron_with(&c, &data, Strategy::FAST);
+        let plain = train_perceptron_with(&c, &data, Strategy::ONE_AT_A_TIME);
+        assert_eq!(fused.status, Status::Converged, "B {batch}");
+        assert_eq!(without_clocks(&fused), without_clocks(&plain), "B {batch}");
+    }
+}

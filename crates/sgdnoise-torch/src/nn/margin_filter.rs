@@ -133,6 +133,15 @@ impl MarginFilter {
         }
     }
 
+    /// Counts a step whose batch points were all fitted: `skipped` of them proven so, `read`
+    /// read and found so (what [`MarginFilter::read`] counts one at a time).
+    pub(crate) fn quiet_step(&mut self, skipped: u64, read: u64) {
+        self.stats.steps += 1;
+        self.stats.skipped += skipped;
+        self.stats.read += read;
+        self.misses += read;
+    }
+
     /// The points not proven fitted, in order.
     pub(crate) fn candidates(&self) -> Vec<u32> {
         (0..self.p as u32).filter(|&i| !self.fitted(i as usize)).collect()

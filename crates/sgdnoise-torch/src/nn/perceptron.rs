@@ -15,6 +15,17 @@
 //! margin, and so the whole run, is bitwise what one dot product at a time gives
 //! ([`Strategy::ONE_AT_A_TIME`], kept as the reference for tests and the bench).
 //!
+//! At small d (up to 32) a step's two row reads cost less than that machinery (the blocks, their
+//! buffer of margins, the per-step schedule checks), so there the quiet steps, the bulk of a run
+//! (every batch point fitted, no check pending, no trajectory point or clock read due before the
+//! step [`Schedule::next_due`] names), go through one fused loop instead ([`Run::quiet_steps`]):
+//! it draws the batch a few steps ahead, prefetches its rows and tests its margins with d known
+//! at compile time (16 or 32; B = 2 too), skipping the points the margin filter below proves
+//! fitted when it is on, and hands any other step to the blocks. A full check there reduces
+//! eight rows' partial sums together ([`unfitted_by_eight`], f32). Same sums, same bits
+//! ([`Strategy::BLOCKED`] keeps the blocks for every step and the full checks as they were, for
+//! the bench).
+//!
 //! Once updates are rare (under 1 step in 64 over the last 4096), a [`MarginFilter`] keeps every
 //! point's margin up to date through the Gram matrix and a step reads only the rows of points it
 //! cannot prove fitted; it switches off again when updates grow frequent (over 1 in 32), where
@@ -37,6 +48,8 @@ trait Real: Copy + PartialOrd + std::ops::Add<Output = Self> + std::ops::Mul<Out
     const ZERO: Self;
     /// Unit roundoff.
     const U: f64;
+    /// The numbers as f32, if they are.
+    fn as_f32(xs: &[Self]) -> Option<&[f32]>;
 }
 
 impl Real for f32 {
@@ -48,6 +61,9 @@ impl Real for f32 {
     }
     const ZERO: Self = 0.0;
     const U: f64 = f32::EPSILON as f64 / 2.0;
+    fn as_f32(xs: &[f32]) -> Option<&[f32]> {
+        Some(xs)
+    }
 }
 
 impl Real for f64 {
@@ -59,6 +75,9 @@ impl Real for f64 {
     }
     const ZERO: Self = 0.0;
     const U: f64 = f64::EPSILON / 2.0;
+    fn as_f32(_: &[f64]) -> Option<&[f32]> {
+        None
+    }
 }
 
 /// How margins are computed: how many upcoming batches at once, and how far ahead rows are
@@ -75,14 +94,21 @@ pub struct Strategy {
     pub wide: bool,
     /// When to skip the rows of points proven fitted ([`MarginFilter`]; same bits).
     pub filter: FilterUse,
+    /// The largest d at which quiet steps go through the fused loop ([`Run::quiet_steps`]; same
+    /// bits); 0 for never.
+    pub fused_up_to: usize,
 }
 
 impl Strategy {
     /// What training uses.
-    pub const FAST: Strategy = Strategy { block: 8, lookahead: 64, lanes: 4, wide: true, filter: FilterUse::Measured };
+    pub const FAST: Strategy =
+        Strategy { block: 8, lookahead: 64, lanes: 4, wide: true, filter: FilterUse::Measured, fused_up_to: 32 };
+    /// [`Strategy::FAST`] without the fused loop: every step through the blocks (what training
+    /// used before it; the bench compares the two).
+    pub const BLOCKED: Strategy = Strategy { fused_up_to: 0, ..Strategy::FAST };
     /// One dot product at a time, no prefetch, baseline registers: the straightforward loop.
     pub const ONE_AT_A_TIME: Strategy =
-        Strategy { block: 1, lookahead: 0, lanes: 1, wide: false, filter: FilterUse::Off };
+        Strategy { block: 1, lookahead: 0, lanes: 1, wide: false, filter: FilterUse::Off, fused_up_to: 0 };
 }
 
 /// When the margin filter runs.
@@ -115,15 +141,20 @@ struct Switch {
     filter_ns: Option<f64>,
     /// ns per update with the filter.
     update_ns: f64,
+    /// ns a step with the filter costs beyond its updates: two look-ups and the bookkeeping.
+    step_ns: f64,
 }
 
 impl Switch {
     /// Steps per stretch.
     const WINDOW: u64 = 1 << 16;
-    /// ns a step with the filter costs beyond its updates: two look-ups and the bookkeeping.
+    /// What `step_ns` is through the blocks, and through the fused loop (no blocks: a draw and
+    /// two look-ups). Chosen on whole runs at P = 16384, χ = 0 (wall s of the loop, 8 / 12 ns /
+    /// filter never on): d = 16, T = 2^-8: 11.4 / 10.7 / 9.3; d = 32, T = 2^-2: 18.0 / 17.0 / 18.1.
     const STEP_NS: f64 = 15.0;
+    const FUSED_STEP_NS: f64 = 12.0;
 
-    fn new(p: usize, d: usize, use_filter: FilterUse) -> Switch {
+    fn new(p: usize, d: usize, use_filter: FilterUse, fused: bool) -> Switch {
         let use_filter = if p > MarginFilter::MAX_POINTS { FilterUse::Off } else { use_filter };
         let p2 = (p * p) as f64;
         Switch {
@@ -138,6 +169,16 @@ impl Switch {
             filter_ns: None,
             // What a pass over P estimates and a Gram row measured at P = 16384 (12 µs).
             update_ns: 0.75 * p as f64,
+            step_ns: if fused { Self::FUSED_STEP_NS } else { Self::STEP_NS },
+        }
+    }
+
+    /// The step at which [`Switch::decide`] may next act.
+    fn next_decision(&self) -> u64 {
+        match self.use_filter {
+            FilterUse::Off => u64::MAX,
+            FilterUse::Always => self.window_start + 4096,
+            FilterUse::Measured => self.window_start + Self::WINDOW,
         }
     }
 
@@ -157,14 +198,14 @@ impl Switch {
         let mean = |m: Option<f64>| Some(m.map_or(ns, |m| 0.75 * m + 0.25 * ns));
         if on {
             if u > 0.0 {
-                let measured = ((ns - Self::STEP_NS) * n / u).max(0.0);
+                let measured = ((ns - self.step_ns) * n / u).max(0.0);
                 self.update_ns = 0.5 * (self.update_ns + measured);
             }
             self.filter_ns = mean(self.filter_ns);
             return (self.filter_ns > self.direct_ns).then_some(false);
         }
         self.direct_ns = mean(self.direct_ns);
-        let predicted = Self::STEP_NS + u / n * self.update_ns;
+        let predicted = self.step_ns + u / n * self.update_ns;
         let gram_paid = self.run_clock.elapsed().as_secs_f64() >= 2.0 * self.gram_s;
         let worth = predicted < 0.5 * self.direct_ns.unwrap_or(ns);
         (gram_paid && worth).then(|| {
@@ -192,12 +233,40 @@ pub fn train_perceptron_counted(config: &TrainConfig, data: &RunData, strategy: 
     }
 }
 
+/// A matrix of inputs, row after row, starting on a cache line: a row of 16 f32 then fills one
+/// line instead of straddling two (and a prefetch of its first line brings all of it).
+struct Rows<F> {
+    buf: Vec<F>,
+    start: usize,
+}
+
+impl<F: Real> Rows<F> {
+    const LINE: usize = 64;
+
+    fn new(xs: &[f32]) -> Self {
+        let mut buf = vec![F::ZERO; xs.len() + Self::LINE / std::mem::size_of::<F>()];
+        let start = buf.as_ptr().align_offset(Self::LINE);
+        for (b, &x) in buf[start..].iter_mut().zip(xs) {
+            *b = F::of(x as f64);
+        }
+        buf.truncate(start + xs.len());
+        Rows { buf, start }
+    }
+}
+
+impl<F> std::ops::Deref for Rows<F> {
+    type Target = [F];
+    fn deref(&self) -> &[F] {
+        &self.buf[self.start..]
+    }
+}
+
 struct Run<'a, F: Real> {
     config: &'a TrainConfig,
     d: usize,
-    x_train: Vec<F>,
+    x_train: Rows<F>,
     y_train: Vec<F>,
-    x_test: Vec<F>,
+    x_test: Rows<F>,
     y_test: Vec<F>,
     w0: Vec<f64>,
     v: Vec<F>,
@@ -261,6 +330,77 @@ fn prefetch<F>(row: &[F]) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = row;
+}
+
+/// Batches ahead of the one in use whose rows the fused loop prefetches.
+const FUSED_AHEAD: usize = 16;
+
+/// The margins α·y·(x·v)·s of the rows of `x` (rows of d = `v.len()`, a multiple of 8) eight
+/// rows at a time, all but the last `y.len() mod 8`: the rows with a margin below 1, in order,
+/// and whether every margin is finite. Each dot product is summed exactly as [`dot`] sums it
+/// (lane l of a register holds partial sum l; the registers of eight rows are then reduced
+/// together, in the same tree), and the margin is rounded as [`Margins`] rounds it: same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn unfitted_by_eight(x: &[f32], y: &[f32], v: &[f32], scale: f32, alpha: f64) -> (Vec<u32>, bool) {
+    use std::arch::x86_64::*;
+    /// Eight floats from `c`, unaligned.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn load(c: &[f32]) -> __m256 {
+        assert!(c.len() >= 8);
+        // SAFETY: eight floats, read unaligned.
+        unsafe { _mm256_loadu_ps(c.as_ptr()) }
+    }
+    /// Lane l of a row's register: (…((0 + x_l·v_l) + x_{l+8}·v_{l+8}) + …), as in `dot`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn partial(row: &[f32], vs: &[__m256]) -> __m256 {
+        let mut acc = _mm256_setzero_ps();
+        for (c, &vc) in row.chunks_exact(8).zip(vs) {
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(load(c), vc));
+        }
+        acc
+    }
+    /// Rows r and s: [a_l + a_{l+4} of r (l < 4) | the same of s].
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn halves(r: __m256, s: __m256) -> __m256 {
+        _mm256_add_ps(_mm256_permute2f128_ps::<0x20>(r, s), _mm256_permute2f128_ps::<0x31>(r, s))
+    }
+    let d = v.len();
+    let mut vs = [_mm256_setzero_ps(); 4];
+    let vs = &mut vs[..d / 8];
+    for (vc, c) in vs.iter_mut().zip(v.chunks_exact(8)) {
+        *vc = load(c);
+    }
+    let (mut suspects, mut finite) = (Vec::new(), true);
+    let (one, inf, sign) = (_mm256_set1_pd(1.0), _mm256_set1_pd(f64::INFINITY), _mm256_set1_pd(-0.0));
+    let (scale, alpha) = (_mm256_set1_ps(scale), _mm256_set1_pd(alpha));
+    // hadd's order of rows (0, 2, 4, 6 | 1, 3, 5, 7) back to 0…7.
+    let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (k, (rows, ys)) in x.chunks_exact(8 * d).zip(y.chunks_exact(8)).enumerate() {
+        let mut a = [_mm256_setzero_ps(); 8];
+        for (r, a) in a.iter_mut().enumerate() {
+            *a = partial(&rows[r * d..][..d], vs);
+        }
+        let (h01, h23, h45, h67) = (halves(a[0], a[1]), halves(a[2], a[3]), halves(a[4], a[5]), halves(a[6], a[7]));
+        // (h0 + h1) + (h2 + h3) of every row: the tree of `dot`.
+        let sums = _mm256_hadd_ps(_mm256_hadd_ps(h01, h23), _mm256_hadd_ps(h45, h67));
+        let sums = _mm256_permutevar8x32_ps(sums, order);
+        let m32 = _mm256_mul_ps(_mm256_mul_ps(sums, scale), load(ys));
+        let mut unfitted = 0;
+        for (half, m32) in [_mm256_castps256_ps128(m32), _mm256_extractf128_ps::<1>(m32)].into_iter().enumerate() {
+            let m = _mm256_mul_pd(_mm256_cvtps_pd(m32), alpha);
+            unfitted |= _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(m, one)) << (4 * half);
+            finite &= _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(_mm256_andnot_pd(sign, m), inf)) == 0xf;
+        }
+        while unfitted != 0 {
+            suspects.push((8 * k) as u32 + unfitted.trailing_zeros());
+            unfitted &= unfitted - 1;
+        }
+    }
+    (suspects, finite)
 }
 
 /// Whether the processor has AVX2.
@@ -361,9 +501,9 @@ impl<'a, F: Real> Run<'a, F> {
         Run {
             config,
             d,
-            x_train: conv(&data.x_train),
+            x_train: Rows::new(&data.x_train),
             y_train: conv(&data.y_train),
-            x_test: conv(&data.x_test),
+            x_test: Rows::new(&data.x_test),
             y_test: conv(&data.y_test),
             w0,
             v: vec![F::ZERO; d],
@@ -382,6 +522,177 @@ impl<'a, F: Real> Run<'a, F> {
             return unsafe { m.fill_avx2(rows, out, self.strategy.lanes) };
         }
         m.fill(rows, out, self.strategy.lanes)
+    }
+
+    /// α·y·f of training point `i` at weights `v`, as [`Margins`] computes it, with d = `D`
+    /// unless `D` is 0.
+    #[inline(always)]
+    fn margin<const D: usize>(&self, v: &[F], i: u32) -> f64 {
+        let d = if D > 0 { D } else { self.d };
+        let i = i as usize;
+        let dot = dot(&self.x_train[i * d..][..d], &v[..d]);
+        (dot * self.scale * self.y_train[i]).get() * self.config.alpha
+    }
+
+    /// The weights as an array of `D` (kept in registers through a pass), or all of them.
+    #[inline(always)]
+    fn held<const D: usize>(&self) -> [F; D] {
+        let mut v = [F::ZERO; D];
+        v.copy_from_slice(&self.v[..D]);
+        v
+    }
+
+    /// Takes up to `n` quiet steps: steps whose batch points are all fitted (α·y·f ≥ 1) while no
+    /// check is pending, which change nothing but the step count; stops before the first step
+    /// that is not quiet and returns how many it took. Each step draws the batch `ahead` steps
+    /// on in place and prefetches its rows: one loop, no blocks and no buffer of margins. With
+    /// the margin filter on, a point it proves fitted is not read (nor its row prefetched: the
+    /// estimates stay as they are through quiet steps).
+    #[inline(always)]
+    fn quiet_steps<const D: usize, const B: usize>(
+        &self,
+        batches: &mut Batches,
+        mut filter: Option<&mut MarginFilter>,
+        n: u64,
+        ahead: usize,
+    ) -> u64 {
+        let d = if D > 0 { D } else { self.d };
+        // The weights do not change through quiet steps.
+        let held = self.held::<D>();
+        let v: &[F] = if D > 0 { &held } else { &self.v };
+        let needed = |f: &Option<&mut MarginFilter>, i: u32| f.as_ref().is_none_or(|f| !f.fitted(i as usize));
+        let b = if B > 0 { B } else { batches.batch };
+        let from = batches.fill(ahead);
+        for &i in batches.buf[from..].iter().filter(|&&i| needed(&filter, i)) {
+            prefetch(&self.x_train[i as usize * d..][..d]);
+        }
+        // Drawing ahead grows the buffer by a batch a step: about 2^14 indices between drains.
+        let most = (1 << 14) / b as u64 + 1;
+        let mut done = 0;
+        while done < n {
+            batches.fill(ahead);
+            let chunk = (n - done).min(most);
+            let end = batches.buf.len();
+            batches.buf.resize(end + chunk as usize * b, 0);
+            for k in 0..chunk as usize {
+                // All B margins, then one branch; `>=`, not `< 1.0`: a NaN margin is no quiet step.
+                let (mut quiet, mut read) = (true, 0);
+                for &i in &batches.buf[batches.start..][..b] {
+                    if needed(&filter, i) {
+                        quiet &= self.margin::<D>(v, i) >= 1.0;
+                        read += 1;
+                    }
+                }
+                if !quiet {
+                    batches.buf.truncate(end + k * b);
+                    return done + k as u64;
+                }
+                if let Some(f) = filter.as_mut() {
+                    f.quiet_step(b as u64 - read, read);
+                }
+                batches.start += b;
+                let drawn = batches.sampler.draw(b);
+                for (slot, &i) in batches.buf[end + k * b..][..b].iter_mut().zip(drawn) {
+                    *slot = i as u32;
+                    if needed(&filter, *slot) {
+                        prefetch(&self.x_train[i as usize * d..][..d]);
+                    }
+                }
+            }
+            done += chunk;
+        }
+        n
+    }
+
+    /// [`Run::quiet_steps`] compiled for d = 16 or 32 where d is one of them (for any d
+    /// otherwise), and for AVX2 where the strategy asks and the processor has it (same bits).
+    fn quiet(&self, batches: &mut Batches, filter: Option<&mut MarginFilter>, n: u64, ahead: usize) -> u64 {
+        #[inline(always)]
+        fn by_d<F: Real>(
+            run: &Run<F>,
+            batches: &mut Batches,
+            filter: Option<&mut MarginFilter>,
+            n: u64,
+            ahead: usize,
+        ) -> u64 {
+            match (run.d, batches.batch) {
+                (16, 2) => run.quiet_steps::<16, 2>(batches, filter, n, ahead),
+                (32, 2) => run.quiet_steps::<32, 2>(batches, filter, n, ahead),
+                (16, _) => run.quiet_steps::<16, 0>(batches, filter, n, ahead),
+                (32, _) => run.quiet_steps::<32, 0>(batches, filter, n, ahead),
+                _ => run.quiet_steps::<0, 0>(batches, filter, n, ahead),
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2<F: Real>(
+            run: &Run<F>,
+            batches: &mut Batches,
+            filter: Option<&mut MarginFilter>,
+            n: u64,
+            ahead: usize,
+        ) -> u64 {
+            by_d(run, batches, filter, n, ahead)
+        }
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: the processor has AVX2 (`has_avx2`, when the run was set up).
+            return unsafe { avx2(self, batches, filter, n, ahead) };
+        }
+        by_d(self, batches, filter, n, ahead)
+    }
+
+    /// The training points with α·y·f < 1, in order, or `None` if a margin is not finite. The
+    /// points looked at: all of them, or with the filter on only those it cannot prove fitted
+    /// (when they are few; otherwise all, and the estimates are set afresh from them).
+    fn full_check(&self, filter: Option<&mut MarginFilter>) -> Option<Vec<u32>> {
+        let p = self.y_train.len();
+        if filter.is_none() && self.d <= self.strategy.fused_up_to {
+            if let Some((suspects, finite)) = self.unfitted_by_eight() {
+                return finite.then_some(suspects);
+            }
+        }
+        let candidates = filter.as_ref().map(|f| f.candidates()).filter(|c| c.len() * 4 < p);
+        let rows = candidates.unwrap_or_else(|| (0..p as u32).collect());
+        let mut all = vec![0.0; rows.len()];
+        self.margins(&self.x_train, &self.y_train, &rows, &mut all);
+        if all.iter().any(|m| !m.is_finite()) {
+            return None;
+        }
+        let suspects: Vec<u32> = rows.iter().zip(&all).filter(|(_, &m)| m < 1.0).map(|(&i, _)| i).collect();
+        if let Some(f) = filter.filter(|_| rows.len() == p && !suspects.is_empty()) {
+            f.refresh(&all, self.vnorm());
+        }
+        Some(suspects)
+    }
+
+    /// Every training point's margin eight rows at a time ([`unfitted_by_eight`]), where the run
+    /// is in f32, d is a multiple of 8 and the processor has AVX2: the points with α·y·f < 1 and
+    /// whether every margin is finite.
+    fn unfitted_by_eight(&self) -> Option<(Vec<u32>, bool)> {
+        #[cfg(target_arch = "x86_64")]
+        if let (true, 0, true, Some(x), Some(y), Some(v)) = (
+            self.avx2,
+            self.d % 8,
+            self.d <= 32,
+            F::as_f32(&self.x_train),
+            F::as_f32(&self.y_train),
+            F::as_f32(&self.v),
+        ) {
+            let (scale, alpha) = (self.scale.get() as f32, self.config.alpha);
+            // SAFETY: the processor has AVX2 (`has_avx2`, when the run was set up).
+            let (mut suspects, mut finite) = unsafe { unfitted_by_eight(x, y, v, scale, alpha) };
+            // The last p mod 8 points one at a time.
+            for i in (y.len() - y.len() % 8) as u32..y.len() as u32 {
+                let m = self.margin::<0>(&self.v, i);
+                finite &= m.is_finite();
+                if m < 1.0 {
+                    suspects.push(i);
+                }
+            }
+            return Some((suspects, finite));
+        }
+        None
     }
 
     /// Whether one of the suspects (points unfitted at the last full check) is still unfitted,
@@ -486,8 +797,14 @@ impl<'a, F: Real> Run<'a, F> {
         let mut margins = vec![0.0f64; max_block.max(1) * batch];
         // The margin filter, switched on and off by what steps are measured to cost.
         let mut filter: Option<MarginFilter> = None;
-        let mut switch = Switch::new(p, d, self.strategy.filter);
+        let fused = d <= self.strategy.fused_up_to;
+        let mut switch = Switch::new(p, d, self.strategy.filter, fused);
         let status = 'run: loop {
+            if fused && !moved {
+                let until = schedule.next_due(steps).min(c.max_steps).min(switch.next_decision());
+                let n = until.saturating_sub(steps);
+                steps += self.quiet(&mut batches, filter.as_mut().filter(|f| f.on), n, FUSED_AHEAD);
+            }
             let filtering = filter.as_ref().is_some_and(|f| f.on);
             if filtering {
                 block = 1;
@@ -556,26 +873,14 @@ impl<'a, F: Real> Run<'a, F> {
                     let proven_positive = self.any_unfitted(&suspects, &mut suspects_from);
                     if !proven_positive {
                         checks += 1;
-                        // The points to look at: all of them, or with the filter on only those
-                        // it cannot prove fitted (when they are few; otherwise all, and the
-                        // estimates are set afresh from them).
-                        let candidates =
-                            filter.as_ref().filter(|f| f.on).map(|f| f.candidates()).filter(|c| c.len() * 4 < p);
-                        let rows = candidates.unwrap_or_else(|| (0..p as u32).collect());
-                        let mut all = vec![0.0; rows.len()];
-                        self.margins(&self.x_train, &self.y_train, &rows, &mut all);
-                        if all.iter().any(|m| !m.is_finite()) {
+                        let Some(found) = self.full_check(filter.as_mut().filter(|f| f.on)) else {
                             check_wall += t0.elapsed().as_secs_f64();
                             break 'run Status::Diverged;
-                        }
-                        suspects = rows.iter().zip(&all).filter(|(_, &m)| m < 1.0).map(|(&i, _)| i).collect();
-                        suspects_from = 0;
+                        };
+                        (suspects, suspects_from) = (found, 0);
                         if suspects.is_empty() {
                             check_wall += t0.elapsed().as_secs_f64();
                             break 'run Status::Converged;
-                        }
-                        if let Some(f) = filter.as_mut().filter(|f| f.on && rows.len() == p) {
-                            f.refresh(&all, self.vnorm());
                         }
                     }
                     check_wall += t0.elapsed().as_secs_f64();

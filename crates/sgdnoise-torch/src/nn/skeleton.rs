@@ -75,6 +75,14 @@ impl Schedule {
         }
     }
 
+    /// The first step from `steps` on at which [`Schedule::point_due`] or [`Schedule::past_wall`]
+    /// may fire: a loop may take the steps before it without asking either.
+    pub(super) fn next_due(&self, steps: u64) -> u64 {
+        let point = if self.trajectory { self.next_point } else { u64::MAX };
+        let wall = if self.max_wall.is_some() { steps.next_multiple_of(self.wall_stride) } else { u64::MAX };
+        point.min(wall)
+    }
+
     /// Whether `seconds` (now plus what the next piece of work will cost) is past the limit.
     pub(super) fn over_wall(&self, seconds: f64) -> bool {
         self.max_wall.is_some_and(|limit| seconds > limit)
