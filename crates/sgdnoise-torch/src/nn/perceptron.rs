@@ -38,7 +38,7 @@ use super::margin_filter::MarginFilter;
 use super::skeleton::{record, LoopCounts, LoopEnd, Movement, Schedule, SetStats, TrainConfig, TRAJECTORY_TEST_POINTS};
 use sgdnoise_core::datasets::RunData;
 use sgdnoise_core::rng::{DistinctSampler, Rng, Stream};
-use sgdnoise_core::run::observables::{LayerChange, RunRecord, TrajectoryPoint};
+use sgdnoise_core::run::observables::{RunRecord, TrajectoryPoint};
 use sgdnoise_core::run::{Dtype, Status};
 
 /// f32 or f64 arithmetic, as the run's dtype says.
@@ -725,27 +725,7 @@ impl<'a, F: Real> Run<'a, F> {
     }
 
     fn stats(&self, x: &[F], y: &[F]) -> SetStats {
-        let alpha = self.config.alpha;
-        let (mut loss, mut err, mut unfitted, mut non_finite) = (0.0, 0usize, 0usize, false);
-        let margins = self.all_margins(x, y);
-        for &m in &margins {
-            if !m.is_finite() {
-                non_finite = true;
-                err += 1;
-                unfitted += 1;
-                loss = f64::NAN;
-                continue;
-            }
-            if m <= 0.0 {
-                err += 1;
-            }
-            if m < 1.0 {
-                unfitted += 1;
-                loss += (1.0 - m) / alpha;
-            }
-        }
-        let n = margins.len().max(1) as f64;
-        SetStats { loss: loss / n, err: err as f64 / n, unfitted, non_finite }
+        SetStats::of_margins(&self.all_margins(x, y), self.config.alpha)
     }
 
     fn checkpoint(&self, steps: u64, dt: f64, with_test: bool) -> TrajectoryPoint {
@@ -925,15 +905,10 @@ impl<'a, F: Real> Run<'a, F> {
         let v: Vec<f64> = self.v.iter().map(|x| x.get()).collect();
         let dw2: f64 = v.iter().map(|x| x * x).sum();
         let w02: f64 = self.w0.iter().map(|x| x * x).sum();
-        let layer =
-            LayerChange { name: "w".into(), rel_dw: (dw2 / w02).sqrt(), dw_norm: dw2.sqrt(), w0_norm: w02.sqrt() };
-        let moved = Movement {
-            layers: vec![layer],
-            dw2,
-            w02,
-            w1: Some(v.first().copied().unwrap_or(f64::NAN)),
-            w_perp: Some(v.iter().skip(1).map(|x| x * x).sum::<f64>().sqrt()),
-        };
+        let mut moved = Movement::new();
+        moved.add("w", dw2, w02);
+        moved.w1 = Some(v.first().copied().unwrap_or(f64::NAN));
+        moved.w_perp = Some(v.iter().skip(1).map(|x| x * x).sum::<f64>().sqrt());
         record(end, &train, &test, moved, self.config.trajectory, self.d as i64)
     }
 }
