@@ -16,7 +16,9 @@ use tch::{Device, Kind, Tensor};
 
 use super::fc::{first_layer_layout, to_host, FcStep};
 use super::model::Net;
-use super::skeleton::{record, LoopCounts, LoopEnd, Movement, Schedule, SetStats, TrainConfig, TRAJECTORY_TEST_POINTS};
+use super::skeleton::{
+    record, start_point, LoopCounts, LoopEnd, Movement, Schedule, SetStats, TrainConfig, TRAJECTORY_TEST_POINTS,
+};
 use sgdnoise_core::datasets::RunData;
 use sgdnoise_core::rng::{DistinctSampler, Rng, Stream};
 use sgdnoise_core::run::{ArchKind, Dtype, RunRecord, Status, TrajectoryPoint};
@@ -353,11 +355,7 @@ impl Dynamics for Trainer<'_> {
 
     fn checkpoint(&self, steps: u64, dt: f64, with_test: bool) -> Result<TrajectoryPoint, TrainError> {
         if steps == 0 {
-            // f(w0, x) = F(w0, x) − F(w0, x) = 0 by definition: every point has loss 1/α, is
-            // unfitted and (y·f = 0) counts as an error. No pass needed, and no rounding.
-            let p = self.train.y.size()[0] as usize;
-            let test_err = with_test.then_some(1.0);
-            return Ok(TrajectoryPoint { step: 0, t: 0.0, train_loss: 1.0 / self.config.alpha, unfitted: p, test_err });
+            return Ok(start_point(self.train_size(), self.config.alpha, with_test));
         }
         // Not a stop decision: the fast full-set pass will do.
         let train = self.stats(&self.train)?;

@@ -21,7 +21,7 @@ use super::dynamics::{suspect_count, validate, Dynamics, TrainError};
 use super::fc::Hinge;
 use super::kernels::{self, gelu, gelu_and_slope, panel, relu, Epilogue, Mat, Path, PANEL};
 use super::model::Net;
-use super::skeleton::{record, LoopEnd, Movement, SetStats, TrainConfig, TRAJECTORY_TEST_POINTS};
+use super::skeleton::{record, start_point, LoopEnd, Movement, SetStats, TrainConfig, TRAJECTORY_TEST_POINTS};
 use sgdnoise_core::datasets::RunData;
 use sgdnoise_core::run::{Activation, ArchKind, Dtype, RunRecord, TrajectoryPoint};
 
@@ -137,8 +137,9 @@ struct StepBuffers {
     raw: Vec<f32>,
     raw64: Vec<f64>,
     u: Vec<f64>,
-    /// The activations (z_0 = the inputs first), slopes and descent factors of the points with a
-    /// positive loss only.
+    /// The batch rows with a positive loss, and their activations (z_0 = the inputs first),
+    /// slopes and descent factors.
+    active: Vec<usize>,
     active_z: Vec<Vec<f32>>,
     active_slopes: Vec<Vec<f32>>,
     active_u: Vec<f32>,
@@ -239,6 +240,7 @@ impl<'a> CpuFc<'a> {
             raw: vec![0.0; b],
             raw64: vec![0.0; b],
             u: vec![0.0; b],
+            active: Vec::with_capacity(b),
             active_z: widths.iter().map(|&k| vec![0.0; b * k]).collect(),
             active_slopes: vec![vec![0.0; b * h]; depth],
             active_u: vec![0.0; b],
@@ -301,9 +303,10 @@ impl<'a> CpuFc<'a> {
     fn descend(&mut self) {
         let Shape { d, h, depth, folded, path, .. } = self.shape;
         let b = &mut self.buf;
-        let active: Vec<usize> = (0..b.u.len()).filter(|&r| b.u[r] != 0.0).collect();
-        let n = active.len();
-        for (k, &r) in active.iter().enumerate() {
+        b.active.clear();
+        b.active.extend((0..b.u.len()).filter(|&r| b.u[r] != 0.0));
+        let n = b.active.len();
+        for (k, &r) in b.active.iter().enumerate() {
             b.active_z[0][k * d..][..d].copy_from_slice(&b.x[r * d..][..d]);
             for l in 0..depth {
                 b.active_z[l + 1][k * h..][..h].copy_from_slice(&b.z[l][r * h..][..h]);
@@ -393,13 +396,10 @@ impl Dynamics for CpuFc<'_> {
     }
 
     fn checkpoint(&self, steps: u64, dt: f64, with_test: bool) -> Result<TrajectoryPoint, TrainError> {
-        let p = self.train_size();
         if steps == 0 {
-            // f(w0, x) = 0 by definition: every point has loss 1/α, is unfitted and an error.
-            let test_err = with_test.then_some(1.0);
-            return Ok(TrajectoryPoint { step: 0, t: 0.0, train_loss: 1.0 / self.config.alpha, unfitted: p, test_err });
+            return Ok(start_point(self.train_size(), self.config.alpha, with_test));
         }
-        let train = self.stats(&self.train, p);
+        let train = self.stats(&self.train, self.train_size());
         let test_err = with_test.then(|| self.stats(&self.test, self.test.y.len().min(TRAJECTORY_TEST_POINTS)).err);
         Ok(TrajectoryPoint {
             step: steps,

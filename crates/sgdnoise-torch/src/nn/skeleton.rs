@@ -128,6 +128,13 @@ impl SetStats {
     }
 }
 
+/// The trajectory point at step 0 of a net's run: f(w0, x) = F(w0, x) − F(w0, x) = 0 by
+/// definition, so every one of the `p` training points has loss 1/α, is unfitted and (y·f = 0)
+/// counts as an error. No pass needed, and no rounding.
+pub(super) fn start_point(p: usize, alpha: f64, with_test: bool) -> TrajectoryPoint {
+    TrajectoryPoint { step: 0, t: 0.0, train_loss: 1.0 / alpha, unfitted: p, test_err: with_test.then_some(1.0) }
+}
+
 /// The test error along the trajectory is measured on the first this many test points (the final
 /// test error on all of them): a full 8192-point pass at every checkpoint was 40% of a short run.
 pub(super) const TRAJECTORY_TEST_POINTS: usize = 2048;
