@@ -10,6 +10,41 @@ pub const BUILD_LIBTORCH_VERSION: &str = match option_env!("SGDNOISE_BUILD_LIBTO
     None => "unknown",
 };
 
+/// The source revision a binary was built from: the git commit and whether tracked files
+/// differed from it. Recorded in every execution row and shown by `why`; never keyed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Source {
+    /// The commit's full hash, or `unknown` (built outside a git checkout).
+    pub commit: String,
+    /// `None` when unknown.
+    pub dirty: Option<bool>,
+}
+
+impl Source {
+    /// From what the binary's build script baked in (`unknown` when it had no git).
+    pub fn from_build(commit: &str, dirty: &str) -> Source {
+        Source { commit: commit.to_owned(), dirty: dirty.parse().ok() }
+    }
+
+    /// For a process that was not told (a library caller, the worker binary).
+    pub fn unknown() -> Source {
+        Source { commit: "unknown".into(), dirty: None }
+    }
+
+    /// `0123456789ab`, `0123456789ab-dirty` or `unknown`.
+    pub fn short(&self) -> String {
+        if self.commit == "unknown" {
+            return self.commit.clone();
+        }
+        let c = &self.commit[..self.commit.len().min(12)];
+        if self.dirty == Some(true) {
+            format!("{c}-dirty")
+        } else {
+            c.to_owned()
+        }
+    }
+}
+
 /// Cores available to this process.
 pub fn cores() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)

@@ -15,6 +15,7 @@
 //! | module       | what                                                                       |
 //! |--------------|----------------------------------------------------------------------------|
 //! | `cli`        | the command line: arguments → library calls; `anyhow` lives here only       |
+//! | `bundle`     | results bundles: written, checked (hostile input refused), imported        |
 //! | `engine`     | keys, plans and reasons, the dispatcher, executors (local, Slurm), estimates |
 //! | `pipeline`   | the YAML front end: located parsing, the validated spec, sweeps, targets    |
 //! | `stages`     | the kind interface (`kind.rs`), the catalogue (`mod.rs`), one file per kind |
@@ -34,6 +35,7 @@
 //! | `named`      | enums with stable names                                                     |
 
 pub mod analysis;
+pub mod bundle;
 pub mod canonical;
 pub mod cli;
 pub mod datasets;

@@ -248,6 +248,9 @@ pub struct FitOutput {
     pub runs_used: usize,
     /// Reason → runs left out for it.
     pub runs_excluded: BTreeMap<String, usize>,
+    /// Reason → the keys of those runs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub excluded_keys: BTreeMap<String, Vec<String>>,
     pub points: Vec<FitPoint>,
     /// The law refitted between successive values of one variable.
     pub local: Vec<LocalSlope>,
@@ -294,6 +297,9 @@ pub struct RunsUsed {
     pub runs_used: usize,
     /// Reason → runs left out for it.
     pub runs_excluded: BTreeMap<String, usize>,
+    /// Reason → the keys of those runs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub excluded_keys: BTreeMap<String, Vec<String>>,
     pub used_keys: Vec<String>,
     /// Set when computed over part of the planned runs (`--partial`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -25,6 +25,16 @@ pub struct Selection {
 pub struct Selected {
     pub rows: Vec<Row>,
     pub excluded: BTreeMap<String, usize>,
+    /// Reason → the keys of the runs left out for it (what `why` marks).
+    pub excluded_keys: BTreeMap<String, Vec<String>>,
+}
+
+impl Selected {
+    /// Leaves `row` out for `reason`.
+    pub fn exclude(&mut self, reason: String, row: &Row) {
+        *self.excluded.entry(reason.clone()).or_default() += 1;
+        self.excluded_keys.entry(reason).or_default().push(row_key(row));
+    }
 }
 
 fn same(a: &Value, b: &Value) -> bool {
@@ -54,14 +64,14 @@ impl Selection {
                 let hi = bounds.get(1).and_then(Value::as_f64);
                 let inside = v.is_some_and(|v| lo.is_none_or(|l| v >= l) && hi.is_none_or(|h| v <= h));
                 if !inside {
-                    *out.excluded.entry(format!("{k} outside the fit range")).or_default() += 1;
+                    out.exclude(format!("{k} outside the fit range"), &row);
                     continue 'rows;
                 }
             }
             if self.converged_only {
                 let status = row.get("status").and_then(Value::as_str).unwrap_or("?");
                 if status != "converged" {
-                    *out.excluded.entry(format!("status {status}")).or_default() += 1;
+                    out.exclude(format!("status {status}"), &row);
                     continue;
                 }
             }

@@ -2,9 +2,11 @@
 //! call library code; the commands that load libtorch are handed to `sgdnoise-torch`.
 //! Errors print as `error: …` then `caused by: …`; invalid input exits 2, a failed run 1.
 
+mod bundle;
 pub mod cache;
 mod export;
 mod gc;
+mod import;
 mod kinds;
 mod plan;
 mod results;
@@ -61,6 +63,10 @@ enum Command {
     Verify(Forwarded),
     /// Copy a stage's outputs (e.g. the report) out of the store.
     Export(export::ExportArgs),
+    /// Write the results bundle of a pipeline: its chain of executions and stored outputs.
+    Bundle(bundle::BundleArgs),
+    /// Merge a results bundle into the cache, checked first.
+    Import(import::ImportArgs),
     /// Execute planned instances by key (used by `run` and the Slurm executor).
     Exec(Forwarded),
     /// libtorch version, devices, threads and datasets.
@@ -71,7 +77,7 @@ enum Command {
 
 /// The light `sgdnoise`: commands that load libtorch go to `sgdnoise-torch` (same arguments),
 /// the rest run here without it.
-pub fn main() -> ExitCode {
+pub fn main(source: &crate::host::Source) -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     if args.get(1).and_then(|a| a.to_str()).is_some_and(|c| TORCH_COMMANDS.contains(&c)) {
         use std::os::unix::process::CommandExt;
@@ -81,11 +87,12 @@ pub fn main() -> ExitCode {
         eprintln!("error: cannot run {}: {err}", exe.display());
         return ExitCode::from(EXIT_FAILED);
     }
-    run_args(args)
+    run_args(args, source)
 }
 
-/// Parses and runs a command that needs no libtorch.
-pub fn run_args(args: Vec<OsString>) -> ExitCode {
+/// Parses and runs a command that needs no libtorch; `source` is the revision this binary was
+/// built from, as provenance records it.
+pub fn run_args(args: Vec<OsString>, source: &crate::host::Source) -> ExitCode {
     let cli = Cli::parse_from(args);
     if matches!(cli.command, Command::Plan(_) | Command::Results(_) | Command::Why(_) | Command::Kinds(_)) {
         // Commands that only print: a reader that stops early (`| head`) ends them quietly, as
@@ -95,12 +102,14 @@ pub fn run_args(args: Vec<OsString>) -> ExitCode {
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     }
     report(match cli.command {
-        Command::Run(args) => run::run(*args),
+        Command::Run(args) => run::run(*args, source),
         Command::Plan(args) => plan::run(args),
         Command::Results(args) => results::run(args),
         Command::Why(args) => why::run(args),
         Command::Gc(args) => gc::run(args),
         Command::Export(args) => export::run(args),
+        Command::Bundle(args) => bundle::run(args),
+        Command::Import(args) => import::run(args),
         Command::Kinds(args) => kinds::run(args),
         Command::Train(_) | Command::Verify(_) | Command::Exec(_) | Command::Doctor(_) => {
             Err(InvalidInput("this command runs in sgdnoise-torch".into()).into())

@@ -147,7 +147,7 @@ fn slurm_settings(args: &RunArgs) -> anyhow::Result<SlurmSettings> {
     Ok(profile.overridden_by(args.slurm.settings()))
 }
 
-pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: RunArgs, source: &crate::host::Source) -> anyhow::Result<ExitCode> {
     let pipeline = cache::load_targets(&args.pipeline, &args.targets)?;
     let slurm = match args.executor {
         ExecutorKind::Slurm => Some(slurm_settings(&args)?),
@@ -175,6 +175,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         quiet: args.json,
         exe: host::torch_exe(),
         cache: std::fs::canonicalize(&cache_dir)?,
+        source: source.clone(),
     };
     let (outbox, inbox) = executor::channel();
     let interrupt = outbox.clone();

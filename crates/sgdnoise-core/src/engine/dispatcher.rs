@@ -36,6 +36,8 @@ pub struct RunOptions {
     /// The binary that runs isolated jobs (`sgdnoise exec`).
     pub exe: PathBuf,
     pub cache: PathBuf,
+    /// The revision the coordinator was built from, recorded with every execution.
+    pub source: crate::host::Source,
 }
 
 /// How one instance ended in a run (`run --json` writes the lowercase name).
@@ -393,6 +395,8 @@ impl<'a> Dispatcher<'a> {
         let key = planned.job.key.clone();
         let mut env = json!({
             "sgdnoise_version": env!("CARGO_PKG_VERSION"),
+            "source_commit": self.opts.source.commit,
+            "source_dirty": self.opts.source.dirty,
             "libtorch_version": if s.kind.uses_torch() { json!(planner.env.libtorch) } else { Value::Null },
             "device": self.opts.device,
             "threads": self.opts.threads,
@@ -614,6 +618,7 @@ stages:
             quiet: true,
             exe: "sgdnoise".into(),
             cache: dir.path().to_owned(),
+            source: crate::host::Source::unknown(),
         };
         Fixture { _dir: dir, pipeline, store, db, opts }
     }

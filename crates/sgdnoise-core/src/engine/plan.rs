@@ -63,6 +63,10 @@ pub struct PlannedInstance {
     pub status: Status,
     pub reasons: Vec<RerunReason>,
     pub record: Option<RecordRow>,
+    /// For an instance that will run to rebuild outputs it had (a kind rebuilt exactly from its
+    /// key, whose outputs were left out of a bundle): the output hash it is expected to give
+    /// again, so that what is downstream is keyed now. `run` keys them by what it does give.
+    pub expected: Option<String>,
 }
 
 /// Records and the latest keys, loaded once.
@@ -73,6 +77,9 @@ pub struct Planner<'a> {
     records: HashMap<String, RecordRow>,
     latest: crate::provenance::db::LatestMap,
     failures: HashMap<String, String>,
+    /// Output hashes of rebuildable instances that ran (here or where a bundle came from) and
+    /// have no record here.
+    expected: HashMap<String, String>,
     file_hashes: HashMap<String, String>,
     /// Instances whose raw files are missing or unreadable, with the message.
     missing: HashMap<(usize, usize), String>,
@@ -92,6 +99,11 @@ impl<'a> Planner<'a> {
             records: db.records()?,
             latest: db.latest(&pipeline.name)?,
             failures: db.failures()?,
+            expected: {
+                let kinds: Vec<&str> =
+                    crate::stages::all().iter().filter(|k| k.rederivable()).map(|k| k.name()).collect();
+                db.unrecorded_outputs(&kinds)?
+            },
             file_hashes: HashMap::new(),
             missing: HashMap::new(),
             checked: Default::default(),
@@ -197,7 +209,11 @@ impl<'a> Planner<'a> {
             status: Status::Run,
             reasons: Vec::new(),
             record: None,
+            expected: None,
         };
+        if s.kind.rederivable() {
+            planned.expected = self.records.get(key).map(|r| r.output_hash.clone()).or(self.expected.get(key).cloned());
+        }
         if let Some(rec) = self.records.get(key) {
             // Every object is rehashed: a fresh instance is one whose outputs can be read back.
             match rec.outputs.iter().find_map(|(name, h)| self.output_problem(name, h)) {
@@ -209,6 +225,8 @@ impl<'a> Planner<'a> {
             }
         } else if let Some(err) = self.failures.get(key) {
             planned.reasons.push(RerunReason::PreviousFailed { error: first_line(err) });
+        } else if let Some(hash) = &planned.expected {
+            planned.reasons.push(RerunReason::Rebuild { output_hash: hash.clone() });
         } else {
             match self.latest.get(&(s.name.clone(), id.clone())) {
                 Some((_, old)) => match serde_json::from_str::<KeyInputs>(old) {
@@ -232,6 +250,7 @@ impl<'a> Planner<'a> {
             status,
             reasons: vec![reason],
             record: None,
+            expected: None,
         };
         for &si in &self.pipeline.order {
             let stage = &stages[si];
@@ -251,7 +270,11 @@ impl<'a> Planner<'a> {
                 .iter()
                 .flat_map(|&n| {
                     let name = stages[n].name.as_str();
-                    out[n].iter().filter_map(move |p| p.record.as_ref().map(|r| (name, r.output_hash.as_str())))
+                    out[n].iter().filter_map(move |p| match (&p.record, &p.expected) {
+                        (Some(r), _) => Some((name, r.output_hash.as_str())),
+                        (None, Some(h)) => Some((name, h.as_str())),
+                        (None, None) => None,
+                    })
                 })
                 .collect();
             let partial = (upstream.len() < planned_upstream)
@@ -288,6 +311,7 @@ impl<'a> Planner<'a> {
     /// it would fail again, and the aggregates above it are computed without it.
     fn will_run(&self, p: &PlannedInstance) -> bool {
         p.status == Status::Run
+            && p.expected.is_none()
             && !(self.partial && matches!(p.reasons.first(), Some(RerunReason::PreviousFailed { .. })))
     }
 

@@ -74,6 +74,11 @@ pub enum RerunReason {
         hash: String,
         message: String,
     },
+    /// Its outputs were left out of an imported bundle: rebuilt from its raw files, expected to
+    /// give this output hash again.
+    Rebuild {
+        output_hash: String,
+    },
     /// The same key was tried before and failed.
     PreviousFailed {
         error: String,
@@ -140,6 +145,9 @@ impl fmt::Display for RerunReason {
             }
             RerunReason::MissingData { message } => write!(f, "cannot run here: {message}"),
             RerunReason::PreviousFailed { error } => write!(f, "previous attempt failed: {error}"),
+            RerunReason::Rebuild { output_hash } => {
+                write!(f, "rebuild: outputs left out of an imported bundle (expected {})", short(output_hash))
+            }
             RerunReason::NotRecorded => write!(f, "not recorded (interrupted or collected)"),
             RerunReason::Pending => write!(f, "pending: not run by --partial"),
             RerunReason::CoverageChanged { old, new } => {

@@ -50,6 +50,9 @@ pub struct ExecutionRow {
     pub duration_s: Option<f64>,
     pub status: String,
     pub error: Option<String>,
+    /// Set on an execution imported from a bundle: which bundle, when and where it was
+    /// imported (`bundle::format::Origin`); `host` and the times stay the original's.
+    pub origin: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -209,6 +212,69 @@ impl Db {
         Ok(id)
     }
 
+    /// Imports executions from a bundle in one transaction: each row is inserted, and those
+    /// whose outputs came with it (`record`) get the record and, when the instance has none, its
+    /// latest key. Keys that already have a record are left as they are (the caller compares).
+    pub fn import(&mut self, rows: &[(ExecutionRow, bool)]) -> Result<usize, DbError> {
+        let path = self.path.clone();
+        let e = |source| DbError::Sql { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(e)?;
+        let mut inserted = 0;
+        for (row, record) in rows {
+            let has: bool = tx
+                .query_row("SELECT EXISTS(SELECT 1 FROM records WHERE key = ?1)", [&row.key], |r| r.get(0))
+                .map_err(e)?;
+            let seen: bool = tx
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM executions WHERE key = ?1 AND status = 'ok')",
+                    [&row.key],
+                    |r| r.get(0),
+                )
+                .map_err(e)?;
+            if has || (seen && !record) {
+                continue;
+            }
+            let id = insert_execution(&tx, row).map_err(e)?;
+            inserted += 1;
+            if *record {
+                let outputs = serde_json::to_string(&row.outputs).expect("outputs serialise");
+                tx.execute(
+                    "INSERT INTO records (key, output_hash, outputs, execution_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![row.key, row.output_hash, outputs, id, row.finished_at],
+                )
+                .map_err(e)?;
+                tx.execute(
+                    "INSERT OR IGNORE INTO latest (pipeline, stage, instance, key, key_inputs) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![row.pipeline, row.stage, row.instance, row.key, row.key_inputs.to_string()],
+                )
+                .map_err(e)?;
+            }
+        }
+        tx.commit().map_err(e)?;
+        Ok(inserted)
+    }
+
+    /// Output hashes of successful executions of `kinds` that have no record: what rebuilding
+    /// them is expected to give (outputs left out of a bundle, rebuilt from keyed raw files).
+    pub fn unrecorded_outputs(&self, kinds: &[&str]) -> Result<HashMap<String, String>, DbError> {
+        let mut out = HashMap::new();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT key, output_hash FROM executions WHERE status = 'ok' AND kind = ?1 \
+                 AND output_hash IS NOT NULL AND key NOT IN (SELECT key FROM records) ORDER BY id",
+            )
+            .map_err(self.err())?;
+        for kind in kinds {
+            let rows = stmt.query_map([kind], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.err())?;
+            for row in rows {
+                let (k, h): (String, String) = row.map_err(self.err())?;
+                out.insert(k, h);
+            }
+        }
+        Ok(out)
+    }
+
     /// Records a failed or cancelled execution (no record).
     pub fn record_failure(&mut self, row: &ExecutionRow) -> Result<i64, DbError> {
         insert_execution(&self.conn, row).map_err(self.err())
@@ -260,11 +326,15 @@ impl Db {
             .map_err(self.err())
     }
 
-    /// The execution that produced the record of `key`.
+    /// The execution that produced the record of `key`; without a record (an output left out
+    /// of a bundle, a record dropped by `verify --repair`), its latest successful execution.
     pub fn execution_for_key(&self, key: &str) -> Result<Option<ExecutionRow>, DbError> {
         self.conn
             .query_row(
-                &format!("{SELECT_EXEC} WHERE id = (SELECT execution_id FROM records WHERE key = ?1)"),
+                &format!(
+                    "{SELECT_EXEC} WHERE id = COALESCE((SELECT execution_id FROM records WHERE key = ?1), \
+                     (SELECT MAX(id) FROM executions WHERE key = ?1 AND status = 'ok'))"
+                ),
                 [key],
                 read_execution,
             )
@@ -351,7 +421,7 @@ impl Db {
 
 const SELECT_EXEC: &str =
     "SELECT id, key, pipeline, stage, instance, kind, kind_version, key_inputs, params, inputs, outputs, \
-     output_hash, metrics, env, host, started_at, finished_at, duration_s, status, error FROM executions";
+     output_hash, metrics, env, host, started_at, finished_at, duration_s, status, error, origin FROM executions";
 
 /// A path as a `file:` URI path: percent-encoding for the characters URIs reserve.
 fn uri_path(path: &Path) -> String {
@@ -391,14 +461,15 @@ fn read_execution(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExecutionRow> {
         duration_s: r.get(17)?,
         status: r.get(18)?,
         error: r.get(19)?,
+        origin: r.get::<_, Option<String>>(20)?.and_then(|s| serde_json::from_str(&s).ok()),
     })
 }
 
 fn insert_execution(conn: &Connection, row: &ExecutionRow) -> rusqlite::Result<i64> {
     conn.execute(
         "INSERT INTO executions (key, pipeline, stage, instance, kind, kind_version, key_inputs, params, inputs, outputs, \
-         output_hash, metrics, env, host, started_at, finished_at, duration_s, status, error) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+         output_hash, metrics, env, host, started_at, finished_at, duration_s, status, error, origin) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
         params![
             row.key,
             row.pipeline,
@@ -419,6 +490,7 @@ fn insert_execution(conn: &Connection, row: &ExecutionRow) -> rusqlite::Result<i
             row.duration_s,
             row.status,
             row.error,
+            row.origin.as_ref().map(Value::to_string),
         ],
     )?;
     Ok(conn.last_insert_rowid())

@@ -51,4 +51,8 @@ pub const MIGRATIONS: &[&str] = &[
         sha256 TEXT NOT NULL
     );
     "#,
+    // 2: where an imported execution came from (a bundle); null for one that ran here.
+    r#"
+    ALTER TABLE executions ADD COLUMN origin TEXT;
+    "#,
 ];

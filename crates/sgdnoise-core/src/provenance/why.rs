@@ -12,7 +12,7 @@ use super::db::{Db, DbError, ExecutionRow};
 pub enum WhyError {
     #[error(transparent)]
     Db(#[from] DbError),
-    #[error("nothing recorded matches `{0}` (give a key, an object or output hash, a prefix of one, or an instance id like `train[P=256,seed=0]`)")]
+    #[error("nothing recorded matches `{0}` (give a key, an object or output hash, a prefix of one of at least 6 characters, an instance id like `train[P=256,seed=0]`, or a report item id like `fit:2d074aefac77`)")]
     NotFound(String),
     #[error("`{target}` is ambiguous: it matches {count} records; give more characters")]
     Ambiguous { target: String, count: usize },
@@ -30,12 +30,17 @@ pub struct ChainItem {
     pub params: Value,
     pub outputs: BTreeMap<String, String>,
     pub sgdnoise_version: Value,
+    /// The source revision the coordinator was built from: `0123456789ab`, `…-dirty`, or
+    /// `unknown` (older records, a build outside git).
+    pub source: String,
     pub libtorch_version: Value,
     pub host: String,
     pub finished_at: Option<String>,
     pub duration_s: Option<f64>,
     pub inputs: Vec<String>,
     pub external: Value,
+    /// Set when the execution was imported from a bundle: which, when and where.
+    pub origin: Option<Value>,
 }
 
 /// Resolves a target to exactly one record key.
@@ -97,12 +102,29 @@ fn item(row: ExecutionRow, depth: usize, inputs: Vec<String>) -> ChainItem {
         params: row.params,
         outputs: row.outputs.unwrap_or_default(),
         sgdnoise_version: row.env.get("sgdnoise_version").cloned().unwrap_or(Value::Null),
+        source: source_of(&row.env),
         libtorch_version: row.env.get("libtorch_version").cloned().unwrap_or(Value::Null),
         host: row.host,
         finished_at: row.finished_at,
         duration_s: row.duration_s,
         inputs,
         external: row.key_inputs.pointer("/key/external").cloned().unwrap_or(Value::Null),
+        origin: row.origin,
+    }
+}
+
+/// `0123456789ab`, `0123456789ab-dirty` or `unknown`, from an execution's environment.
+fn source_of(env: &Value) -> String {
+    match env.get("source_commit").and_then(Value::as_str) {
+        Some(c) if c != "unknown" => {
+            let c = &c[..c.len().min(12)];
+            if env.get("source_dirty").and_then(Value::as_bool) == Some(true) {
+                format!("{c}-dirty")
+            } else {
+                c.to_owned()
+            }
+        }
+        _ => "unknown".into(),
     }
 }
 
@@ -110,13 +132,23 @@ fn short(h: &str) -> &str {
     &h[..h.len().min(12)]
 }
 
+/// What the audited analysis did with a training run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mark {
+    Used,
+    LeftOut(String),
+    /// Another experiment in the same table (other parameters than the analysis selects).
+    NotSelected,
+}
+
 /// Human-readable rendering: the target, then each upstream stage kind grouped, training
-/// instances one per line with seed, key and libtorch version.
-pub fn render(items: &[ChainItem]) -> String {
+/// instances one per line with seed, key and libtorch version, and what `mark` says of them:
+/// used and left-out runs are listed, those not selected counted.
+pub fn render(items: &[ChainItem], mark: &dyn Fn(&str) -> Option<Mark>) -> String {
     let mut out = String::new();
     let Some(top) = items.first() else { return out };
     out.push_str(&format!(
-        "{} ({} v{}) key {}\n  ran {} on {} with sgdnoise {}, libtorch {}\n",
+        "{} ({} v{}) key {}\n  ran {} on {} with sgdnoise {} (source {}), libtorch {}\n",
         top.instance,
         top.kind,
         top.kind_version,
@@ -124,8 +156,19 @@ pub fn render(items: &[ChainItem]) -> String {
         top.finished_at.as_deref().unwrap_or("?"),
         top.host,
         top.sgdnoise_version.as_str().unwrap_or("?"),
+        top.source,
         top.libtorch_version.as_str().unwrap_or("-"),
     ));
+    if let Some(o) = &top.origin {
+        let field = |f: &str| o.get(f).and_then(Value::as_str).unwrap_or("?").to_owned();
+        out.push_str(&format!(
+            "  imported {} on {} from bundle {} ({})\n",
+            field("imported_at"),
+            field("imported_on"),
+            short(&field("bundle")),
+            field("path")
+        ));
+    }
     for (name, hash) in &top.outputs {
         out.push_str(&format!("  output {name} = {hash}\n"));
     }
@@ -145,14 +188,26 @@ pub fn render(items: &[ChainItem]) -> String {
                 list.len(),
                 if list.len() == 1 { "" } else { "s" }
             ));
+            let mut not_selected = 0;
             for it in list {
+                let marked = match (it.kind == "train").then(|| mark(&it.key)).flatten() {
+                    Some(Mark::NotSelected) => {
+                        not_selected += 1;
+                        continue;
+                    }
+                    Some(Mark::Used) => Some(": used".to_owned()),
+                    Some(Mark::LeftOut(reason)) => Some(format!(": left out, {reason}")),
+                    None => None,
+                };
                 let seed = it.params.get("seed").map(|s| format!(" seed {s}")).unwrap_or_default();
                 out.push_str(&format!(
-                    "{indent}    {} key {}{seed} sgdnoise {} libtorch {}\n",
+                    "{indent}    {} key {}{seed} sgdnoise {} (source {}) libtorch {}{}\n",
                     it.instance,
                     short(&it.key),
                     it.sgdnoise_version.as_str().unwrap_or("?"),
+                    it.source,
                     it.libtorch_version.as_str().unwrap_or("-"),
+                    marked.unwrap_or_default(),
                 ));
                 if let Some(files) = it.external.as_array().filter(|a| !a.is_empty()) {
                     for f in files {
@@ -163,6 +218,11 @@ pub fn render(items: &[ChainItem]) -> String {
                         }
                     }
                 }
+            }
+            if not_selected > 0 {
+                out.push_str(&format!(
+                    "{indent}    and {not_selected} not selected by the analysis (other parameters in the same table)\n"
+                ));
             }
         }
     }

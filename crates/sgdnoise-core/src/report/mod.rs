@@ -3,6 +3,7 @@
 //! PNG), as one HTML page (`html`) and a Markdown twin (`markdown`). It only reads the stored
 //! outputs.
 
+pub mod audit;
 mod build;
 mod charts;
 pub mod claims;

@@ -184,6 +184,7 @@ pub fn runs_used(
     p: &dyn AnalysisParams,
     rows: &[crate::analysis::table::Row],
     excluded: std::collections::BTreeMap<String, usize>,
+    excluded_keys: std::collections::BTreeMap<String, Vec<String>>,
     ctx: &super::kind::ExecContext,
     job: &crate::job::Job,
 ) -> Result<RunsUsed, super::kind::StageError> {
@@ -191,6 +192,7 @@ pub fn runs_used(
         claim: claim(p),
         runs_used: rows.len(),
         runs_excluded: excluded,
+        excluded_keys,
         used_keys: rows.iter().map(crate::analysis::table::row_key).collect(),
         provisional: super::collect::coverage(ctx, job)?,
     })

@@ -87,7 +87,8 @@ impl StageKind for Crossover {
     }
 
     fn version(&self) -> u32 {
-        3
+        // 4: the keys of the runs left out, by reason.
+        4
     }
 
     fn params(&self) -> &'static dyn Schema {
@@ -170,7 +171,7 @@ impl StageKind for Crossover {
             paired_resamples: diffs.len(),
             seeds: all.len(),
             runs: rows.iter().map(|r| RunPoint::of(r, group, x, y)).collect(),
-            used: ap::runs_used(&p, &rows, selected.excluded, ctx, job)?,
+            used: ap::runs_used(&p, &rows, selected.excluded, selected.excluded_keys, ctx, job)?,
         };
         let mut out = ExecOutput { metrics: json!({ "runs_used": rows.len() }), ..Default::default() };
         out.outputs.insert(CrossoverOutput::FILE.into(), outputs::encode(&output));

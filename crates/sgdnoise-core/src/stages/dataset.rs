@@ -55,6 +55,10 @@ impl StageKind for Dataset {
         &SCHEMA
     }
 
+    fn rederivable(&self) -> bool {
+        true
+    }
+
     fn cost_features(&self) -> &'static [&'static str] {
         &["test_size"]
     }

@@ -2,8 +2,6 @@
 //! log space with a bootstrap over seeds. Records the points, the runs used (by key) and those
 //! excluded with why, so the report can draw it and `why` can trace the exponent to its runs.
 
-use std::collections::BTreeMap;
-
 use serde_json::json;
 
 use super::analysis_params::{self as ap, analysis_params};
@@ -37,7 +35,8 @@ impl StageKind for Fit {
     }
 
     fn version(&self) -> u32 {
-        4
+        // 5: the keys of the runs left out, by reason.
+        5
     }
 
     fn params(&self) -> &'static dyn Schema {
@@ -62,12 +61,12 @@ impl StageKind for Fit {
         let law_text = p.law.as_str();
         let law = Law::parse(law_text).map_err(|e| StageError::Failed(e.to_string()))?;
         let y = p.y.clone();
-        let selected = ap::selection(&p).apply(gather_rows(ctx, job)?);
-        let mut excluded: BTreeMap<String, usize> = selected.excluded;
+        let mut selected = ap::selection(&p).apply(gather_rows(ctx, job)?);
+        let rows = std::mem::take(&mut selected.rows);
         let mut points = Vec::new();
         let mut used = Vec::new();
         let mut table = Vec::new();
-        for row in &selected.rows {
+        for row in &rows {
             let yv = num(row, &y);
             let xs: Option<Vec<f64>> = law.terms.iter().map(|(v, _)| num(row, v)).collect();
             match (yv, xs) {
@@ -76,8 +75,8 @@ impl StageKind for Fit {
                     points.push(Point { x: xs, y: yv, cluster: seed(row) });
                     used.push(row_key(row));
                 }
-                (None, _) | (_, None) => *excluded.entry(format!("no {y} or variables")).or_default() += 1,
-                _ => *excluded.entry(format!("non-positive {y}")).or_default() += 1,
+                (None, _) | (_, None) => selected.exclude(format!("no {y} or variables"), row),
+                _ => selected.exclude(format!("non-positive {y}"), row),
             }
         }
         let local = p.local.as_deref().and_then(|v| law.terms.iter().position(|(t, _)| t == v).map(|i| (v, i)));
@@ -92,7 +91,8 @@ impl StageKind for Fit {
             fit: result,
             claim: ap::claim(&p),
             runs_used: used.len(),
-            runs_excluded: excluded,
+            runs_excluded: selected.excluded,
+            excluded_keys: selected.excluded_keys,
             points: table,
             local: local_slopes,
             used_keys: used,

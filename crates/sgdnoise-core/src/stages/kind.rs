@@ -125,6 +125,12 @@ pub trait StageKind: Send + Sync {
     fn group_key(&self, _params: &Params) -> Option<String> {
         None
     }
+    /// Whether the outputs are rebuilt exactly from the instance's key alone (raw files named by
+    /// their sha256): bundles leave them out, and `plan` keys what is downstream of a missing one
+    /// by the output hash it had.
+    fn rederivable(&self) -> bool {
+        false
+    }
     /// With `--partial`, whether an instance that is not fresh stays pending (training runs,
     /// the expensive part) rather than running (aggregates are computed over what is done).
     fn pending_when_partial(&self) -> bool {

@@ -49,7 +49,8 @@ impl StageKind for Optimum {
     }
 
     fn version(&self) -> u32 {
-        3
+        // 4: the keys of the runs left out, by reason.
+        4
     }
 
     fn params(&self) -> &'static dyn Schema {
@@ -108,7 +109,7 @@ impl StageKind for Optimum {
             theory_k,
             seeds: crate::analysis::table::seeds(&rows).len(),
             grid,
-            used: ap::runs_used(&p, &rows, selected.excluded, ctx, job)?,
+            used: ap::runs_used(&p, &rows, selected.excluded, selected.excluded_keys, ctx, job)?,
         };
         let mut out = ExecOutput { metrics: json!({ "runs_used": rows.len() }), ..Default::default() };
         out.outputs.insert(OptimumOutput::FILE.into(), outputs::encode(&output));

@@ -37,7 +37,9 @@ pub fn main(trainer: &dyn Trainer) -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     let torch = args.get(1).and_then(|a| a.to_str()).is_some_and(|c| sgdnoise_core::cli::TORCH_COMMANDS.contains(&c));
     if !torch {
-        return sgdnoise_core::cli::run_args(args);
+        // Not told its source revision (only the light binary is rebuilt on every edit to learn
+        // it): a run started through this binary records it as unknown.
+        return sgdnoise_core::cli::run_args(args, &sgdnoise_core::host::Source::unknown());
     }
     sgdnoise_core::cli::report(match Cli::parse_from(args).command {
         Command::Train(args) => train::run(*args),

@@ -14,6 +14,7 @@ use super::cache;
 use sgdnoise_core::datasets::DataPaths;
 use sgdnoise_core::job::{Input, Job};
 use sgdnoise_core::provenance::audit::{self, Problem};
+use sgdnoise_core::provenance::ExecutionRow;
 use sgdnoise_core::stages::{self, ExecContext, Trainer};
 
 #[derive(Debug, Args)]
@@ -33,9 +34,19 @@ pub(crate) struct VerifyArgs {
     repair: bool,
     #[arg(long)]
     cache: Option<PathBuf>,
+    /// Check a results bundle instead of the cache: every hash and that the chain is whole;
+    /// with `--rerun N`, re-execute N instances sampled from it here.
+    #[arg(long)]
+    bundle: Option<PathBuf>,
+    /// Seed of the sample `--rerun` draws from a bundle.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
 }
 
 pub(crate) fn run(args: VerifyArgs, trainer: &dyn Trainer) -> anyhow::Result<ExitCode> {
+    if let Some(dir) = &args.bundle {
+        return verify_bundle(dir, &args, trainer);
+    }
     let cache_dir = cache::cache_dir(args.cache.as_deref());
     // Repairing writes: it waits for no run, and no run meanwhile plans on what it drops.
     let _lock = if args.repair { Some(sgdnoise_core::engine::lock::acquire(&cache_dir)?) } else { None };
@@ -104,80 +115,163 @@ pub(crate) fn run(args: VerifyArgs, trainer: &dyn Trainer) -> anyhow::Result<Exi
 
     if args.rerun > 0 {
         let records = db.records()?;
-        let mut keys: Vec<&String> = records.keys().collect();
+        let mut keys: Vec<String> = records.into_keys().collect();
         keys.sort();
-        let (mut bitwise, mut close, mut different) = (0, 0, 0);
-        let mut done = 0;
-        let mut older = 0;
-        for key in keys {
-            if done >= args.rerun {
-                break;
-            }
-            let Some(row) = db.execution_for_key(key)? else { continue };
-            if args.kind.as_deref().is_some_and(|k| k != row.kind) {
-                continue;
-            }
-            let Some(kind) = stages::find(&row.kind) else { continue };
-            // A record of an older implementation would differ by design: only records this code
-            // made can be reproduced.
-            if row.kind_version != kind.version_of(&serde_json::from_value(row.params.clone()).unwrap_or_default()) {
-                older += 1;
-                continue;
-            }
-            let mut inputs = Vec::new();
-            for i in row.inputs.as_array().cloned().unwrap_or_default() {
-                let ikey = i.get("key").and_then(Value::as_str).unwrap_or_default().to_owned();
-                let Some(up) = db.execution_for_key(&ikey)? else { continue };
-                inputs.push(Input {
-                    stage: up.stage,
-                    kind: up.kind,
-                    instance: up.instance,
-                    key: ikey,
-                    params: serde_json::from_value(up.params).unwrap_or_default(),
-                    outputs: up.outputs.unwrap_or_default(),
-                });
-            }
-            let job = Job {
-                key: key.clone(),
-                stage: row.stage.clone(),
-                instance: row.instance.clone(),
-                kind: row.kind.clone(),
-                params: serde_json::from_value(row.params.clone()).unwrap_or_default(),
-                inputs,
-                threads: row.env.get("threads").and_then(Value::as_u64).unwrap_or(1) as usize,
-                // The same device as recorded (a CUDA run re-executed on the CPU would differ).
-                device: row.env.get("device").and_then(Value::as_str).unwrap_or("cpu").to_owned(),
-                partial: row.key_inputs.pointer("/key/partial").and_then(|p| serde_json::from_value(p.clone()).ok()),
-                libtorch: None,
-            };
-            let ctx = ExecContext { store: &store, data: DataPaths::from_env(), trainer: Some(trainer) };
-            done += 1;
-            let out = match kind.execute(&ctx, &job) {
-                Ok(o) => o,
-                Err(e) => {
-                    different += 1;
-                    println!("{:>12} {}: re-execution failed: {e}", "Different", row.instance);
-                    continue;
-                }
-            };
-            let recorded = row.outputs.clone().unwrap_or_default();
-            let verdict = compare(&store, &recorded, &out.outputs, args.tolerance);
-            match &verdict {
-                Verdict::Bitwise => bitwise += 1,
-                Verdict::Within(_) => close += 1,
-                Verdict::Different(_) => different += 1,
-            }
-            println!("{:>12} {} ({})", verdict.word(), row.instance, verdict.detail());
-        }
-        println!(
-            "{:>12} {done} re-executed: {bitwise} bitwise, {close} within tolerance, {different} different; {older} record(s) of older implementations skipped",
-            "Rerun"
-        );
-        if different > 0 {
-            problems += different;
-        }
+        problems += rerun(&store, &db, &keys, &args, trainer)?;
     }
     Ok(if problems > 0 { ExitCode::from(super::EXIT_FAILED) } else { ExitCode::SUCCESS })
+}
+
+/// `verify --bundle DIR [--rerun N]`: the bundle's files, lines, chain and objects checked; then
+/// N of its instances, drawn by a seeded shuffle of their keys, re-executed in a scratch cache
+/// that the bundle is imported into, and compared with what the bundle recorded.
+fn verify_bundle(dir: &std::path::Path, args: &VerifyArgs, trainer: &dyn Trainer) -> anyhow::Result<ExitCode> {
+    use sgdnoise_core::bundle::{import, Bundle};
+    let refused = |e: sgdnoise_core::bundle::BundleError| sgdnoise_core::cli::InvalidInput(format!("refused: {e}"));
+    let bundle = Bundle::open(dir).map_err(refused)?;
+    let checked = bundle.check_objects().map_err(refused)?;
+    println!(
+        "{:>12} bundle {} (id {}): {} instances, {} objects ({} bytes), every hash matches and the chain is whole; {} output(s) left out",
+        "Verified",
+        dir.display(),
+        &bundle.id[..12],
+        bundle.entries.len(),
+        checked.objects,
+        checked.bytes,
+        bundle.manifest.left_out.len()
+    );
+    if args.rerun == 0 {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let scratch = tempfile::tempdir()?;
+    let store = sgdnoise_core::store::Store::open(scratch.path())?;
+    let mut db = sgdnoise_core::provenance::Db::open(&scratch.path().join("provenance.sqlite"))?;
+    import::import(&bundle, &store, &mut db, "verify", "here").map_err(refused)?;
+    let mut keys: Vec<(String, String)> = bundle
+        .entries
+        .iter()
+        .map(|e| (blake3::hash(format!("{}:{}", args.seed, e.key).as_bytes()).to_hex().to_string(), e.key.clone()))
+        .collect();
+    keys.sort();
+    let keys: Vec<String> = keys.into_iter().map(|(_, k)| k).collect();
+    let different = rerun(&store, &db, &keys, args, trainer)?;
+    Ok(if different > 0 { ExitCode::from(super::EXIT_FAILED) } else { ExitCode::SUCCESS })
+}
+
+/// Re-executes up to `args.rerun` of `keys` (in that order, of `args.kind` when given) and
+/// compares each with its record: bitwise, within tolerance, or different. Returns how many
+/// differed.
+fn rerun(
+    store: &sgdnoise_core::store::Store,
+    db: &sgdnoise_core::provenance::Db,
+    keys: &[String],
+    args: &VerifyArgs,
+    trainer: &dyn Trainer,
+) -> anyhow::Result<usize> {
+    let (mut bitwise, mut close, mut different) = (0, 0, 0);
+    let mut done = 0;
+    let mut older = 0;
+    for key in keys {
+        if done >= args.rerun {
+            break;
+        }
+        let Some(row) = db.execution_for_key(key)? else { continue };
+        if args.kind.as_deref().is_some_and(|k| k != row.kind) {
+            continue;
+        }
+        let Some(kind) = stages::find(&row.kind) else { continue };
+        // A record of an older implementation would differ by design: only records this code
+        // made can be reproduced.
+        if row.kind_version != kind.version_of(&serde_json::from_value(row.params.clone()).unwrap_or_default()) {
+            older += 1;
+            continue;
+        }
+        let job = job_of(db, &row)?;
+        let ctx = ExecContext { store, data: DataPaths::from_env(), trainer: Some(trainer) };
+        if let Err(e) = rebuild_inputs(&ctx, db, &job) {
+            println!("{:>12} {}: {e}", "Skipped", row.instance);
+            continue;
+        }
+        done += 1;
+        let out = match kind.execute(&ctx, &job) {
+            Ok(o) => o,
+            Err(e) => {
+                different += 1;
+                println!("{:>12} {}: re-execution failed: {e}", "Different", row.instance);
+                continue;
+            }
+        };
+        let recorded = row.outputs.clone().unwrap_or_default();
+        let verdict = compare(store, &recorded, &out.outputs, args.tolerance);
+        match &verdict {
+            Verdict::Bitwise => bitwise += 1,
+            Verdict::Within(_) => close += 1,
+            Verdict::Different(_) => different += 1,
+        }
+        println!("{:>12} {} ({})", verdict.word(), row.instance, verdict.detail());
+    }
+    println!(
+        "{:>12} {done} re-executed: {bitwise} bitwise, {close} within tolerance, {different} different; {older} record(s) of older implementations skipped",
+        "Rerun"
+    );
+    Ok(different)
+}
+
+/// The job that made an execution, rebuilt from its row and its inputs' rows.
+fn job_of(db: &sgdnoise_core::provenance::Db, row: &ExecutionRow) -> anyhow::Result<Job> {
+    let mut inputs = Vec::new();
+    for i in row.inputs.as_array().cloned().unwrap_or_default() {
+        let ikey = i.get("key").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let Some(up) = db.execution_for_key(&ikey)? else { continue };
+        inputs.push(Input {
+            stage: up.stage,
+            kind: up.kind,
+            instance: up.instance,
+            key: ikey,
+            params: serde_json::from_value(up.params).unwrap_or_default(),
+            outputs: up.outputs.unwrap_or_default(),
+        });
+    }
+    Ok(Job {
+        key: row.key.clone(),
+        stage: row.stage.clone(),
+        instance: row.instance.clone(),
+        kind: row.kind.clone(),
+        params: serde_json::from_value(row.params.clone()).unwrap_or_default(),
+        inputs,
+        threads: row.env.get("threads").and_then(Value::as_u64).unwrap_or(1) as usize,
+        // The same device as recorded (a CUDA run re-executed on the CPU would differ).
+        device: row.env.get("device").and_then(Value::as_str).unwrap_or("cpu").to_owned(),
+        partial: row.key_inputs.pointer("/key/partial").and_then(|p| serde_json::from_value(p.clone()).ok()),
+        libtorch: None,
+    })
+}
+
+/// Inputs whose objects are not in the store (left out of a bundle: prepared datasets) are
+/// rebuilt from their raw files, and must give the recorded bytes.
+fn rebuild_inputs(ctx: &ExecContext<'_>, db: &sgdnoise_core::provenance::Db, job: &Job) -> anyhow::Result<()> {
+    for input in &job.inputs {
+        if input.outputs.values().all(|h| ctx.store.contains(h)) {
+            continue;
+        }
+        let Some(row) = db.execution_for_key(&input.key)? else {
+            anyhow::bail!("input {} is not recorded", input.instance)
+        };
+        let kind = stages::find(&row.kind).filter(|k| k.rederivable()).ok_or_else(|| {
+            anyhow::anyhow!("input {} has no stored outputs and its kind is not rebuilt from raw files", input.instance)
+        })?;
+        let out = kind.execute(ctx, &job_of(db, &row)?)?;
+        for (name, bytes) in &out.outputs {
+            let hash = ctx.store.put(bytes)?;
+            if input.outputs.get(name) != Some(&hash) {
+                anyhow::bail!(
+                    "input {} rebuilt from the raw files here gives other bytes for {name} (the raw files differ?)",
+                    input.instance
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 enum Verdict {

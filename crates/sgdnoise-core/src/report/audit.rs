@@ -1,0 +1,85 @@
+//! What `why` shows of an analysis it audits: the numbers it gave, and which runs it used and
+//! left out, read from its stored output.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::outputs::{self, Analysis, CrossoverOutput, FitOutput, OptimumOutput, Stored};
+
+/// The audited value of an analysis instance.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Audited {
+    /// One line per number, e.g. `delta = 0.885 [0.861, 0.921] (95 %)`.
+    pub values: Vec<String>,
+    /// Keys of the runs the analysis used.
+    pub used: BTreeSet<String>,
+    /// Reason → how many runs it left out for it.
+    pub excluded: BTreeMap<String, usize>,
+    /// Reason → the keys of those runs (recorded by analyses of this version on).
+    pub excluded_keys: BTreeMap<String, Vec<String>>,
+    /// `2 of 3 runs done`, when provisional.
+    pub provisional: Option<String>,
+}
+
+fn interval(value: f64, ci: (f64, f64)) -> String {
+    format!("{value:.3} [{:.3}, {:.3}]", ci.0, ci.1)
+}
+
+/// The audited value of a stored output file `file` of bytes `bytes`; `None` for outputs that
+/// are not analyses (a training record, a table, a report).
+pub fn audited(file: &str, hash: &str, bytes: &[u8]) -> Option<Audited> {
+    let analysis = match file {
+        FitOutput::FILE => Analysis::Fit(outputs::decode(hash, bytes).ok()?),
+        CrossoverOutput::FILE => Analysis::Crossover(outputs::decode(hash, bytes).ok()?),
+        OptimumOutput::FILE => Analysis::Optimum(outputs::decode(hash, bytes).ok()?),
+        _ => return None,
+    };
+    let mut a = Audited {
+        provisional: analysis.provisional().map(|c| format!("{} of {} runs done", c.runs_done, c.runs_planned)),
+        ..Default::default()
+    };
+    match &analysis {
+        Analysis::Fit(o) => {
+            let pct = o.fit.confidence * 100.0;
+            for (name, e) in &o.fit.exponents {
+                a.values.push(format!(
+                    "{name} = {} ({pct:.0} % bootstrap over seeds)",
+                    interval(e.value, (e.ci_low, e.ci_high))
+                ));
+            }
+            a.values.push(format!(
+                "{} ~ {}: R² {:.3} over {} runs of {} seeds",
+                o.y, o.law, o.fit.r2, o.fit.n, o.fit.clusters
+            ));
+            a.used = o.used_keys.iter().cloned().collect();
+            a.excluded = o.runs_excluded.clone();
+            a.excluded_keys = o.excluded_keys.clone();
+        }
+        Analysis::Crossover(o) => {
+            match o.crossover.a {
+                Some(v) => a.values.push(format!("a = {} (T_c ~ P^-a)", interval(v, o.crossover.a_ci))),
+                None => a.values.push("a: not found (too few P with a T_c)".into()),
+            }
+            if let Some(r) = o.gamma_over_delta {
+                a.values.push(format!("γ/δ = {}", interval(r, o.gamma_over_delta_ci)));
+            }
+            let d = o.a_minus_gamma_over_delta_ci;
+            a.values.push(format!("a − γ/δ in [{:.3}, {:.3}] on {} paired resamples", d.0, d.1, o.paired_resamples));
+            a.used = o.used.used_keys.iter().cloned().collect();
+            a.excluded = o.used.runs_excluded.clone();
+            a.excluded_keys = o.used.excluded_keys.clone();
+        }
+        Analysis::Optimum(o) => {
+            match o.optimum.k {
+                Some(k) => a.values.push(format!("k = {} (T_opt ~ α^k)", interval(k, o.optimum.k_ci))),
+                None => a.values.push("k: not fitted (too few interior optima)".into()),
+            }
+            if let Some(t) = o.theory_k {
+                a.values.push(format!("(D−1)/(D+1) = {t:.3}"));
+            }
+            a.used = o.used.used_keys.iter().cloned().collect();
+            a.excluded = o.used.runs_excluded.clone();
+            a.excluded_keys = o.used.excluded_keys.clone();
+        }
+    }
+    Some(a)
+}
