@@ -390,3 +390,62 @@ fn hostile_bundles_are_refused_case_by_case_and_leave_the_cache_unchanged() {
     ok(&["import", good.to_str().unwrap(), "--cache", t]);
     assert_ne!(snapshot(target.path()), before);
 }
+
+/// The targets of the `sgdnoise why …` commands printed in a text (inline or in a shell block),
+/// leaving out placeholders (`<id>`, `TARGET`) and options.
+fn audit_commands(text: &str) -> Vec<String> {
+    text.split("sgdnoise why ")
+        .skip(1)
+        .filter_map(|rest| rest.split(|c: char| c.is_whitespace() || c == '`').next())
+        .filter(|t| !t.is_empty() && !t.starts_with(['<', '-']) && t != &"TARGET")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Run as a reader of a fresh clone would: from the repository root, with no cache (the
+/// variable only points away from a developer's own), nothing on the network.
+#[test]
+fn every_audit_command_printed_in_the_readme_and_the_committed_reports_works_without_a_cache() {
+    let nowhere = tempfile::tempdir().unwrap();
+    let cache = nowhere.path().join("cache");
+    let mut texts = vec![repo().join("README.md")];
+    let mut pending = std::collections::BTreeSet::new();
+    let mut bundled = 0;
+    for report in walk(&repo().join("docs/results")).into_iter().filter(|f| f.ends_with("report.md")) {
+        let dir = report.parent().unwrap();
+        if dir.join("bundle/manifest.json").is_file() {
+            bundled += 1;
+            texts.push(report);
+        } else {
+            // Results committed before bundles existed: their ids resolve once the one
+            // regeneration of those results commits their bundle.
+            pending.extend(audit_commands(&std::fs::read_to_string(&report).unwrap()));
+        }
+    }
+    assert!(bundled >= 1, "docs/results/quick has its bundle");
+    let mut targets = std::collections::BTreeSet::new();
+    for t in &texts {
+        targets.extend(audit_commands(&std::fs::read_to_string(t).unwrap()));
+    }
+    let (mut resolved, mut waiting) = (0, 0);
+    for target in &targets {
+        let out = std::process::Command::new(crate::support::binary())
+            .args(["why", target])
+            .current_dir(repo())
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("SGDNOISE_CACHE", &cache)
+            .output()
+            .unwrap();
+        if !out.status.success() && pending.contains(target) {
+            waiting += 1;
+            continue;
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "sgdnoise why {target}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains("train instance") && stdout.contains(" seed "), "{target}: {stdout}");
+        resolved += 1;
+    }
+    assert!(!cache.exists(), "why made no cache");
+    assert!(resolved >= 10, "{resolved} resolved, {waiting} waiting for their results' bundle");
+}
