@@ -7,6 +7,7 @@ mod datasets;
 mod engine;
 mod hostile;
 mod pipeline;
+mod remotes;
 mod slurm;
 mod snapshots;
 mod support;

@@ -21,7 +21,22 @@ fn normalised(text: &str, cache: &Path) -> String {
         .replace(&format!(" on {} ", hostname()), " on [HOST] ");
     let words: Vec<String> =
         text.split('\n').map(|line| line.split(' ').map(word).collect::<Vec<_>>().join(" ")).collect();
-    words.join("\n")
+    sourceless(&words.join("\n"))
+}
+
+/// The source revision (`(source 0123456789ab)`, `-dirty`, `unknown`) as `(source [SOURCE])`:
+/// it is the commit the binary was built from.
+fn sourceless(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("(source ") {
+        out.push_str(&rest[..i]);
+        out.push_str("(source [SOURCE])");
+        let after = &rest[i..];
+        rest = &after[after.find(')').map_or(after.len(), |j| j + 1)..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// One space-separated word, a date or a duration replaced.

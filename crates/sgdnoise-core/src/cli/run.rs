@@ -41,6 +41,10 @@ pub struct RunArgs {
     #[arg(long)]
     json: bool,
     /// The cache folder (default: $SGDNOISE_CACHE or ./cache).
+    /// Share results through a write-once remote: file:///path or s3://bucket/prefix (default:
+    /// SGDNOISE_REMOTE). What it holds is fetched instead of run; what runs is pushed.
+    #[arg(long)]
+    remote: Option<String>,
     #[arg(long)]
     cache: Option<PathBuf>,
     /// Do not copy report outputs to reports/<pipeline name>/.
@@ -163,6 +167,15 @@ pub fn run(args: RunArgs, source: &crate::host::Source) -> anyhow::Result<ExitCo
         let _ = std::fs::remove_file(stale);
     }
     let (env, device) = cache::plan_env(&args.device)?;
+    let remote = match crate::remote::client::remote_url(args.remote.as_deref()) {
+        None => None,
+        Some(url) => {
+            let remote = crate::remote::Remote::open(&url).map_err(|e| InvalidInput(e.to_string()))?;
+            super::remote::ensure_write_once(&remote, &cache_dir)?;
+            super::remote::pull_for(&remote, &pipeline, &mut db, &store, &env, args.partial)?;
+            Some(remote)
+        }
+    };
     let mut planner = Planner::new(&pipeline, &db, &store, env)?;
     planner.partial = args.partial;
     let jobs = args.jobs.max(1);
@@ -207,6 +220,11 @@ pub fn run(args: RunArgs, source: &crate::host::Source) -> anyhow::Result<ExitCo
         ),
     };
     let summary = dispatcher::run(&planner, &mut db, &opts, executor, inbox)?;
+    if let Some(remote) = &remote {
+        if summary.cancelled == 0 {
+            super::remote::push_for(remote, &pipeline, &db, &store, &planner.env, args.partial)?;
+        }
+    }
     // Put the reports where a person looks for them.
     let mut exported = Vec::new();
     if !args.no_export && (summary.failed == 0 || args.partial) && summary.cancelled == 0 {

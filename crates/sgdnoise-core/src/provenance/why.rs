@@ -161,13 +161,11 @@ pub fn render(items: &[ChainItem], mark: &dyn Fn(&str) -> Option<Mark>) -> Strin
     ));
     if let Some(o) = &top.origin {
         let field = |f: &str| o.get(f).and_then(Value::as_str).unwrap_or("?").to_owned();
-        out.push_str(&format!(
-            "  imported {} on {} from bundle {} ({})\n",
-            field("imported_at"),
-            field("imported_on"),
-            short(&field("bundle")),
-            field("path")
-        ));
+        let from = match field("bundle").as_str() {
+            "remote" => format!("the remote {}", field("path")),
+            bundle => format!("bundle {} ({})", short(bundle), field("path")),
+        };
+        out.push_str(&format!("  imported {} on {} from {from}\n", field("imported_at"), field("imported_on")));
     }
     for (name, hash) in &top.outputs {
         out.push_str(&format!("  output {name} = {hash}\n"));
