@@ -42,6 +42,7 @@ bench: build
     . scripts/env.sh && target/release/bench-replicas "$SGDNOISE_PYTHON" --phase
     . scripts/env.sh && target/release/bench-perceptron
     . scripts/env.sh && target/release/bench-mnas --python "$SGDNOISE_PYTHON"
+    . scripts/env.sh && eval "$(scripts/seaweedfs.sh up)" && target/release/bench-remote
 
 # libtorch, devices, threads and datasets as sgdnoise sees them
 doctor: build

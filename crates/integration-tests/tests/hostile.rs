@@ -1,6 +1,7 @@
 //! A corpus of hostile inputs (files, names, paths): each is refused with its pinned message
 //! (an insta snapshot per case, in snapshots/), exit 2, within seconds, by a process the kernel
-//! holds to 200 MiB of address space (so under 200 MB resident).
+//! holds to 224 MiB of address space (the binary's own code, 19 MB since it links an S3 client,
+//! counts in it; the largest case peaks at 190 MB resident).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -72,8 +73,8 @@ fn cases(dir: &Path) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// The address space a hostile input may use: 200 MiB, so resident memory stays below it.
-const MEMORY_KB: u32 = 200 * 1024;
+/// The address space a hostile input may use: 224 MiB, so resident memory stays below it.
+const MEMORY_KB: u32 = 224 * 1024;
 
 /// Runs `plan FILE` held to [`MEMORY_KB`] of address space; returns its exit code, stderr and
 /// wall time.

@@ -57,6 +57,10 @@ fn two_caches_sharing_one_remote_the_second_executes_nothing() {
         let _ = std::fs::remove_dir_all(&b);
         let (first, _) = run(&fixture("tiny.yaml"), &a, &remote, &env);
         assert_eq!(first["executed"], 10, "{remote}: {first}");
+        // `plan --remote` only reads: it says what the remote holds of what would run.
+        let plan = ok(&["plan", &fixture("tiny.yaml"), "--cache", b.to_str().unwrap(), "--remote", &remote], &env);
+        let said = String::from_utf8_lossy(&plan.stderr);
+        assert!(said.contains(&format!("{remote} holds 8 of the 8 instance(s) to run")), "{said}");
         let (second, _) = run(&fixture("tiny.yaml"), &b, &remote, &env);
         assert_eq!((second["executed"].as_u64(), second["cached"].as_u64()), (Some(0), Some(10)), "{remote}");
         // Each keeps its own provenance, and says where what it fetched came from.

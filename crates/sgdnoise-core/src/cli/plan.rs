@@ -32,6 +32,10 @@ pub(crate) struct PlanArgs {
     device: String,
     #[arg(long)]
     cache: Option<PathBuf>,
+    /// Also say which instances to run a shared remote holds (file:///path or s3://bucket/prefix;
+    /// default SGDNOISE_REMOTE): `run --remote` fetches those instead. Only reads the remote.
+    #[arg(long)]
+    remote: Option<String>,
 }
 
 pub(crate) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
@@ -42,12 +46,35 @@ pub(crate) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let mut planner = Planner::new(&pipeline, &db, &store, env)?;
     planner.partial = args.partial;
     let plan = planner.plan();
+    let on_remote: std::collections::BTreeSet<String> = match crate::remote::client::remote_url(args.remote.as_deref())
+    {
+        None => Default::default(),
+        Some(url) => {
+            let remote = crate::remote::Remote::open(&url).map_err(|e| super::InvalidInput(e.to_string()))?;
+            let mut held = std::collections::BTreeSet::new();
+            for key in plan.iter().flatten().filter(|p| p.status == Status::Run).filter_map(|p| p.key.as_ref()) {
+                if remote.get_record(key)?.is_some() {
+                    held.insert(key.clone());
+                }
+            }
+            let keyed = plan.iter().flatten().filter(|p| p.status == Status::Run && p.key.is_some()).count();
+            eprintln!(
+                "{:>12} {url} holds {} of the {keyed} instance(s) to run whose keys are known (`run --remote` fetches them; what is above them is keyed once they are here)",
+                "Remote",
+                held.len()
+            );
+            held
+        }
+    };
     // The cost models read every recorded execution: fitted only when something will run.
     let to_run = plan.iter().flatten().any(|p| p.status == Status::Run);
     let models = if to_run { CostModels::fit(&db.durations()?) } else { CostModels::fit(&[]) };
     if args.json {
         let mut items = planner.to_json(&plan);
         for item in items.as_array_mut().into_iter().flatten() {
+            if item["key"].as_str().is_some_and(|k| on_remote.contains(k)) {
+                item["on_remote"] = Value::Bool(true);
+            }
             if item["status"] != "run" {
                 item["estimate_s"] = Value::Null;
                 continue;
