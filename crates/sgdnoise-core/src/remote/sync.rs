@@ -43,8 +43,13 @@ pub struct Pulled {
     pub refused: Vec<String>,
 }
 
-/// Pushes the records of `keys` (and their objects first). `present` holds the keys the remote
-/// is known to have (one listing), which are only compared.
+/// Records handed to the remote together: at most this many, and at most [`BATCH_BYTES`] of
+/// objects read into memory.
+const BATCH: usize = 256;
+const BATCH_BYTES: usize = 64 << 20;
+
+/// Pushes the records of `keys` (each record's objects first), [`super::client::CONCURRENCY`]
+/// records at a time. Keys the remote already has (one listing) are only compared.
 pub fn push(
     remote: &Remote,
     db: &Db,
@@ -54,30 +59,67 @@ pub fn push(
 ) -> Result<Pushed, SyncError> {
     let mut done = Pushed::default();
     let there: std::collections::BTreeSet<String> = remote.record_keys()?.into_iter().collect();
-    for (i, key) in keys.iter().enumerate() {
-        tick(i);
-        let Some(entry) = db.execution_for_key(key)?.as_ref().and_then(Entry::of_row) else { continue };
-        if there.contains(key) {
-            compare(remote, &entry, &mut done.conflicts, &mut done.records_present)?;
-            continue;
-        }
-        for hash in entry.outputs.values() {
-            match remote.put_object(hash, &store.get(hash)?)? {
-                Put::Written => done.objects_written += 1,
-                Put::Present => done.objects_present += 1,
-            }
-        }
-        match remote.put_record(&entry)? {
-            Put::Written => done.records_written += 1,
-            // Another machine won the race for this key: compare what it wrote.
-            Put::Present => compare(remote, &entry, &mut done.conflicts, &mut done.records_present)?,
+    let mut entries = Vec::new();
+    for key in keys {
+        if let Some(entry) = db.execution_for_key(key)?.as_ref().and_then(Entry::of_row) {
+            entries.push(entry);
         }
     }
+    let (present, absent): (Vec<Entry>, Vec<Entry>) = entries.into_iter().partition(|e| there.contains(&e.key));
+    for chunk in present.chunks(BATCH) {
+        let keys: Vec<String> = chunk.iter().map(|e| e.key.clone()).collect();
+        for (ours, theirs) in chunk.iter().zip(remote.get_records(&keys)) {
+            compare(ours, theirs?, &mut done.conflicts, &mut done.records_present);
+        }
+    }
+    let mut batch: Vec<(Entry, Vec<(String, Vec<u8>)>)> = Vec::new();
+    let mut bytes = 0;
+    let mut sent = present.len();
+    for entry in absent {
+        let mut objects = Vec::new();
+        for hash in entry.outputs.values() {
+            let b = store.get(hash)?;
+            bytes += b.len();
+            objects.push((hash.clone(), b));
+        }
+        batch.push((entry, objects));
+        if batch.len() >= BATCH || bytes >= BATCH_BYTES {
+            sent += batch.len();
+            push_batch(remote, std::mem::take(&mut batch), &mut done)?;
+            bytes = 0;
+            tick(sent);
+        }
+    }
+    push_batch(remote, batch, &mut done)?;
     Ok(done)
 }
 
-fn compare(remote: &Remote, ours: &Entry, conflicts: &mut Vec<Conflict>, same: &mut usize) -> Result<(), SyncError> {
-    match remote.get_record(&ours.key)? {
+fn push_batch(
+    remote: &Remote,
+    batch: Vec<(Entry, Vec<(String, Vec<u8>)>)>,
+    done: &mut Pushed,
+) -> Result<(), SyncError> {
+    let entries: Vec<Entry> = batch.iter().map(|(e, _)| e.clone()).collect();
+    let mut raced = Vec::new();
+    for (entry, result) in entries.into_iter().zip(remote.push_many(batch)) {
+        let (written, present, put) = result?;
+        done.objects_written += written;
+        done.objects_present += present;
+        match put {
+            Put::Written => done.records_written += 1,
+            // Another machine won the race for this key: compare what it wrote.
+            Put::Present => raced.push(entry),
+        }
+    }
+    let keys: Vec<String> = raced.iter().map(|e| e.key.clone()).collect();
+    for (ours, theirs) in raced.iter().zip(remote.get_records(&keys)) {
+        compare(ours, theirs?, &mut done.conflicts, &mut done.records_present);
+    }
+    Ok(())
+}
+
+fn compare(ours: &Entry, theirs: Option<Entry>, conflicts: &mut Vec<Conflict>, same: &mut usize) {
+    match theirs {
         Some(theirs) if theirs.output_hash != ours.output_hash => conflicts.push(Conflict {
             key: ours.key.clone(),
             instance: ours.instance.clone(),
@@ -86,11 +128,11 @@ fn compare(remote: &Remote, ours: &Entry, conflicts: &mut Vec<Conflict>, same: &
         }),
         _ => *same += 1,
     }
-    Ok(())
 }
 
 /// Fetches the records of `keys` (all the remote has when `None`) that this cache lacks, with
-/// their objects, and imports them. `at` and `on` say when and where, for provenance.
+/// their objects, [`super::client::CONCURRENCY`] requests at a time, checks them all and imports
+/// them. `at` and `on` say when and where, for provenance.
 pub fn pull(
     remote: &Remote,
     db: &mut Db,
@@ -107,66 +149,63 @@ pub fn pull(
     };
     let local = db.records()?;
     let mut rows = Vec::new();
-    'keys: for (i, key) in keys.iter().enumerate() {
-        tick(i);
-        let entry = match remote.get_record(key) {
-            Ok(Some(e)) => e,
-            Ok(None) => {
-                done.absent += 1;
-                continue;
+    for (c, chunk) in keys.chunks(BATCH).enumerate() {
+        tick(c * BATCH);
+        let mut wanted: Vec<Entry> = Vec::new();
+        for (key, got) in chunk.iter().zip(remote.get_records(chunk)) {
+            match got {
+                Ok(Some(entry)) => match local.get(key) {
+                    Some(rec) if rec.output_hash == entry.output_hash => done.present += 1,
+                    Some(rec) => done.conflicts.push(Conflict {
+                        key: key.clone(),
+                        instance: entry.instance.clone(),
+                        ours: rec.output_hash.clone(),
+                        theirs: entry.output_hash.clone(),
+                    }),
+                    None => wanted.push(entry),
+                },
+                Ok(None) => done.absent += 1,
+                Err(e) => done.refused.push(e.to_string()),
             }
-            Err(e) => {
-                done.refused.push(e.to_string());
-                continue;
-            }
-        };
-        if let Some(rec) = local.get(key) {
-            if rec.output_hash == entry.output_hash {
-                done.present += 1;
-            } else {
-                done.conflicts.push(Conflict {
-                    key: key.clone(),
-                    instance: entry.instance.clone(),
-                    ours: rec.output_hash.clone(),
-                    theirs: entry.output_hash.clone(),
-                });
-            }
-            continue;
         }
-        for hash in entry.outputs.values() {
-            if store.contains(hash) && store.verify(hash).is_ok() {
-                continue;
-            }
-            match remote.get_object(hash) {
+        let mut hashes: Vec<String> = wanted
+            .iter()
+            .flat_map(|e| e.outputs.values().cloned())
+            .filter(|h| !(store.contains(h) && store.verify(h).is_ok()))
+            .collect();
+        hashes.sort();
+        hashes.dedup();
+        let mut problem: HashMap<String, String> = HashMap::new();
+        for (hash, got) in hashes.iter().zip(remote.get_objects(&hashes)) {
+            match got {
                 Ok(Some(bytes)) => {
                     store.put(&bytes)?;
                     done.objects_fetched += 1;
                 }
                 Ok(None) => {
-                    done.refused.push(format!(
-                        "{} (key {}): its object {} is not on the remote",
-                        entry.instance,
-                        short(key),
-                        short(hash)
-                    ));
-                    continue 'keys;
+                    problem.insert(hash.clone(), format!("its object {} is not on the remote", short(hash)));
                 }
                 Err(e) => {
-                    done.refused.push(format!("{} (key {}): {e}", entry.instance, short(key)));
-                    continue 'keys;
+                    problem.insert(hash.clone(), e.to_string());
                 }
             }
         }
-        let mut row = entry.to_row();
-        let origin = Origin {
-            bundle: "remote".into(),
-            path: remote.url().to_owned(),
-            imported_at: at.to_owned(),
-            imported_on: on.to_owned(),
-            earlier: entry.origin.clone().map(Box::new),
-        };
-        row.origin = Some(serde_json::to_value(&origin).expect("origin serialises"));
-        rows.push((row, true));
+        for entry in wanted {
+            if let Some(why) = entry.outputs.values().find_map(|h| problem.get(h)) {
+                done.refused.push(format!("{} (key {}): {why}", entry.instance, short(&entry.key)));
+                continue;
+            }
+            let mut row = entry.to_row();
+            let origin = Origin {
+                bundle: "remote".into(),
+                path: remote.url().to_owned(),
+                imported_at: at.to_owned(),
+                imported_on: on.to_owned(),
+                earlier: entry.origin.clone().map(Box::new),
+            };
+            row.origin = Some(serde_json::to_value(&origin).expect("origin serialises"));
+            rows.push((row, true));
+        }
     }
     done.imported = db.import(&rows)?;
     Ok(done)
