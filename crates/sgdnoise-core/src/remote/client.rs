@@ -22,6 +22,9 @@ pub enum RemoteError {
 /// Requests in flight at once in a batch (`push_many`, `get_records`, `get_objects`).
 pub const CONCURRENCY: usize = 16;
 
+/// A record to push, with its objects as (hash, bytes).
+pub type Outgoing = (Entry, Vec<(String, Vec<u8>)>);
+
 /// How a write-once put ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Put {
@@ -238,11 +241,8 @@ impl Remote {
 
     /// Pushes records [`CONCURRENCY`] at a time, each its objects first and then itself; returns,
     /// in order, (objects written, objects present, how the record's put ended).
-    pub fn push_many(
-        &self,
-        items: Vec<(Entry, Vec<(String, Vec<u8>)>)>,
-    ) -> Vec<Result<(usize, usize, Put), RemoteError>> {
-        let one = |(entry, objects): (Entry, Vec<(String, Vec<u8>)>)| async move {
+    pub fn push_many(&self, items: Vec<Outgoing>) -> Vec<Result<(usize, usize, Put), RemoteError>> {
+        let one = |(entry, objects): Outgoing| async move {
             let (mut written, mut present) = (0, 0);
             for (hash, bytes) in objects {
                 match self.put_object_async(&hash, bytes).await? {

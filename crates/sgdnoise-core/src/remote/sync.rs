@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use super::client::{Put, Remote, RemoteError};
+use super::client::{Outgoing, Put, Remote, RemoteError};
 use crate::bundle::format::{short, Entry, Origin};
 use crate::bundle::import::Conflict;
 use crate::provenance::Db;
@@ -72,7 +72,7 @@ pub fn push(
             compare(ours, theirs?, &mut done.conflicts, &mut done.records_present);
         }
     }
-    let mut batch: Vec<(Entry, Vec<(String, Vec<u8>)>)> = Vec::new();
+    let mut batch: Vec<Outgoing> = Vec::new();
     let mut bytes = 0;
     let mut sent = present.len();
     for entry in absent {
@@ -94,11 +94,7 @@ pub fn push(
     Ok(done)
 }
 
-fn push_batch(
-    remote: &Remote,
-    batch: Vec<(Entry, Vec<(String, Vec<u8>)>)>,
-    done: &mut Pushed,
-) -> Result<(), SyncError> {
+fn push_batch(remote: &Remote, batch: Vec<Outgoing>, done: &mut Pushed) -> Result<(), SyncError> {
     let entries: Vec<Entry> = batch.iter().map(|(e, _)| e.clone()).collect();
     let mut raced = Vec::new();
     for (entry, result) in entries.into_iter().zip(remote.push_many(batch)) {
