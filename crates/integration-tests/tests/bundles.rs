@@ -14,15 +14,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn ok(args: &[&str]) -> std::process::Output {
-    let out = sgdnoise(args);
-    assert!(
-        out.status.success(),
-        "sgdnoise {}: {}\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    out
+    crate::support::succeeds(args, &[])
 }
 
 fn json(out: &std::process::Output) -> Value {

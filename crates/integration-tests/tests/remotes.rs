@@ -2,36 +2,13 @@
 //! download, an interrupted push, against a `file://` remote and a real S3 server (SeaweedFS).
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::support::{binary, repo, seaweedfs};
+use crate::support::{repo, seaweedfs, sgdnoise_with as command, succeeds as ok};
 
 fn fixture(name: &str) -> String {
     repo().join("crates/integration-tests/tests/fixtures").join(name).display().to_string()
-}
-
-/// `sgdnoise` with a clean environment plus `env`.
-fn command(args: &[&str], env: &[(String, String)]) -> Command {
-    let mut cmd = Command::new(binary());
-    cmd.args(args).current_dir(repo()).env_clear().env("PATH", "/usr/bin:/bin");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd
-}
-
-fn ok(args: &[&str], env: &[(String, String)]) -> Output {
-    let out = command(args, env).output().unwrap();
-    assert!(
-        out.status.success(),
-        "sgdnoise {}: {}\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    out
 }
 
 fn run(pipeline: &str, cache: &Path, remote: &str, env: &[(String, String)]) -> (Value, String) {

@@ -39,6 +39,26 @@ pub(crate) fn sgdnoise(args: &[&str]) -> std::process::Output {
         .expect("run sgdnoise")
 }
 
+/// `sgdnoise` with a clean environment plus `env` (a remote's AWS variables, say).
+pub(crate) fn sgdnoise_with(args: &[&str], env: &[(String, String)]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(binary());
+    cmd.args(args).current_dir(repo()).env_clear().env("PATH", "/usr/bin:/bin").envs(env.iter().cloned());
+    cmd
+}
+
+/// Runs `sgdnoise` as [`sgdnoise_with`] does and asserts it succeeded, showing what it said.
+pub(crate) fn succeeds(args: &[&str], env: &[(String, String)]) -> std::process::Output {
+    let out = sgdnoise_with(args, env).output().expect("run sgdnoise");
+    assert!(
+        out.status.success(),
+        "sgdnoise {}: {}\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    out
+}
+
 /// A real one-node Slurm (scripts/slurm.sh: Debian's packages, installed if missing), started
 /// once per test binary and shared; returns its SLURM_CONF.
 pub(crate) fn slurm() -> &'static Path {

@@ -73,7 +73,9 @@ fn main() {
     let other = dir.path().join("imported");
     let other_store = Store::open(&other).unwrap();
     let mut other_db = Db::open(&other.join("provenance.sqlite")).unwrap();
-    let done = sgdnoise_core::bundle::import::import(&bundle, &other_store, &mut other_db, "now", "here").unwrap();
+    let checked = bundle.check_objects().unwrap();
+    let done =
+        sgdnoise_core::bundle::import::import(&bundle, checked, &other_store, &mut other_db, "now", "here").unwrap();
     assert_eq!(done.added, n);
     let t_import = t.elapsed().as_secs_f64();
     let reference = t_write + t_import;
@@ -97,14 +99,14 @@ fn main() {
             sgdnoise_core::remote::doctor::Verdict::WriteOnce
         );
         let t = Instant::now();
-        let pushed = sync::push(&remote, &db, &store, &keys, &mut |_| {}).unwrap();
+        let pushed = sync::push(&remote, &db, &store, &keys).unwrap();
         let t_push = t.elapsed().as_secs_f64();
         assert_eq!(pushed.records_written, n);
         let fresh = dir.path().join(format!("pulled-{r}"));
         let fresh_store = Store::open(&fresh).unwrap();
         let mut fresh_db = Db::open(&fresh.join("provenance.sqlite")).unwrap();
         let t = Instant::now();
-        let pulled = sync::pull(&remote, &mut fresh_db, &fresh_store, None, "now", "here", &mut |_| {}).unwrap();
+        let pulled = sync::pull(&remote, &mut fresh_db, &fresh_store, None, "now", "here").unwrap();
         let t_pull = t.elapsed().as_secs_f64();
         assert_eq!(pulled.imported, n, "{:?} {:?}", pulled.refused.first(), (pulled.absent, pulled.present));
         let scheme = &url[..url.find(':').unwrap()];

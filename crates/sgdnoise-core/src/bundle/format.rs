@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub(crate) use crate::provenance::why::short;
+
 /// The format this code writes and reads.
 pub const FORMAT: &str = "sgdnoise-bundle-1";
 pub const MANIFEST: &str = "manifest.json";
@@ -247,10 +249,6 @@ impl Entry {
 
 fn text(v: &Value, field: &str) -> String {
     v.get(field).and_then(Value::as_str).unwrap_or_default().to_owned()
-}
-
-pub(crate) fn short(h: &str) -> &str {
-    h.get(..12).unwrap_or(h)
 }
 
 /// A name from the bundle, cut for a message.

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use super::format::{short, BundleError, Origin};
-use super::read::Bundle;
+use super::read::{Bundle, ObjectsChecked};
 use crate::provenance::Db;
 use crate::store::Store;
 
@@ -50,9 +50,17 @@ impl std::fmt::Display for Conflict {
     }
 }
 
-/// Merges `bundle` into the cache. `at` and `on` say when and on which host (for provenance).
-pub fn import(bundle: &Bundle, store: &Store, db: &mut Db, at: &str, on: &str) -> Result<Imported, BundleError> {
-    bundle.check_objects()?;
+/// Merges `bundle`, whose objects passed `_checked`, into the cache. `at` and `on` say when and
+/// on which host (for provenance). The objects are read once more to be stored, each rehashed
+/// again by the reader.
+pub fn import(
+    bundle: &Bundle,
+    _checked: ObjectsChecked,
+    store: &Store,
+    db: &mut Db,
+    at: &str,
+    on: &str,
+) -> Result<Imported, BundleError> {
     let records = db.records()?;
     let left = bundle.left_out();
     let mut done = Imported { instances: bundle.entries.len(), left_out: left.len(), ..Default::default() };

@@ -25,8 +25,11 @@ pub struct Bundle {
     pub entries: Vec<Entry>,
 }
 
-/// What the pass over the objects found.
+/// What the pass over the objects found. Only [`Bundle::check_objects`] makes one (it cannot be
+/// built outside this crate), so holding it shows the pass was made: `import` asks for it rather
+/// than reading every object twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ObjectsChecked {
     pub objects: usize,
     pub bytes: u64,

@@ -26,14 +26,16 @@ pub(crate) fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let refused = |e: crate::bundle::BundleError| InvalidInput(format!("refused: {e}"));
     // Checked whole before the cache is even opened: a refused bundle leaves it as it was.
     let bundle = Bundle::open(&args.dir).map_err(refused)?;
-    bundle.check_objects().map_err(refused)?;
+    let checked = bundle.check_objects().map_err(refused)?;
     let cache_dir = cache::cache_dir(args.cache.as_deref());
     let _lock = crate::engine::lock::acquire(&cache_dir)?;
     let (store, mut db) = cache::open(&cache_dir)?;
     let done =
-        import::import(&bundle, &store, &mut db, &clock::now_rfc3339(), &clock::hostname()).map_err(|e| match e {
-            crate::bundle::BundleError::Invalid { .. } => anyhow::Error::new(InvalidInput(format!("refused: {e}"))),
-            e => anyhow::Error::new(e),
+        import::import(&bundle, checked, &store, &mut db, &clock::now_rfc3339(), &clock::hostname()).map_err(|e| {
+            match e {
+                crate::bundle::BundleError::Invalid { .. } => anyhow::Error::new(InvalidInput(format!("refused: {e}"))),
+                e => anyhow::Error::new(e),
+            }
         })?;
     println!(
         "{:>12} {} (id {}): {} instances, {} added, {} already here; {} objects written, {} already here{}",

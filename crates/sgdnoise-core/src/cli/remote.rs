@@ -77,7 +77,7 @@ pub(crate) fn run(args: CacheArgs) -> anyhow::Result<ExitCode> {
             let (store, db) = cache::open(&cache_dir)?;
             ensure_write_once(&remote, &cache_dir)?;
             let keys = sync::local_keys(&db)?;
-            let pushed = sync::push(&remote, &db, &store, &keys, &mut |_| {})?;
+            let pushed = sync::push(&remote, &db, &store, &keys)?;
             report_push(&url, &pushed);
             eprintln!("{:>12} in {:.2}s", "Finished", started.elapsed().as_secs_f64());
             Ok(if pushed.conflicts.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(super::EXIT_FAILED) })
@@ -85,8 +85,7 @@ pub(crate) fn run(args: CacheArgs) -> anyhow::Result<ExitCode> {
         CacheCommand::Pull(_) => {
             let _lock = crate::engine::lock::acquire(&cache_dir)?;
             let (store, mut db) = cache::open(&cache_dir)?;
-            let pulled =
-                sync::pull(&remote, &mut db, &store, None, &clock::now_rfc3339(), &clock::hostname(), &mut |_| {})?;
+            let pulled = sync::pull(&remote, &mut db, &store, None, &clock::now_rfc3339(), &clock::hostname())?;
             report_pull(&url, &pulled);
             eprintln!("{:>12} in {:.2}s", "Finished", started.elapsed().as_secs_f64());
             let bad = pulled.conflicts.len() + pulled.refused.len();
@@ -156,8 +155,7 @@ pub(crate) fn pull_for(
         if wanted.is_empty() {
             break;
         }
-        let pulled =
-            sync::pull(remote, db, store, Some(wanted), &clock::now_rfc3339(), &clock::hostname(), &mut |_| {})?;
+        let pulled = sync::pull(remote, db, store, Some(wanted), &clock::now_rfc3339(), &clock::hostname())?;
         if pulled.imported > 0 || !pulled.conflicts.is_empty() || !pulled.refused.is_empty() {
             report_pull(remote.url(), &pulled);
         }
@@ -187,7 +185,7 @@ pub(crate) fn push_for(
         .filter(|p| p.status == Status::Fresh)
         .filter_map(|p| p.record.map(|r| r.key))
         .collect();
-    let pushed = sync::push(remote, db, store, &keys, &mut |_| {})?;
+    let pushed = sync::push(remote, db, store, &keys)?;
     report_push(remote.url(), &pushed);
     Ok(pushed)
 }

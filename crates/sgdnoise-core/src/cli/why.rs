@@ -136,7 +136,7 @@ pub(crate) fn run(args: WhyArgs) -> anyhow::Result<ExitCode> {
 /// The chain, with the audited value under the target and each training run marked used, left
 /// out (with the reason) or not selected.
 fn render(chain: &[ChainItem], audited: Option<&Audited>) -> String {
-    let Some(a) = audited else { return why::render(chain, &|_| None) };
+    let Some(a) = audited else { return why::render(chain, "", &|_| None) };
     let mut head = String::new();
     for v in &a.values {
         head.push_str(&format!("  value {v}\n"));
@@ -159,19 +159,5 @@ fn render(chain: &[ChainItem], audited: Option<&Audited>) -> String {
         }
         Some(Mark::NotSelected)
     };
-    let body = why::render(chain, &mark);
-    // The value goes under the target's own lines, before the first upstream group.
-    let lines: Vec<&str> = body.lines().collect();
-    let split = lines.iter().position(|l| l.trim_start().starts_with('←')).unwrap_or(lines.len());
-    let mut out = String::new();
-    for l in &lines[..split] {
-        out.push_str(l);
-        out.push('\n');
-    }
-    out.push_str(&head);
-    for l in &lines[split..] {
-        out.push_str(l);
-        out.push('\n');
-    }
-    out
+    why::render(chain, &head, &mark)
 }

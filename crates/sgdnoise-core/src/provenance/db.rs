@@ -197,17 +197,7 @@ impl Db {
         let e = |source| DbError::Sql { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(e)?;
         let id = insert_execution(&tx, row).map_err(e)?;
-        let outputs = serde_json::to_string(&row.outputs).expect("outputs serialise");
-        tx.execute(
-            "INSERT OR REPLACE INTO records (key, output_hash, outputs, execution_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![row.key, row.output_hash, outputs, id, row.finished_at],
-        )
-        .map_err(e)?;
-        tx.execute(
-            "INSERT OR REPLACE INTO latest (pipeline, stage, instance, key, key_inputs) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![row.pipeline, row.stage, row.instance, row.key, row.key_inputs.to_string()],
-        )
-        .map_err(e)?;
+        insert_record(&tx, row, id, "INSERT OR REPLACE").map_err(e)?;
         tx.commit().map_err(e)?;
         Ok(id)
     }
@@ -237,17 +227,8 @@ impl Db {
             let id = insert_execution(&tx, row).map_err(e)?;
             inserted += 1;
             if *record {
-                let outputs = serde_json::to_string(&row.outputs).expect("outputs serialise");
-                tx.execute(
-                    "INSERT INTO records (key, output_hash, outputs, execution_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![row.key, row.output_hash, outputs, id, row.finished_at],
-                )
-                .map_err(e)?;
-                tx.execute(
-                    "INSERT OR IGNORE INTO latest (pipeline, stage, instance, key, key_inputs) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![row.pipeline, row.stage, row.instance, row.key, row.key_inputs.to_string()],
-                )
-                .map_err(e)?;
+                // An instance's own latest key (what a change is explained against) is kept.
+                insert_record(&tx, row, id, "INSERT OR IGNORE").map_err(e)?;
             }
         }
         tx.commit().map_err(e)?;
@@ -463,6 +444,24 @@ fn read_execution(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExecutionRow> {
         error: r.get(19)?,
         origin: r.get::<_, Option<String>>(20)?.and_then(|s| serde_json::from_str(&s).ok()),
     })
+}
+
+/// The record of a successful execution `id`, and the instance's latest key: `verb` is
+/// `INSERT OR REPLACE` for one that ran here, `INSERT OR IGNORE` for an import (the record is
+/// absent, and the latest key stays the instance's own).
+fn insert_record(conn: &Connection, row: &ExecutionRow, id: i64, verb: &str) -> rusqlite::Result<()> {
+    let outputs = serde_json::to_string(&row.outputs).expect("outputs serialise");
+    conn.execute(
+        &format!(
+            "{verb} INTO records (key, output_hash, outputs, execution_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)"
+        ),
+        params![row.key, row.output_hash, outputs, id, row.finished_at],
+    )?;
+    conn.execute(
+        &format!("{verb} INTO latest (pipeline, stage, instance, key, key_inputs) VALUES (?1, ?2, ?3, ?4, ?5)"),
+        params![row.pipeline, row.stage, row.instance, row.key, row.key_inputs.to_string()],
+    )?;
+    Ok(())
 }
 
 fn insert_execution(conn: &Connection, row: &ExecutionRow) -> rusqlite::Result<i64> {

@@ -113,22 +113,16 @@ fn item(row: ExecutionRow, depth: usize, inputs: Vec<String>) -> ChainItem {
     }
 }
 
-/// `0123456789ab`, `0123456789ab-dirty` or `unknown`, from an execution's environment.
+/// The revision an execution's environment names (`0123456789ab`, `…-dirty`, `unknown`).
 fn source_of(env: &Value) -> String {
-    match env.get("source_commit").and_then(Value::as_str) {
-        Some(c) if c != "unknown" => {
-            let c = &c[..c.len().min(12)];
-            if env.get("source_dirty").and_then(Value::as_bool) == Some(true) {
-                format!("{c}-dirty")
-            } else {
-                c.to_owned()
-            }
-        }
-        _ => "unknown".into(),
+    crate::host::Source {
+        commit: env.get("source_commit").and_then(Value::as_str).unwrap_or("unknown").to_owned(),
+        dirty: env.get("source_dirty").and_then(Value::as_bool),
     }
+    .short()
 }
 
-fn short(h: &str) -> &str {
+pub(crate) fn short(h: &str) -> &str {
     &h[..h.len().min(12)]
 }
 
@@ -141,10 +135,11 @@ pub enum Mark {
     NotSelected,
 }
 
-/// Human-readable rendering: the target, then each upstream stage kind grouped, training
-/// instances one per line with seed, key and libtorch version, and what `mark` says of them:
-/// used and left-out runs are listed, those not selected counted.
-pub fn render(items: &[ChainItem], mark: &dyn Fn(&str) -> Option<Mark>) -> String {
+/// Human-readable rendering: the target, then `head` (lines about the target: the value it
+/// audits), then each upstream stage kind grouped, training instances one per line with seed,
+/// key and libtorch version, and what `mark` says of them: used and left-out runs are listed,
+/// those not selected counted.
+pub fn render(items: &[ChainItem], head: &str, mark: &dyn Fn(&str) -> Option<Mark>) -> String {
     let mut out = String::new();
     let Some(top) = items.first() else { return out };
     out.push_str(&format!(
@@ -170,6 +165,7 @@ pub fn render(items: &[ChainItem], mark: &dyn Fn(&str) -> Option<Mark>) -> Strin
     for (name, hash) in &top.outputs {
         out.push_str(&format!("  output {name} = {hash}\n"));
     }
+    out.push_str(head);
     let mut by_depth: BTreeMap<usize, Vec<&ChainItem>> = BTreeMap::new();
     for it in &items[1..] {
         by_depth.entry(it.depth).or_default().push(it);

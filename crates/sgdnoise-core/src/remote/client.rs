@@ -94,7 +94,8 @@ impl Remote {
     }
 
     /// For tests: a remote over any store.
-    pub fn with_store(url: &str, store: Arc<dyn ObjectStore>) -> Remote {
+    #[cfg(test)]
+    pub(crate) fn with_store(url: &str, store: Arc<dyn ObjectStore>) -> Remote {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
         Remote { url: url.to_owned(), store, prefix: String::new(), rt }
     }

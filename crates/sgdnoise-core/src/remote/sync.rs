@@ -50,13 +50,7 @@ const BATCH_BYTES: usize = 64 << 20;
 
 /// Pushes the records of `keys` (each record's objects first), [`super::client::CONCURRENCY`]
 /// records at a time. Keys the remote already has (one listing) are only compared.
-pub fn push(
-    remote: &Remote,
-    db: &Db,
-    store: &Store,
-    keys: &[String],
-    tick: &mut dyn FnMut(usize),
-) -> Result<Pushed, SyncError> {
+pub fn push(remote: &Remote, db: &Db, store: &Store, keys: &[String]) -> Result<Pushed, SyncError> {
     let mut done = Pushed::default();
     let there: std::collections::BTreeSet<String> = remote.record_keys()?.into_iter().collect();
     let mut entries = Vec::new();
@@ -74,7 +68,6 @@ pub fn push(
     }
     let mut batch: Vec<Outgoing> = Vec::new();
     let mut bytes = 0;
-    let mut sent = present.len();
     for entry in absent {
         let mut objects = Vec::new();
         for hash in entry.outputs.values() {
@@ -84,10 +77,8 @@ pub fn push(
         }
         batch.push((entry, objects));
         if batch.len() >= BATCH || bytes >= BATCH_BYTES {
-            sent += batch.len();
             push_batch(remote, std::mem::take(&mut batch), &mut done)?;
             bytes = 0;
-            tick(sent);
         }
     }
     push_batch(remote, batch, &mut done)?;
@@ -136,7 +127,6 @@ pub fn pull(
     keys: Option<Vec<String>>,
     at: &str,
     on: &str,
-    tick: &mut dyn FnMut(usize),
 ) -> Result<Pulled, SyncError> {
     let mut done = Pulled::default();
     let keys = match keys {
@@ -145,8 +135,7 @@ pub fn pull(
     };
     let local = db.records()?;
     let mut rows = Vec::new();
-    for (c, chunk) in keys.chunks(BATCH).enumerate() {
-        tick(c * BATCH);
+    for chunk in keys.chunks(BATCH) {
         let mut wanted: Vec<Entry> = Vec::new();
         for (key, got) in chunk.iter().zip(remote.get_records(chunk)) {
             match got {

@@ -146,7 +146,7 @@ fn verify_bundle(dir: &std::path::Path, args: &VerifyArgs, trainer: &dyn Trainer
     let scratch = tempfile::tempdir()?;
     let store = sgdnoise_core::store::Store::open(scratch.path())?;
     let mut db = sgdnoise_core::provenance::Db::open(&scratch.path().join("provenance.sqlite"))?;
-    import::import(&bundle, &store, &mut db, "verify", "here").map_err(refused)?;
+    import::import(&bundle, checked, &store, &mut db, "verify", "here").map_err(refused)?;
     let mut keys: Vec<(String, String)> = bundle
         .entries
         .iter()
