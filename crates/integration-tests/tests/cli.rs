@@ -141,7 +141,13 @@ fn the_readme_parameter_tables_are_the_kinds_own() {
     // Read off the structs: defaults and enum names come from serde, meanings from doc comments.
     assert!(tables.contains("| `arch` | linear \\| fc \\| mnas | fc | linear, fc or mnas. |"), "{tables}");
     assert!(tables.contains("| `T` | number | required | Temperature T = dt/(h·B). |"), "{tables}");
-    assert!(tables.contains("| `method` | threshold \\| collapse | collapse | collapse or threshold. |"), "{tables}");
+    assert!(
+        tables.contains(
+            "| `fractions` | array | [0.05,0.1,0.2] | Departures from the plateau, one threshold estimator each. |"
+        ),
+        "{tables}"
+    );
+    assert!(tables.contains("| `range` | auto \\| map | — | Fit window: `auto`"), "{tables}");
     let readme = std::fs::read_to_string(crate::support::repo().join("README.md")).unwrap();
     let begin = "<!-- sgdnoise kinds --markdown: begin -->\n";
     let start = readme.find(begin).expect("README marks the generated tables") + begin.len();

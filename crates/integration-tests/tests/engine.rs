@@ -242,7 +242,8 @@ fn a_second_run_on_the_same_cache_is_refused_clearly() {
 fn a_failed_stage_stops_the_run_and_keep_going_runs_the_rest() {
     let cache = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    // A fit over a variable that never varies is singular: that stage fails at execution.
+    // A fit over a variable that never varies cannot determine its exponent: that stage fails at
+    // execution, naming the variable.
     let p = dir.path().join("fail.yaml");
     std::fs::write(
         &p,
@@ -254,7 +255,10 @@ fn a_failed_stage_stops_the_run_and_keep_going_runs_the_rest() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((v["executed"].as_u64(), v["failed"].as_u64()), (Some(2), Some(1)));
     let bad = v["instances"].as_array().unwrap().iter().find(|i| i["id"] == "bad").unwrap();
-    assert_eq!(bad["error"], "fit of rel_dw ~ dim^a: the design is singular: the variables do not vary independently");
+    assert_eq!(
+        bad["error"],
+        "fit of rel_dw ~ dim^a: `dim` takes one value in the 2 usable runs, so they cannot determine `a`; drop `dim^a` from the law or select runs where it varies"
+    );
     let out =
         sgdnoise(&["run", p.to_str().unwrap(), "--cache", cache.path().to_str().unwrap(), "--json", "--keep-going"]);
     assert_eq!(out.status.code(), Some(1));
@@ -268,7 +272,7 @@ fn a_failed_stage_stops_the_run_and_keep_going_runs_the_rest() {
     // The plan says why `bad` will run again.
     let plan = plan_json(&p, cache.path());
     let bad = plan.iter().find(|i| i["id"] == "bad").unwrap();
-    assert_eq!(bad["reasons"][0], "previous attempt failed: fit of rel_dw ~ dim^a: the design is singular: the variables do not vary independently");
+    assert_eq!(bad["reasons"][0], "previous attempt failed: fit of rel_dw ~ dim^a: `dim` takes one value in the 2 usable runs, so they cannot determine `a`; drop `dim^a` from the law or select runs where it varies");
 }
 
 #[test]
@@ -453,7 +457,12 @@ fn check_figures(dir: &Path, html: &str) {
     names.sort();
     let kinds: Vec<&str> = names.iter().map(|n| n.split_at(7).1).collect();
     // (T_c against P needs two values of P with a crossing: the tiny grid has fewer.)
-    assert_eq!(kinds, ["fit", "collapse", "local", "crossover", "collapse", "phase-diagram", "t-opt"], "{names:?}");
+    assert_eq!(
+        kinds,
+        // (The tiny grid's crossover has no estimate of a: no collapse, no T_c, no forest plot.)
+        ["fit", "collapse", "local", "local", "crossover", "phase-diagram", "t-opt"],
+        "{names:?}"
+    );
     for (name, kind) in names.iter().zip(&kinds) {
         let text = std::fs::read_to_string(dir.join(format!("{name}.svg"))).unwrap();
         figure::check_layout(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -475,11 +484,15 @@ fn check_figures(dir: &Path, html: &str) {
             "t-c" => assert_eq!(bands, 1, "{name}"),
             // Two values of α ≤ α_max give k but no interval here, hence no band.
             "t-opt" => assert!(bands <= 1, "{name}"),
-            "local" => assert!(bands >= 2, "{name}: the fit's intervals"),
+            // Along T the rule finds a window; along P (3 values, 2 local exponents) it cannot.
+            "local" => assert!(
+                bands == 1 && has("window") == usize::from(name.as_str() < "fig-04"),
+                "{name}: the fit's interval, the window"
+            ),
             _ => {}
         }
         let supers = doc.descendants().filter(|n| n.attribute("baseline-shift") == Some("super")).count();
-        assert!(supers >= 1, "{name}: powers as superscripts");
+        assert!(supers >= 1 || *kind == "forest", "{name}: powers as superscripts");
         let hoverable = if *kind == "phase-diagram" { "cell" } else { "point" };
         let hovers: Vec<&str> = doc
             .descendants()
@@ -491,7 +504,10 @@ fn check_figures(dir: &Path, html: &str) {
             hovers.iter().all(|h| !h.contains('{')),
             "{name}: tooltips are plain text, not label markup: {hovers:?}"
         );
-        if *kind != "local" && *kind != "t-c" && *kind != "t-opt" {
+        // Points over runs (not the fit's collapse, drawn from the crossover's curves) name them.
+        let over_runs =
+            matches!(*kind, "fit" | "crossover" | "phase-diagram") || (*kind == "collapse" && name.as_str() < "fig-04");
+        if over_runs {
             assert!(hovers.iter().all(|h| h.contains("seed 0: ") && h.contains(" — run ")), "{name}: {hovers:?}");
         }
         let png = std::fs::read(dir.join(format!("{name}.png"))).unwrap();
@@ -533,10 +549,28 @@ fn analyses_and_report_update_incrementally_and_trace_back() {
     let md = std::fs::read_to_string(out_dir.path().join("report.md")).unwrap();
     // The whole page, pinned: perceptron runs are bitwise on any CPU, so the numbers are too.
     insta::assert_snapshot!("analysis_report_md", md);
-    assert!(md.starts_with("# tiny <report> & test\n\n## Claims\n\n| claim | quantity | paper / theory | measured [interval] | runs | verdict | audit |"), "{md}");
-    let row =
-        md.lines().find(|l| l.starts_with("| tiny perceptron weights | delta | 1 |")).unwrap_or_else(|| panic!("{md}"));
+    assert!(md.starts_with("# tiny <report> & test\n\n## Claims\n\n| claim | quantity | expected (source) | measured [interval] | window | runs | verdict | audit |"), "{md}");
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| tiny perceptron weights | delta | 1 (published theory (PNAS 2024)) |"))
+        .unwrap_or_else(|| panic!("{md}"));
     assert!(row.contains("(3 seeds) used"), "{row}");
+    // The claims table as data: beside the report, and from the cache with `results --claims`.
+    let csv = std::fs::read_to_string(out_dir.path().join("claims.csv")).unwrap();
+    let claims = sgdnoise(&["results", p.to_str().unwrap(), "--claims", "--cache", c]);
+    assert!(claims.status.success(), "{}", String::from_utf8_lossy(&claims.stderr));
+    assert_eq!(String::from_utf8(claims.stdout).unwrap(), csv);
+    let header = "claim,quantity,value,lo,hi,expected,expected_source,window,estimator,verdict,interpretation,runs_used,runs_excluded,audit,provisional";
+    assert_eq!(csv.lines().next(), Some(header));
+    let rows = md.lines().filter(|l| l.starts_with("| ") && l.contains("`sgdnoise why ")).count();
+    assert_eq!(csv.lines().count(), rows + 1, "one CSV row per row of the report's table");
+    for estimator in ["collapse", "threshold 5%", "threshold 10%", "threshold 20%", "sigmoid", "trained-model"] {
+        assert_eq!(csv.lines().filter(|l| l.contains(&format!(",{estimator},"))).count(), 1, "{estimator}: {csv}");
+    }
+    let json = sgdnoise(&["results", p.to_str().unwrap(), "--claims", "--format", "json", "--cache", c]);
+    let json: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json.as_array().map(Vec::len), Some(rows));
+    assert_eq!(json[0]["expected_source"], "published theory (PNAS 2024)");
     let html = std::fs::read_to_string(out_dir.path().join("report.html")).unwrap();
     assert!(html.contains("<title>tiny &lt;report&gt; &amp; test</title>"));
     check_figures(out_dir.path(), &html);
@@ -562,7 +596,10 @@ fn analyses_and_report_update_incrementally_and_trace_back() {
     ]);
     assert!(export.status.success());
     let md2 = std::fs::read_to_string(out_dir.path().join("report.md")).unwrap();
-    let row2 = md2.lines().find(|l| l.starts_with("| tiny perceptron weights | delta | 1 |")).unwrap();
+    let row2 = md2
+        .lines()
+        .find(|l| l.starts_with("| tiny perceptron weights | delta | 1 (published theory (PNAS 2024)) |"))
+        .unwrap();
     assert!(row2.contains("(4 seeds) used"), "{row2}");
     assert_ne!(row, row2);
 }
@@ -648,7 +685,7 @@ fn targets_run_only_what_they_name_and_partial_reports_are_provisional() {
     let row =
         md.lines().find(|l| l.starts_with("| tiny perceptron weights | delta |")).unwrap_or_else(|| panic!("{md}"));
     assert!(row.contains("; provisional: 45 of 135 runs done |"), "{row}");
-    assert!(row.contains(", provisional |"), "{row}");
+    assert!(row.contains(", provisional**"), "{row}");
     assert_eq!(stored_outputs_round_trip(cache.path()).get("coverage.json"), Some(&1));
     // The whole pipeline: the 90 runs and the analyses above them, with no provisional mark.
     let full = run_json(&p, cache.path(), &["-j", "2", "--no-export"]);

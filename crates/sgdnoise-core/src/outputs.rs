@@ -19,12 +19,10 @@
 
 use std::collections::BTreeMap;
 
-use indexmap::IndexMap;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::analysis::crossover::Crossover;
 use crate::analysis::optimum::OptimumFit;
 use crate::analysis::powerlaw::FitResult;
 use crate::analysis::table::Row;
@@ -227,7 +225,35 @@ pub struct Claim {
     pub range: Option<Map<String, Value>>,
 }
 
+crate::named_enum! {
+    /// Where an expected value comes from.
+    pub enum Source {
+        /// The paper's abstract (a = γ/δ; k = (D−1)/(D+1)).
+        Abstract = "abstract",
+        /// The published theory of the perceptron (PNAS 2024: δ = 1, γ = 1/(1+χ)).
+        Theory = "theory",
+        /// Derived here, from the same scaling argument (the manual gives it).
+        Derived = "derived",
+    }
+}
+
+impl Source {
+    /// As the report and the claims table name it.
+    pub fn text(self) -> &'static str {
+        match self {
+            Source::Abstract => "the paper's abstract",
+            Source::Theory => "published theory (PNAS 2024)",
+            Source::Derived => "derived here",
+        }
+    }
+}
+
 impl Claim {
+    /// Where the expected values come from (`theory.source`), when the claim states them.
+    pub fn source(&self) -> Option<Source> {
+        serde_json::from_value(self.theory.as_ref()?.get("source")?.clone()).ok()
+    }
+
     /// The expected value of exponent `name`, if the claim states one.
     pub fn theory_of(&self, name: &str) -> Option<f64> {
         self.theory.as_ref()?.get(name)?.as_f64().filter(|v| v.is_finite())
@@ -252,8 +278,17 @@ pub struct FitOutput {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub excluded_keys: BTreeMap<String, Vec<String>>,
     pub points: Vec<FitPoint>,
-    /// The law refitted between successive values of one variable.
-    pub local: Vec<LocalSlope>,
+    /// Along each variable of the law: the local exponents between successive values and the
+    /// window chosen from them (none with an explicit `range`).
+    #[serde(default)]
+    pub profiles: Vec<Profile>,
+    /// Exponent → the lowest and highest value it takes over the admissible windows: the
+    /// systematic part of its uncertainty.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub systematic: BTreeMap<String, (f64, f64)>,
+    /// With no single power law: the exponents fitted in the other window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_window: Option<BTreeMap<String, f64>>,
     pub used_keys: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provisional: Option<Coverage>,
@@ -272,22 +307,14 @@ pub struct FitPoint {
     pub key: String,
 }
 
-/// The exponents between two successive values of a variable.
+/// The local exponents along one variable of a law and the window chosen from them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LocalSlope {
+pub struct Profile {
     pub variable: String,
-    pub from: f64,
-    pub to: f64,
-    /// Exponent name → value, in the law's order.
-    #[serde(deserialize_with = "crate::json_float::named")]
-    pub exponents: IndexMap<String, f64>,
-}
-
-/// The crossover's criterion for leaving the plateau.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Criterion {
-    pub plateau: usize,
-    pub threshold: f64,
+    pub exponent: String,
+    pub slopes: Vec<crate::analysis::window::LocalExponent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<crate::analysis::window::WindowChoice>,
 }
 
 /// What a crossover or optimum output ends with: the claim it tests and the runs behind it.
@@ -312,19 +339,19 @@ pub struct CrossoverOutput {
     pub x: String,
     pub y: String,
     pub group: String,
-    pub criterion: Criterion,
-    pub crossover: Crossover,
+    /// The smallest temperatures forming each P's plateau.
+    pub plateau: usize,
+    /// a by each estimator, the T_c behind them and the mechanism test.
+    pub panel: crate::analysis::panel::Panel,
     /// The observable of the δ, γ fit.
     pub weights: String,
+    /// The window along T of the δ, γ fit: the rule's window nearest T_c (none: all T).
+    pub weights_window: Option<crate::analysis::window::Window>,
     pub delta: Option<f64>,
     pub gamma: Option<f64>,
     pub gamma_over_delta: Option<f64>,
     #[serde(deserialize_with = "crate::json_float::pair")]
     pub gamma_over_delta_ci: (f64, f64),
-    /// a − γ/δ on the same seed resamples: the claim holds when this holds 0.
-    #[serde(deserialize_with = "crate::json_float::pair")]
-    pub a_minus_gamma_over_delta_ci: (f64, f64),
-    pub paired_resamples: usize,
     pub seeds: usize,
     /// Every run used, for the figures (seed spread, instance keys).
     pub runs: Vec<RunPoint>,

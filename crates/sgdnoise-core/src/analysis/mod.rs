@@ -3,6 +3,9 @@
 //! stage, store or figure.
 
 pub mod crossover;
+pub mod observable;
 pub mod optimum;
+pub mod panel;
 pub mod powerlaw;
 pub mod table;
+pub mod window;

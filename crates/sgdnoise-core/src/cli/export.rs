@@ -54,6 +54,23 @@ pub(crate) fn default_dir(pipeline: &Pipeline) -> PathBuf {
     PathBuf::from("reports").join(&pipeline.name)
 }
 
+/// What an export over an earlier one writes beside the report: the verdicts that changed.
+pub(crate) const VERDICT_CHANGES: &str = "verdict-changes.md";
+
+/// The verdicts that changed between the `claims.csv` already in the folder and the new one.
+fn verdict_changes_text(old: &str, new: &str) -> String {
+    let changes = crate::report::claims::verdict_changes(old, new);
+    if changes.is_empty() {
+        return "No verdict changed since the previous report in this folder.\n".into();
+    }
+    let mut text = format!("# Verdicts changed since the previous report in this folder ({})\n\n", changes.len());
+    text += "| claim | quantity | estimator | before | now |\n|---|---|---|---|---|\n";
+    for [claim, quantity, estimator, before, now] in changes {
+        text += &format!("| {} | {quantity} | {estimator} | {before} | {now} |\n", claim.replace('|', "\\|"));
+    }
+    text
+}
+
 /// The manifest an export leaves in each folder it writes: one `blake3 name` line per file.
 pub(crate) const MANIFEST: &str = ".sgdnoise-export";
 
@@ -98,6 +115,15 @@ pub(crate) fn export_stage(
                         .with_context(|| format!("removing {}", dir.join(name).display()))?;
                 }
             }
+        }
+        if let (Some(hash), Ok(old)) = (rec.outputs.get("claims.csv"), std::fs::read_to_string(dir.join("claims.csv")))
+        {
+            let new = String::from_utf8_lossy(&store.get(hash)?).into_owned();
+            let text = verdict_changes_text(&old, &new);
+            eprint!("{text}");
+            store
+                .write_atomic(&dir.join(VERDICT_CHANGES), text.as_bytes())
+                .with_context(|| format!("writing {}", dir.join(VERDICT_CHANGES).display()))?;
         }
         let mut lines = String::new();
         for (name, hash) in &rec.outputs {

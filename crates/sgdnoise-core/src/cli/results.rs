@@ -1,5 +1,7 @@
 //! `sgdnoise results PIPELINE --stage NAME`: one row per instance of a stage, its parameters and
 //! outputs, as CSV or JSON. Instances not yet run appear with status `missing`.
+//! `sgdnoise results PIPELINE --claims`: the claims table of the pipeline's report, as the report
+//! wrote it (`claims.csv` or `claims.json`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,8 +17,12 @@ use crate::outputs::{decode, FitOutput, Stored, TrainRecord};
 #[derive(Debug, Args)]
 pub(crate) struct ResultsArgs {
     pipeline: PathBuf,
+    /// The stage (with --claims: which report, when the pipeline has several).
+    #[arg(long, required_unless_present = "claims")]
+    stage: Option<String>,
+    /// The claims table of the report instead: one row per claim quantity.
     #[arg(long)]
-    stage: String,
+    claims: bool,
     /// csv or json.
     #[arg(long, default_value = "csv")]
     format: String,
@@ -31,20 +37,65 @@ pub(crate) fn run(args: ResultsArgs) -> anyhow::Result<ExitCode> {
         return Err(InvalidInput(format!("--format: expected csv or json, got `{}`", args.format)).into());
     }
     let pipeline = cache::load_pipeline(&args.pipeline)?;
-    let si = pipeline.stage(&args.stage).ok_or_else(|| {
-        let names: Vec<&str> = pipeline.stages.iter().map(|s| s.name.as_str()).collect();
-        InvalidInput(format!(
-            "--stage: no stage `{}` in {} (stages: {})",
-            args.stage,
-            args.pipeline.display(),
-            names.join(", ")
-        ))
-    })?;
+    let stage_named = |name: &str| {
+        pipeline.stage(name).ok_or_else(|| {
+            let names: Vec<&str> = pipeline.stages.iter().map(|s| s.name.as_str()).collect();
+            InvalidInput(format!(
+                "--stage: no stage `{name}` in {} (stages: {})",
+                args.pipeline.display(),
+                names.join(", ")
+            ))
+        })
+    };
+    let si = match (&args.stage, args.claims) {
+        (Some(name), _) => stage_named(name)?,
+        (None, _) => {
+            let reports: Vec<usize> =
+                (0..pipeline.stages.len()).filter(|&i| pipeline.stages[i].kind.name() == "report").collect();
+            match reports[..] {
+                [one] => one,
+                [] => {
+                    return Err(
+                        InvalidInput(format!("--claims: {} has no report stage", args.pipeline.display())).into()
+                    )
+                }
+                _ => {
+                    let names: Vec<&str> = reports.iter().map(|&i| pipeline.stages[i].name.as_str()).collect();
+                    return Err(InvalidInput(format!(
+                        "--claims: several reports; name one with --stage ({})",
+                        names.join(", ")
+                    ))
+                    .into());
+                }
+            }
+        }
+    };
+    if args.claims && pipeline.stages[si].kind.name() != "report" {
+        return Err(InvalidInput(format!("--claims: `{}` is not a report stage", pipeline.stages[si].name)).into());
+    }
     let cache_dir = cache::cache_dir(args.cache.as_deref());
     let (store, db) = cache::open_read(&cache_dir)?;
     let (env, _) = cache::plan_env(&args.device)?;
     let planner = Planner::new(&pipeline, &db, &store, env)?;
     let plan = planner.plan();
+    if args.claims {
+        let file = if args.format == "json" { "claims.json" } else { "claims.csv" };
+        let hash = plan[si].iter().find_map(|p| match (&p.status, &p.record) {
+            (Status::Fresh, Some(rec)) => rec.outputs.get(file).cloned(),
+            _ => None,
+        });
+        let Some(hash) = hash else {
+            return Err(InvalidInput(format!(
+                "--claims: the report `{}` has not run with this code (run `sgdnoise run {} {}` first)",
+                pipeline.stages[si].name,
+                args.pipeline.display(),
+                pipeline.stages[si].name
+            ))
+            .into());
+        };
+        print!("{}", String::from_utf8_lossy(&store.get(&hash)?));
+        return Ok(ExitCode::SUCCESS);
+    }
     let stage = &pipeline.stages[si];
     let mut rows: Vec<Map<String, Value>> = Vec::new();
     for p in &plan[si] {

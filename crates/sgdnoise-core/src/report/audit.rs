@@ -50,20 +50,37 @@ pub fn audited(file: &str, hash: &str, bytes: &[u8]) -> Option<Audited> {
                 "{} ~ {}: R² {:.3} over {} runs of {} seeds",
                 o.y, o.law, o.fit.r2, o.fit.n, o.fit.clusters
             ));
+            for prof in &o.profiles {
+                let w = match prof.window.as_ref().and_then(|c| c.chosen.as_ref()) {
+                    Some(w) => format!("window {} {:.4e}–{:.4e} (rule)", prof.variable, w.low, w.high),
+                    None if prof.window.is_some() => format!("no window along {} (all values used)", prof.variable),
+                    None => format!("{}: the range given", prof.variable),
+                };
+                a.values.push(w);
+            }
+            for (name, (lo, hi)) in &o.systematic {
+                a.values.push(format!("{name} over the admissible windows: {lo:.3}–{hi:.3}"));
+            }
             a.used = o.used_keys.iter().cloned().collect();
             a.excluded = o.runs_excluded.clone();
             a.excluded_keys = o.excluded_keys.clone();
         }
         Analysis::Crossover(o) => {
-            match o.crossover.a {
-                Some(v) => a.values.push(format!("a = {} (T_c ~ P^-a)", interval(v, o.crossover.a_ci))),
-                None => a.values.push("a: not found (too few P with a T_c)".into()),
+            for e in &o.panel.estimates {
+                match e.a {
+                    Some(v) => a.values.push(format!("a = {} by {} (T_c ~ P^-a)", interval(v, e.ci), e.estimator)),
+                    None => a.values.push(format!("a by {}: not found (too few P with a T_c)", e.estimator)),
+                }
             }
             if let Some(r) = o.gamma_over_delta {
                 a.values.push(format!("γ/δ = {}", interval(r, o.gamma_over_delta_ci)));
             }
-            let d = o.a_minus_gamma_over_delta_ci;
-            a.values.push(format!("a − γ/δ in [{:.3}, {:.3}] on {} paired resamples", d.0, d.1, o.paired_resamples));
+            if let Some(m) = o.panel.mechanism {
+                a.values.push(format!(
+                    "mechanism: slope of ln(w at T_c) against ln P = {}",
+                    interval(m, o.panel.mechanism_ci)
+                ));
+            }
             a.used = o.used.used_keys.iter().cloned().collect();
             a.excluded = o.used.runs_excluded.clone();
             a.excluded_keys = o.used.excluded_keys.clone();

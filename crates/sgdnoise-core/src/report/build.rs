@@ -2,12 +2,16 @@
 
 use std::collections::BTreeMap;
 
-use super::charts::{cell_series, cells, eq, fit_figures, log_grid, pivot_law, Cell};
+use super::charts::{eq, fit_figures, log_grid, pivot_law};
 use super::claims::*;
-use super::figure::{plain, Heatmap, Overlay, Plot, Scale, Series, VLine, NEUTRAL};
+use super::crossover::crossover_figures;
+use super::figure::{plain, Heatmap, Overlay, Plot, Scale, Series, NEUTRAL};
 use super::notation::{notation, sig3, value};
+use super::verdict::{judge, Evidence, Expected};
+use crate::analysis::panel::{Panel, PanelEstimate};
 use crate::analysis::table::OrdF64;
-use crate::outputs::{Analysis, CrossoverOutput, FitOutput, OptimumOutput, RunPoint};
+use crate::analysis::window::Trend;
+use crate::outputs::{Analysis, CrossoverOutput, FitOutput, OptimumOutput, RunPoint, Source};
 use crate::run::Status;
 
 /// Builds the claims and figures from the analysis results, in the order given.
@@ -44,49 +48,126 @@ pub(super) fn fit_claims(r: &Result, o: &FitOutput, claims: &mut Vec<ClaimRow>, 
     let claim = o.claim.claim.clone().unwrap_or_else(|| format!("{y} ~ {law}"));
     let seeds = o.fit.clusters;
     let runs = runs_text(o.runs_used, &o.runs_excluded, seeds);
+    let window = window_text(o);
+    let excluded: usize = o.runs_excluded.values().sum();
+    let source = o.claim.source().map(|s| s.text().to_owned());
+    // A window problem along a variable blocks that variable's exponent; two regimes block all.
+    let two = o.profiles.iter().find_map(|p| {
+        let c = p.window.as_ref()?;
+        Some((p, c.chosen.as_ref()?, c.other.as_ref()?))
+    });
     for (name, e) in &o.fit.exponents {
         let expected = o.claim.theory_of(name);
-        let (lo, hi) = (f(e.ci_low), f(e.ci_high));
+        let (value, lo, hi) = (f(e.value), f(e.ci_low), f(e.ci_high));
+        let profile = o.profiles.iter().find(|p| &p.exponent == name);
+        let blocker = if let Some((p, w, other)) = two {
+            let in_other = o.other_window.as_ref().and_then(|m| m.get(name)).copied().map(fmt).unwrap_or_default();
+            Some(format!(
+                "no single power law along {}: windows {}–{} and {}–{} ({name} = {in_other} there)",
+                p.variable,
+                value_text(w.low),
+                value_text(w.high),
+                value_text(other.low),
+                value_text(other.high)
+            ))
+        } else {
+            profile.and_then(|p| p.window.as_ref()).filter(|c| c.chosen.is_none()).map(|c| match c.trend {
+                Some(Trend::Rising) => format!("pre-asymptotic: the local {name} still rises along {}", c.variable),
+                Some(Trend::Falling) => format!("pre-asymptotic: the local {name} still falls along {}", c.variable),
+                None => format!("no window of agreeing local exponents along {}", c.variable),
+            })
+        };
+        let (verdict, interpretation) = judge(&Evidence {
+            value,
+            interval: lo.zip(hi),
+            systematic: o.systematic.get(name).copied(),
+            expected: expected.map_or(Expected::None, Expected::Value),
+            seeds,
+            blocker,
+        });
+        let spread =
+            o.systematic.get(name).map(|(a, b)| format!("; over the admissible windows {}–{}", fmt(*a), fmt(*b)));
         claims.push(ClaimRow {
             claim: claim.clone(),
             quantity: name.clone(),
+            value,
+            lo,
+            hi,
             expected: match (expected, o.claim.paper.as_deref()) {
                 (Some(v), _) => fmt(v),
                 (None, Some(p)) => p.to_owned(),
                 _ => "—".into(),
             },
-            measured: measured(f(e.value), lo, hi),
+            expected_value: expected,
+            expected_source: expected.and(source.clone()).unwrap_or_else(|| "measured".into()),
+            window: window.clone(),
+            measured: measured(value, lo, hi) + &spread.unwrap_or_default(),
             runs: format!("{runs}; R² {}", f(o.fit.r2).map(fmt).unwrap_or_default()),
-            verdict: seeded(verdict(expected, f(e.value), lo, hi), seeds),
+            runs_used: o.runs_used,
+            runs_excluded: excluded,
+            verdict,
+            interpretation,
             id: r.id(),
-            provisional: false,
+            ..Default::default()
         });
-    }
-    // Local slopes between successive values of a variable: how the exponent approaches its limit.
-    if let Some(first) = o.local.first() {
-        let var = first.variable.as_str();
-        if let Some(exp) = law_terms(o).into_iter().find(|(v, _)| v == var).map(|(_, e)| e) {
-            let steps: Vec<String> = o
-                .local
-                .iter()
-                .filter_map(|l| {
-                    Some(format!("{}→{}: {}", fmt(l.from), fmt(l.to), fmt(l.exponents.get(&exp).copied().and_then(f)?)))
-                })
-                .collect();
-            claims.push(ClaimRow {
-                claim: claim.clone(),
-                quantity: format!("{exp} (local, between successive {var})"),
-                expected: o.claim.theory_of(&exp).map(fmt).unwrap_or_else(|| "—".into()),
-                measured: steps.join("; "),
-                runs: "same runs".into(),
-                verdict: Verdict::Measured,
-                id: r.id(),
-                provisional: false,
-            });
-        }
     }
     fit_figures(r, o, &claim, figures);
     claim
+}
+
+/// The panel's overall value: the median of the estimators' values, the union of their
+/// intervals, and how many gave a value.
+pub(super) fn panel_summary(panel: &Panel) -> (Option<f64>, Option<f64>, Option<f64>, usize) {
+    let values: Vec<&PanelEstimate> = panel.estimates.iter().filter(|e| e.a.and_then(f).is_some()).collect();
+    let mut v: Vec<f64> = values.iter().filter_map(|e| e.a).collect();
+    v.sort_by(f64::total_cmp);
+    let median = (!v.is_empty()).then(|| (v[(v.len() - 1) / 2] + v[v.len() / 2]) / 2.0);
+    let lo = values.iter().filter_map(|e| f(e.ci.0)).reduce(f64::min);
+    let hi = values.iter().filter_map(|e| f(e.ci.1)).reduce(f64::max);
+    (median, lo, hi, values.len())
+}
+
+/// The overall row's evidence: the summary, with the estimators' spread as the systematic part;
+/// fewer than 2 estimators with a value cannot speak for a panel.
+pub(super) fn panel_evidence(panel: &Panel, expected: Expected, seeds: usize) -> Evidence {
+    let (value, lo, hi, used) = panel_summary(panel);
+    Evidence {
+        value,
+        interval: lo.zip(hi),
+        systematic: panel.spread(),
+        expected,
+        seeds,
+        blocker: (used < 2).then(|| "fewer than 2 estimators gave a value".to_owned()),
+    }
+}
+
+/// The fit's window along each variable, e.g. `T 2^-9–2^1 (rule); P all`.
+fn window_text(o: &FitOutput) -> String {
+    let parts: Vec<String> = o
+        .profiles
+        .iter()
+        .map(|p| match &p.window {
+            None if o.claim.range.is_some() => format!("{} as given", p.variable),
+            None => format!("{} all", p.variable),
+            Some(c) => match (&c.chosen, &c.other) {
+                (Some(w), None) => format!("{} {}–{} (rule)", p.variable, value_text(w.low), value_text(w.high)),
+                (Some(w), Some(o)) => format!(
+                    "{} {}–{} or {}–{} (two regimes)",
+                    p.variable,
+                    value_text(w.low),
+                    value_text(w.high),
+                    value_text(o.low),
+                    value_text(o.high)
+                ),
+                (None, _) => format!("{} all (no window)", p.variable),
+            },
+        })
+        .collect();
+    parts.join("; ")
+}
+
+fn value_text(v: f64) -> String {
+    plain(&value(v))
 }
 
 pub(super) fn crossover_claims(
@@ -95,141 +176,106 @@ pub(super) fn crossover_claims(
     claims: &mut Vec<ClaimRow>,
     figures: &mut Vec<Figure>,
 ) -> String {
-    let c = &o.crossover;
+    let panel = &o.panel;
     let claim = o.used.claim.claim.clone().unwrap_or_else(|| "T_c ~ P^−a with a = γ/δ".into());
-    let (lo, hi) = (f(c.a_ci.0), f(c.a_ci.1));
-    let (dlo, dhi) = (f(o.a_minus_gamma_over_delta_ci.0), f(o.a_minus_gamma_over_delta_ci.1));
     let ratio = o.gamma_over_delta.and_then(f);
-    let a = c.a.and_then(f);
-    claims.push(ClaimRow {
+    let (rlo, rhi) = (f(o.gamma_over_delta_ci.0), f(o.gamma_over_delta_ci.1));
+    let expected = match (ratio, rlo, rhi) {
+        (Some(v), Some(lo), Some(hi)) => Expected::Measured(v, lo, hi),
+        (Some(v), _, _) => Expected::Measured(v, v, v),
+        _ => Expected::Measured(f64::NAN, f64::NAN, f64::NAN),
+    };
+    let window = match &o.weights_window {
+        Some(w) => format!(
+            "γ/δ fitted in {} {}–{} (the rule's window nearest T_c)",
+            o.x,
+            value_text(w.low),
+            value_text(w.high)
+        ),
+        None => format!("γ/δ fitted over all {}", o.x),
+    };
+    let runs = runs_text(o.used.runs_used, &o.used.runs_excluded, o.seeds);
+    let excluded: usize = o.used.runs_excluded.values().sum();
+    let base = ClaimRow {
         claim: claim.clone(),
         quantity: "a".into(),
-        expected: format!("γ/δ = {}", measured(ratio, f(o.gamma_over_delta_ci.0), f(o.gamma_over_delta_ci.1))),
-        measured: measured(a, lo, hi),
-        runs: format!(
-            "{}; a by {}; T_c (threshold) found for {} values of {}",
-            runs_text(o.used.runs_used, &o.used.runs_excluded, o.seeds),
-            c.method.name(),
-            c.groups_with_t_c,
-            o.group
-        ),
-        // a − γ/δ on the same resamples: agree when its interval holds 0.
-        verdict: seeded(verdict(Some(0.0), ratio.and(a), dlo, dhi), o.seeds),
+        expected: format!("γ/δ = {}", measured(ratio, rlo, rhi)),
+        expected_value: ratio,
+        expected_source: Source::Abstract.text().into(),
+        runs: format!("{runs}; {} cells with fewer than 3 seeds left out", panel.cells_dropped),
+        runs_used: o.used.runs_used,
+        runs_excluded: excluded,
         id: r.id(),
-        provisional: false,
-    });
-    let (group, x, y) = (o.group.as_str(), o.x.as_str(), o.y.as_str());
-    let (ng, nx, ny) = (notation(group), notation(x), notation(y));
-    let meta = provenance_meta(r, o.used.used_keys.len());
-    let groups = cells(
-        o.runs.iter().filter_map(|p| Some((p.group?, p.x?, p.y?, p.seed.map_or(0, |s| s as i64), p.key.as_str()))),
-    );
-    let colour_of = |g: f64| groups.iter().position(|(h, _)| *h == g).unwrap_or(0);
-    let place = |c: &Cell, g: f64| format!("{}, {}", plain(&eq(x, c.x)), plain(&eq(group, g)));
-
-    let mut plot = Plot::new(
-        &format!("{ny} against {nx}, one curve per {ng}; T_{{c}} marked"),
-        &nx,
-        &ny,
-        Scale::Log2,
-        Scale::Linear,
-    );
-    for (k, (g, cs)) in groups.iter().enumerate() {
-        let mut s = cell_series(&eq(group, *g), k, cs, &|c| (c.x, place(c, *g)), &ny);
-        s.line = true;
-        plot.series.push(s);
-    }
-    for curve in &c.curves {
-        if let Some(tc) = curve.t_c.and_then(f) {
-            let label = format!("T_{{c}}({})", value(curve.group));
-            plot.vlines.push(VLine { x: tc, label, colour: Some(colour_of(curve.group)) });
-        }
-    }
-    plot.metadata = meta.clone();
-    figures.push(figure(
-        "crossover",
-        format!(
-            "{} against {} for each {} (points: mean over seeds, bars: min–max); dashed verticals: T_c, where the error leaves its low-T plateau by {}%",
-            plain(&ny),
-            plain(&nx),
-            plain(&ng),
-            fmt(o.criterion.threshold * 100.0)
-        ),
-        r,
-        plot.to_svg(),
-    ));
-    let Some(a) = a else { return claim };
-    let u_label = format!("{nx}·{ng}^{{a}}");
-    let mut collapse = Plot::new(
-        &format!("collapse: {ny} against {u_label}, a = {}", fmt(a)),
-        &u_label,
-        &ny,
-        Scale::Log2,
-        Scale::Linear,
-    );
-    for (k, (g, cs)) in groups.iter().enumerate() {
-        let mut s = cell_series(&eq(group, *g), k, cs, &|c| (c.x * g.powf(a), place(c, *g)), &ny);
-        s.line = true;
-        collapse.series.push(s);
-    }
-    collapse.metadata = meta.clone();
-    figures.push(figure(
-        "collapse",
-        format!("the curves against {} with the fitted a = {}: they fall on one curve", plain(&u_label), fmt(a)),
-        r,
-        collapse.to_svg(),
-    ));
-    // T_c against P with the law P^−a (band: the slopes at the ends of a's interval) and γ/δ.
-    let tcs: Vec<&crate::analysis::crossover::Curve> =
-        c.curves.iter().filter(|k| k.t_c.and_then(f).is_some()).collect();
-    if tcs.len() >= 2 {
-        let mut plot = Plot::new(&format!("T_{{c}} against {ng}"), &ng, "T_{c}", Scale::Log2, Scale::Log2);
-        let n = tcs.len() as f64;
-        let mx = tcs.iter().map(|k| k.group.ln()).sum::<f64>() / n;
-        let my = tcs.iter().map(|k| k.t_c.unwrap_or(1.0).ln()).sum::<f64>() / n;
-        let xs = log_grid(tcs[0].group, tcs[tcs.len() - 1].group, 12);
-        plot.series.push(Series {
-            y_err: Some(tcs.iter().map(|k| (k.t_c_ci.0, k.t_c_ci.1)).collect()),
-            hover: Some(
-                tcs.iter()
-                    .map(|k| {
-                        format!(
-                            "{}: T_c = {} (bootstrap interval {}–{})",
-                            plain(&eq(group, k.group)),
-                            sig3(k.t_c.unwrap_or(f64::NAN)),
-                            sig3(k.t_c_ci.0),
-                            sig3(k.t_c_ci.1)
-                        )
-                    })
-                    .collect(),
-            ),
-            colour: Some(NEUTRAL),
-            ..Series::new(
-                "T_{c} (bars: bootstrap interval)",
-                tcs.iter().map(|k| (k.group, k.t_c.unwrap_or(f64::NAN))).collect(),
-            )
+        ..Default::default()
+    };
+    // One row per estimator, then the overall row over the panel.
+    for e in &panel.estimates {
+        let a = e.a.and_then(f);
+        let (lo, hi) = (f(e.ci.0), f(e.ci.1));
+        let crossings = if e.t_c.is_empty() {
+            "every counted cell".to_owned()
+        } else {
+            let found = e.t_c.iter().filter(|t| t.t_c.is_some() && !t.censored).count();
+            format!("T_c for {found} of {} {}, {} censored", e.t_c.len(), o.group, e.censored)
+        };
+        let blocker = (!e.t_c.is_empty() && e.t_c.iter().filter(|t| t.t_c.is_some() && !t.censored).count() < 2)
+            .then(|| "fewer than 2 uncensored crossings".to_owned());
+        let (verdict, interpretation) =
+            judge(&Evidence { value: a, interval: lo.zip(hi), systematic: None, expected, seeds: o.seeds, blocker });
+        claims.push(ClaimRow {
+            estimator: e.estimator.clone(),
+            value: a,
+            lo,
+            hi,
+            window: format!("{crossings}; {window}"),
+            measured: measured(a, lo, hi) + &e.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default(),
+            verdict,
+            interpretation,
+            ..base.clone()
         });
-        let (line, band) = pivot_law(&xs, mx, my, -a, lo.zip(hi).map(|(l, h)| (-l, -h)));
-        plot.series.push(Series::law(&format!("{ng}^{{−a}}, a = {}, band: a's interval", fmt(a)), line, band, 0));
-        if let Some(ratio) = ratio {
-            let (line, _) = pivot_law(&xs, mx, my, -ratio, None);
-            plot.series
-                .push(Series {
-                    dashed: false, ..Series::law(&format!("slope −γ/δ = {}", fmt(-ratio)), line, None, 1)
-                });
-        }
-        plot.metadata = meta;
-        figures.push(figure(
-            "t-c",
-            format!(
-                "T_c against {} (threshold crossings), the fitted {}^−a through their centre, and the slope γ/δ of the weights' fit",
-                plain(&ng),
-                plain(&ng)
-            ),
-            r,
-            plot.to_svg(),
-        ));
     }
+    let overall = {
+        let (median, lo, hi, used) = panel_summary(panel);
+        let (verdict, interpretation) = judge(&panel_evidence(panel, expected, o.seeds));
+        let spread =
+            panel.spread().map(|(a, b)| format!("; estimators span {}–{}", fmt(a), fmt(b))).unwrap_or_default();
+        ClaimRow {
+            value: median,
+            lo,
+            hi,
+            window: format!("{used} of {} estimators; {window}", panel.estimates.len()),
+            measured: format!("{}{spread}", measured(median, lo, hi)),
+            verdict,
+            interpretation: format!("panel (median, union of intervals): {interpretation}"),
+            ..base.clone()
+        }
+    };
+    claims.push(overall);
+    let (mlo, mhi) = (f(panel.mechanism_ci.0), f(panel.mechanism_ci.1));
+    let mech = panel.mechanism.and_then(f);
+    let (verdict, interpretation) = judge(&Evidence {
+        value: mech,
+        interval: mlo.zip(mhi),
+        systematic: None,
+        expected: Expected::Value(0.0),
+        seeds: o.seeds,
+        blocker: None,
+    });
+    claims.push(ClaimRow {
+        quantity: format!("slope of ln {} at T_c against ln {}", o.weights, o.group),
+        value: mech,
+        lo: mlo,
+        hi: mhi,
+        expected: "0".into(),
+        expected_value: Some(0.0),
+        expected_source: Source::Derived.text().into(),
+        window: "threshold-10% T_c".into(),
+        measured: measured(mech, mlo, mhi),
+        verdict,
+        interpretation: format!("mechanism test (the weights at T_c do not depend on P): {interpretation}"),
+        ..base.clone()
+    });
+    crossover_figures(r, o, &claim, figures);
     claim
 }
 
@@ -246,10 +292,24 @@ pub(super) fn optimum_claims(
     let (lo, hi) = (f(opt.k_ci.0), f(opt.k_ci.1));
     let k = opt.k.and_then(f);
     let depth = o.depth.map_or_else(|| "null".to_owned(), |d| d.to_string());
+    let (verdict, interpretation) = judge(&Evidence {
+        value: k,
+        interval: lo.zip(hi),
+        systematic: None,
+        expected: theory.map_or(Expected::None, Expected::Value),
+        seeds: o.seeds,
+        blocker: None,
+    });
     claims.push(ClaimRow {
         claim: claim.clone(),
         quantity: "k".into(),
+        value: k,
+        lo,
+        hi,
         expected: theory.map(|t| format!("{} (D = {depth})", fmt(t))).unwrap_or("—".into()),
+        expected_value: theory,
+        expected_source: if theory.is_some() { Source::Abstract.text().into() } else { "measured".into() },
+        window: format!("{} ≤ {}", o.group, fmt(o.alpha_max)),
         measured: measured(k, lo, hi),
         runs: format!(
             "{}; {} values of α ≤ {} fitted ({} with the minimum at the largest stable T)",
@@ -258,9 +318,12 @@ pub(super) fn optimum_claims(
             fmt(o.alpha_max),
             opt.stability_edges
         ),
-        verdict: seeded(verdict(theory, k, lo, hi), o.seeds),
+        runs_used: o.used.runs_used,
+        runs_excluded: o.used.runs_excluded.values().sum(),
+        verdict,
+        interpretation,
         id: r.id(),
-        provisional: false,
+        ..Default::default()
     });
     let (nx, ng, ny) = (notation(&o.x), notation(&o.group), notation(&o.y));
     let meta = provenance_meta(r, o.used.used_keys.len());

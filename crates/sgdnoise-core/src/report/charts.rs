@@ -222,7 +222,7 @@ pub(super) fn fit_figures(r: &Result, o: &FitOutput, claim: &str, figures: &mut 
             figures.push(figure(
                 "collapse",
                 format!(
-                    "the same runs against {}: with the fitted {}/{} = {} the curves for every {} fall on one law",
+                    "the same runs against {} with the fitted {}/{} = {}: where the law holds, the curves for every {} superpose",
                     plain(&u_label),
                     plain(&notation(e2)),
                     plain(&notation(&e1)),
@@ -235,65 +235,89 @@ pub(super) fn fit_figures(r: &Result, o: &FitOutput, claim: &str, figures: &mut 
         }
     }
 
-    // Local exponents between successive values of a variable, against it, with the theory.
-    if let Some(first) = o.local.first() {
-        let var = first.variable.clone();
+    // The local exponent along each variable, with its window shaded and the expected value.
+    for profile in &o.profiles {
+        let (var, e) = (profile.variable.as_str(), profile.exponent.as_str());
+        let (nv, ne) = (notation(var), notation(e));
+        let usable: Vec<&crate::analysis::window::LocalExponent> =
+            profile.slopes.iter().filter(|l| f(l.value).is_some()).collect();
+        if usable.is_empty() {
+            continue;
+        }
         let mut plot = Plot::new(
-            &format!("{claim}: local exponents between successive {}", plain(&notation(&var))),
-            &notation(&var),
-            "local exponent",
+            &format!("{claim}: local {ne} between successive {nv}"),
+            &nv,
+            &format!("local {ne}"),
             Scale::Log2,
             Scale::Linear,
         );
-        for (k, (_, e)) in terms.iter().enumerate() {
-            let pts: Vec<(f64, f64)> = o
-                .local
-                .iter()
-                .filter_map(|l| Some(((l.from * l.to).sqrt(), l.exponents.get(e).copied().and_then(f)?)))
-                .collect();
-            let hovers = o
-                .local
-                .iter()
-                .filter(|l| l.exponents.get(e).copied().and_then(f).is_some())
-                .map(|l| {
-                    format!(
-                        "{} fitted on {} and {} only: {}",
-                        plain(&notation(e)),
-                        plain(&eq(&var, l.from)),
-                        plain(&eq(&var, l.to)),
-                        sig3(l.exponents[e])
-                    )
-                })
-                .collect();
-            plot.series.push(Series {
-                line: true,
-                hover: Some(hovers),
-                colour: Some(k),
-                ..Series::new(&format!("local {}", notation(e)), pts)
-            });
-            if let Some(est) = o.fit.exponents.get(e) {
-                if let Some(v) = f(est.value) {
-                    let band = f(est.ci_low).zip(f(est.ci_high));
-                    let label = format!("{} over all {}, {conf} interval", notation(e), notation(&var));
-                    plot.hlines.push(HLine { y: v, band, label, dashed: false, colour: k });
-                }
-            }
-            if let Some(t) = o.claim.theory_of(e) {
-                plot.hlines.push(HLine {
-                    y: t,
-                    band: None,
-                    label: format!("theory {} = {}", notation(e), fmt(t)),
-                    dashed: true,
-                    colour: k,
-                });
+        let se = |l: &crate::analysis::window::LocalExponent| f(l.stderr).unwrap_or(0.0);
+        plot.series.push(Series {
+            line: true,
+            y_err: Some(usable.iter().map(|l| (l.value - 2.0 * se(l), l.value + 2.0 * se(l))).collect()),
+            hover: Some(
+                usable
+                    .iter()
+                    .map(|l| {
+                        format!(
+                            "{} fitted on {} and {} only: {} ± {} (bootstrap SE over seeds)",
+                            plain(&ne),
+                            plain(&eq(var, l.from)),
+                            plain(&eq(var, l.to)),
+                            sig3(l.value),
+                            sig3(se(l))
+                        )
+                    })
+                    .collect(),
+            ),
+            colour: Some(0),
+            ..Series::new(
+                &format!("local {ne} (bars: ±2 SE)"),
+                usable.iter().map(|l| ((l.from * l.to).sqrt(), l.value)).collect(),
+            )
+        });
+        let window = profile.window.as_ref();
+        for w in window.iter().flat_map(|c| c.chosen.iter().chain(c.other.iter())) {
+            plot.vbands.push((w.low, w.high));
+        }
+        if let Some(est) = o.fit.exponents.get(e) {
+            if let Some(v) = f(est.value) {
+                let band = f(est.ci_low).zip(f(est.ci_high));
+                let label = format!("{ne} of the fit, {conf} interval");
+                plot.hlines.push(HLine { y: v, band, label, dashed: false, colour: 1 });
             }
         }
-        plot.metadata = meta;
+        if let Some(t) = o.claim.theory_of(e) {
+            let source = o.claim.source().map_or("", |s| s.text());
+            plot.hlines.push(HLine {
+                y: t,
+                band: None,
+                label: format!("expected {ne} = {} ({source})", fmt(t)),
+                dashed: true,
+                colour: 2,
+            });
+        }
+        plot.metadata = meta.clone();
+        let shaded = match window.map(|c| (c.verdict, c.chosen.as_ref(), c.other.as_ref())) {
+            Some((_, Some(w), Some(other))) => format!(
+                "shaded: two disjoint windows, {}–{} and {}–{} (no single power law)",
+                value(w.low),
+                value(w.high),
+                value(other.low),
+                value(other.high)
+            ),
+            Some((_, Some(w), None)) => {
+                format!("shaded: the window the rule chose, {}–{}", value(w.low), value(w.high))
+            }
+            Some((_, None, _)) => "no window: no run of agreeing local exponents".into(),
+            None => "window given by the pipeline's range".into(),
+        };
         figures.push(figure(
             "local",
             format!(
-                "each exponent refitted on successive pairs of {} (points, at their geometric mean), against the fit over all of them (solid, with its interval) and the theory (dashed)",
-                plain(&notation(&var))
+                "{} refitted on each pair of successive {} (points at their geometric mean, bars ±2 bootstrap SE); {shaded}; solid: the fit's value with its interval; dashed: the expected value",
+                plain(&ne),
+                plain(&nv)
             ),
             r,
             plot.to_svg(),

@@ -3,8 +3,7 @@
 //! the analysis outputs. Everything here is a pure function of those outputs, so the report is
 //! cached like any stage and reruns only when a result behind it changes.
 //!
-//! Verdicts: `agrees` when the expected value lies in the interval, `disagrees` when it does not,
-//! `inconclusive` when there is no usable interval, `measured` when nothing is predicted.
+//! Verdicts follow the one rule of [`super::verdict`]; each row carries one line saying why.
 
 use std::collections::BTreeMap;
 
@@ -45,20 +44,68 @@ crate::named_enum! {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+// `named_enum!` takes no `#[default]` on a variant.
+#[allow(clippy::derivable_impls)]
+impl Default for Verdict {
+    fn default() -> Self {
+        Verdict::Measured
+    }
+}
+
+/// One row of the claims table: one quantity of one claim (by one estimator, for the crossover's
+/// panel), as the report shows it and `claims.csv` holds it.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ClaimRow {
     pub claim: String,
     pub quantity: String,
+    /// The crossover's estimator; empty for the overall row and for fits.
+    pub estimator: String,
+    pub value: Option<f64>,
+    pub lo: Option<f64>,
+    pub hi: Option<f64>,
+    /// The expected value as shown ("—" when nothing is expected).
     pub expected: String,
+    pub expected_value: Option<f64>,
+    /// Where the expected value comes from, or "measured".
+    pub expected_source: String,
+    /// The fit window (or the crossings used), as text.
+    pub window: String,
+    /// The value with its interval, as shown.
     pub measured: String,
+    /// The runs behind it, as shown.
     pub runs: String,
+    pub runs_used: usize,
+    pub runs_excluded: usize,
     pub verdict: Verdict,
+    /// One line on what the verdict rests on.
+    pub interpretation: String,
     pub id: String,
     /// Computed with `--partial` over part of the planned runs.
     pub provisional: bool,
 }
 
+/// The legend of the verdicts, under every claims table.
+pub const VERDICTS: &str = "Verdicts: agrees — the expected value (or its interval, when it is measured too) meets the uncertainty interval U, or the value is within 5% of the scale (|expected|, at least 0.25); disagrees — neither; inconclusive — fewer than 3 seeds, no interval, a fit with no window of agreeing local exponents along the exponent's variable or two regimes along any, fewer than 2 uncensored crossings (or estimators, for the panel), or U wider than ±50% of the scale; measured — nothing is expected. U is the bootstrap interval widened to the range of the value over the admissible fit windows (fits) or over the panel's estimators (crossover).";
+
 impl ClaimRow {
+    /// The quantity with its estimator, when it has one.
+    pub fn quantity_text(&self) -> String {
+        if self.estimator.is_empty() {
+            self.quantity.clone()
+        } else {
+            format!("{} ({})", self.quantity, self.estimator)
+        }
+    }
+
+    /// The expected value with its source.
+    pub fn expected_text(&self) -> String {
+        if self.expected == "—" {
+            "— (measured)".into()
+        } else {
+            format!("{} ({})", self.expected, self.expected_source)
+        }
+    }
+
     /// The verdict as shown: marked when it rests on part of the planned runs.
     pub fn verdict_text(&self) -> String {
         if self.provisional {
@@ -123,27 +170,6 @@ pub(super) fn measured(v: Option<f64>, lo: Option<f64>, hi: Option<f64>) -> Stri
 /// Fewer seeds than this make a bootstrap over seeds too coarse to test a claim.
 pub const MIN_SEEDS: u64 = 3;
 
-/// A verdict that needs at least [`MIN_SEEDS`] seeds.
-pub(super) fn seeded(v: Verdict, seeds: usize) -> Verdict {
-    if (seeds as u64) < MIN_SEEDS && matches!(v, Verdict::Agrees | Verdict::Disagrees) {
-        Verdict::Inconclusive
-    } else {
-        v
-    }
-}
-
-pub(super) fn verdict(expected: Option<f64>, value: Option<f64>, lo: Option<f64>, hi: Option<f64>) -> Verdict {
-    if expected.is_some() && value.is_none() {
-        return Verdict::Inconclusive;
-    }
-    match (expected, lo, hi) {
-        (None, _, _) => Verdict::Measured,
-        (Some(e), Some(lo), Some(hi)) if lo <= e && e <= hi => Verdict::Agrees,
-        (Some(_), Some(_), Some(_)) => Verdict::Disagrees,
-        _ => Verdict::Inconclusive,
-    }
-}
-
 /// What runs a result used: `N (S seeds) used, M excluded (why)`.
 pub(super) fn runs_text(used: usize, excluded: &BTreeMap<String, usize>, seeds: usize) -> String {
     let n: usize = excluded.values().sum();
@@ -176,4 +202,139 @@ pub(super) fn provenance_meta(r: &Result, runs: usize) -> Vec<(String, String)> 
 
 pub(super) fn figure(name: &str, caption: String, r: &Result, svg: String) -> Figure {
     Figure { name: name.into(), caption, svg, id: r.id(), section: 0 }
+}
+
+/// The columns of `claims.csv` and `claims.json`, in order.
+pub const CLAIM_COLUMNS: [&str; 15] = [
+    "claim",
+    "quantity",
+    "value",
+    "lo",
+    "hi",
+    "expected",
+    "expected_source",
+    "window",
+    "estimator",
+    "verdict",
+    "interpretation",
+    "runs_used",
+    "runs_excluded",
+    "audit",
+    "provisional",
+];
+
+impl ClaimRow {
+    /// The row's cells in [`CLAIM_COLUMNS`]' order: numbers as numbers, a missing one as null.
+    pub fn cells(&self) -> Vec<serde_json::Value> {
+        use serde_json::Value;
+        let num = |v: Option<f64>| v.and_then(serde_json::Number::from_f64).map_or(Value::Null, Value::Number);
+        let expected = match self.expected_value {
+            Some(v) => num(Some(v)),
+            None if self.expected == "—" => Value::Null,
+            None => Value::String(self.expected.clone()),
+        };
+        vec![
+            Value::String(self.claim.clone()),
+            Value::String(self.quantity.clone()),
+            num(self.value),
+            num(self.lo),
+            num(self.hi),
+            expected,
+            Value::String(self.expected_source.clone()),
+            Value::String(self.window.clone()),
+            Value::String(self.estimator.clone()),
+            Value::String(self.verdict.name().to_owned()),
+            Value::String(self.interpretation.clone()),
+            Value::from(self.runs_used),
+            Value::from(self.runs_excluded),
+            Value::String(self.id.clone()),
+            Value::Bool(self.provisional),
+        ]
+    }
+}
+
+/// `claims.csv`: a header of [`CLAIM_COLUMNS`], then one line per row (RFC 4180 quoting).
+pub fn claims_csv(rows: &[ClaimRow]) -> String {
+    let quote = |s: &str| {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_owned()
+        }
+    };
+    let mut out = CLAIM_COLUMNS.join(",") + "\n";
+    for row in rows {
+        let cells: Vec<String> = row
+            .cells()
+            .iter()
+            .map(|v| match v {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::String(s) => quote(s),
+                other => other.to_string(),
+            })
+            .collect();
+        out += &cells.join(",");
+        out.push('\n');
+    }
+    out
+}
+
+/// `claims.json`: an array of objects with the keys of [`CLAIM_COLUMNS`].
+pub fn claims_json(rows: &[ClaimRow]) -> String {
+    let objects: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| serde_json::Value::Object(CLAIM_COLUMNS.iter().map(|c| c.to_string()).zip(r.cells()).collect()))
+        .collect();
+    serde_json::to_string_pretty(&objects).expect("claims serialise") + "\n"
+}
+
+/// The verdicts that changed between two `claims.csv` texts of the same pipeline, matched on
+/// (claim, quantity, estimator): `(claim, quantity, estimator, old, new)`, rows new or gone
+/// included (their verdict "absent").
+pub fn verdict_changes(old_csv: &str, new_csv: &str) -> Vec<[String; 5]> {
+    fn parse(text: &str) -> BTreeMap<(String, String, String), String> {
+        let mut rows = text.lines();
+        let header: Vec<String> = rows.next().map(split_csv).unwrap_or_default();
+        let col = |name: &str| header.iter().position(|h| h == name);
+        let (Some(c), Some(q), Some(v)) = (col("claim"), col("quantity"), col("verdict")) else {
+            return BTreeMap::new();
+        };
+        let e = col("estimator");
+        rows.map(split_csv)
+            .filter(|cells| cells.len() == header.len())
+            .map(|cells| {
+                let est = e.map(|e| cells[e].clone()).unwrap_or_default();
+                ((cells[c].clone(), cells[q].clone(), est), cells[v].clone())
+            })
+            .collect()
+    }
+    let (old, new) = (parse(old_csv), parse(new_csv));
+    let mut keys: Vec<&(String, String, String)> = old.keys().chain(new.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter_map(|k| {
+            let (a, b) = (old.get(k).map_or("absent", String::as_str), new.get(k).map_or("absent", String::as_str));
+            (a != b).then(|| [k.0.clone(), k.1.clone(), k.2.clone(), a.to_owned(), b.to_owned()])
+        })
+        .collect()
+}
+
+/// One CSV line's cells (quoted cells with doubled quotes; no line breaks inside cells).
+fn split_csv(line: &str) -> Vec<String> {
+    let mut cells = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(ch) = chars.next() {
+        match (ch, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                cells.last_mut().unwrap().push('"');
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => cells.push(String::new()),
+            (c, _) => cells.last_mut().unwrap().push(c),
+        }
+    }
+    cells
 }

@@ -1,7 +1,7 @@
 //! The report as one self-contained HTML page: nothing fetched, figures inline as SVG with a
 //! tooltip per point, each claim and figure with its `sgdnoise why` command.
 
-use super::claims::Report;
+use super::claims::{Report, VERDICTS};
 use super::figure::{escape, plain};
 use super::markdown::INTERVALS;
 
@@ -12,25 +12,28 @@ impl Report {
         let mut h = String::new();
         h.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
         h.push_str(&format!("<title>{}</title><style>{STYLE}</style></head><body>\n", escape(&self.title)));
-        h.push_str(&format!("<h1>{}</h1>\n<h2>Claims</h2>\n<table><thead><tr><th>claim</th><th>quantity</th><th>paper / theory</th><th>measured [interval]</th><th>runs</th><th>verdict</th><th>audit</th></tr></thead><tbody>\n", escape(&self.title)));
+        h.push_str(&format!("<h1>{}</h1>\n<h2>Claims</h2>\n<table><thead><tr><th>claim</th><th>quantity</th><th>expected (source)</th><th>measured [interval]</th><th>window</th><th>runs</th><th>verdict</th><th>audit</th></tr></thead><tbody>\n", escape(&self.title)));
         for c in &self.claims {
             let section = self.sections.iter().position(|s| s.id == c.id).unwrap_or(0);
             h.push_str(&format!(
-                "<tr><td><a href=\"#claim-{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td><code class=\"why\">sgdnoise why {}</code></td></tr>\n",
+                "<tr><td><a href=\"#claim-{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\"><b>{}</b>: {}</td><td><code class=\"why\">sgdnoise why {}</code></td></tr>\n",
                 section + 1,
                 escape(&c.claim),
-                escape(&c.quantity),
-                escape(&c.expected),
+                escape(&c.quantity_text()),
+                escape(&c.expected_text()),
                 escape(&c.measured),
+                escape(&c.window),
                 escape(&c.runs),
                 c.verdict,
                 c.verdict_text(),
+                escape(&c.interpretation),
                 escape(&c.id)
             ));
         }
         h.push_str(&format!(
-            "</tbody></table>\n<p>{}</p>\n<h2>Figures</h2>\n<ol class=\"index\">\n",
-            escape(INTERVALS)
+            "</tbody></table>\n<p>{}</p>\n<p>{}</p>\n<h2>Figures</h2>\n<ol class=\"index\">\n",
+            escape(INTERVALS),
+            escape(VERDICTS)
         ));
         for fig in &self.figures {
             h.push_str(&format!(

@@ -1,26 +1,29 @@
 //! The report as Markdown: the claims table, then each figure with its caption and audit
 //! command.
 
-use super::claims::Report;
+use super::claims::{Report, VERDICTS};
 use super::figure::plain;
 
 impl Report {
     pub fn markdown(&self) -> String {
         let mut md = format!("# {}\n\n## Claims\n\n", self.title);
-        md.push_str("| claim | quantity | paper / theory | measured [interval] | runs | verdict | audit |\n|---|---|---|---|---|---|---|\n");
+        md.push_str("| claim | quantity | expected (source) | measured [interval] | window | runs | verdict | audit |\n|---|---|---|---|---|---|---|---|\n");
+        let cell = |s: &str| s.replace('|', "\\|");
         for c in &self.claims {
             md.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | `sgdnoise why {}` |\n",
-                c.claim.replace('|', "\\|"),
-                c.quantity,
-                c.expected.replace('|', "\\|"),
-                c.measured,
-                c.runs,
+                "| {} | {} | {} | {} | {} | {} | **{}**: {} | `sgdnoise why {}` |\n",
+                cell(&c.claim),
+                cell(&c.quantity_text()),
+                cell(&c.expected_text()),
+                cell(&c.measured),
+                cell(&c.window),
+                cell(&c.runs),
                 c.verdict_text(),
+                cell(&c.interpretation),
                 c.id
             ));
         }
-        md.push_str(&format!("\n{INTERVALS}\n\n## Figures\n\n"));
+        md.push_str(&format!("\n{INTERVALS}\n\n{VERDICTS}\n\n## Figures\n\n"));
         for (i, fig) in self.figures.iter().enumerate() {
             md.push_str(&format!(
                 "{}. [{}](#{}) — {}\n",

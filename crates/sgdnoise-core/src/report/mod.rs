@@ -7,12 +7,14 @@ pub mod audit;
 mod build;
 mod charts;
 pub mod claims;
+mod crossover;
 pub mod figure;
 mod html;
 mod markdown;
 pub mod notation;
 #[cfg(test)]
 mod tests;
+pub mod verdict;
 
 pub use build::build;
 pub use claims::{ClaimRow, Figure, Report, Result, Section, Verdict};

@@ -43,7 +43,8 @@ pub(crate) fn confidence_95() -> f64 {
 /// A parameter struct of an analysis kind, from `select` to `paper`.
 pub trait AnalysisParams {
     fn select(&self) -> Option<&Map<String, Value>>;
-    /// Fit range: variable → [low, high] (null for open); only `fit` has one.
+    /// An explicit fit range: variable → [low, high] (null for open); only `fit` has one, and
+    /// without it (or with `range: auto`) the fit chooses its window by the stated rule.
     fn range(&self) -> Option<&Map<String, Value>> {
         None
     }
@@ -118,17 +119,21 @@ macro_rules! analysis_params {
     };
     (pub struct $name:ident with_range_theory { $($own:tt)* }) => {
         analysis_params!(@shared $name { $($own)* } {
-            /// Fit range: variable → [low, high] (null for open).
+            /// Fit window: `auto` (the default: chosen from the local exponents by the stated
+            /// rule) or variable → [low, high] (null for open).
             #[serde(default)]
-            pub range: Option<serde_json::Map<String, serde_json::Value>>,
-            /// Expected values: exponent → number.
+            pub range: Option<crate::stages::analysis_params::Range>,
+            /// Expected values: exponent → number, and `source`: abstract, theory or derived.
             #[serde(default)]
             pub theory: Option<serde_json::Map<String, serde_json::Value>>,
         });
         impl crate::stages::analysis_params::AnalysisParams for $name {
             analysis_params!(@common);
             fn range(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
-                self.range.as_ref()
+                match &self.range {
+                    Some(crate::stages::analysis_params::Range::Explicit(m)) => Some(m),
+                    _ => None,
+                }
             }
             fn theory(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
                 self.theory.as_ref()
@@ -137,6 +142,21 @@ macro_rules! analysis_params {
     };
 }
 pub(crate) use analysis_params;
+
+crate::named_enum! {
+    /// The word `auto`.
+    pub enum Auto {
+        Auto = "auto",
+    }
+}
+
+/// A fit's window: chosen by the rule, or given.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum Range {
+    Auto(Auto),
+    Explicit(Map<String, Value>),
+}
 
 pub fn selection(p: &dyn AnalysisParams) -> Selection {
     Selection {
@@ -173,8 +193,18 @@ pub fn check(
             return Err(CheckError::param("range", format!("{k}: expected [low, high] with numbers or null")));
         }
     }
-    if let Some((k, _)) = p.theory().into_iter().flatten().find(|(_, v)| !v.is_number()) {
-        return Err(CheckError::param("theory", format!("{k}: expected a number")));
+    if let Some(theory) = p.theory() {
+        if let Some((k, _)) = theory.iter().find(|(k, v)| *k != "source" && !v.is_number()) {
+            return Err(CheckError::param("theory", format!("{k}: expected a number")));
+        }
+        let source = theory.get("source").ok_or_else(|| {
+            CheckError::param(
+                "theory",
+                "say where the expected values come from: `source: abstract | theory | derived`",
+            )
+        })?;
+        serde_json::from_value::<crate::outputs::Source>(source.clone())
+            .map_err(|e| CheckError::param("theory", format!("source: {e}")))?;
     }
     Ok(())
 }

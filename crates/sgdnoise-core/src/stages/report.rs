@@ -8,6 +8,7 @@ use super::kind::{ExecContext, ExecOutput, StageError, StageKind};
 use super::params::{typed, CheckError, Params, Schema, Typed};
 use crate::job::Job;
 use crate::outputs::Analysis;
+use crate::report::claims::{claims_csv, claims_json};
 use crate::report::figure::{png, PNG_SCALE};
 use crate::report::{build, Result as AnalysisResult};
 
@@ -36,7 +37,8 @@ impl StageKind for Report {
     }
 
     fn version(&self) -> u32 {
-        8
+        // 9: claims.csv and claims.json; verdicts by the one rule, with sources and windows.
+        9
     }
 
     fn params(&self) -> &'static dyn Schema {
@@ -64,6 +66,8 @@ impl StageKind for Report {
         };
         out.outputs.insert("report.html".into(), report.html().into_bytes());
         out.outputs.insert("report.md".into(), report.markdown().into_bytes());
+        out.outputs.insert("claims.csv".into(), claims_csv(&report.claims).into_bytes());
+        out.outputs.insert("claims.json".into(), claims_json(&report.claims).into_bytes());
         for fig in &report.figures {
             let png = png(&fig.svg, PNG_SCALE).map_err(|e| StageError::new(format!("figure {}: {e}", fig.name)))?;
             out.outputs.insert(format!("{}.svg", fig.name), fig.svg.clone().into_bytes());

@@ -75,6 +75,8 @@ pub struct Plot {
     pub series: Vec<Series>,
     pub vlines: Vec<VLine>,
     pub hlines: Vec<HLine>,
+    /// Shaded ranges of x (a fit's window), drawn under everything else.
+    pub vbands: Vec<(f64, f64)>,
     pub metadata: Vec<(String, String)>,
 }
 
@@ -99,6 +101,7 @@ impl Plot {
             y_scale,
             series: vec![],
             vlines: vec![],
+            vbands: vec![],
             hlines: vec![],
             metadata: vec![],
         }
@@ -215,6 +218,18 @@ impl Plot {
             num(right - LEFT),
             num(bottom - top)
         );
+        for &(lo, hi) in &self.vbands {
+            if let (Some(a), Some(b)) = (self.x_scale.apply(lo), self.x_scale.apply(hi)) {
+                let (a, b) = (ax.px(a), ax.px(b));
+                c.out += &format!(
+                    "<rect class=\"window\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#888\" fill-opacity=\"0.15\"/>\n",
+                    num(a.min(b)),
+                    num(top),
+                    num((a - b).abs()),
+                    num(bottom - top)
+                );
+            }
+        }
         for h in &self.hlines {
             let colour = PALETTE[h.colour % PALETTE.len()];
             if let Some((lo, hi)) = h.band {
