@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::figure::plain;
+use super::notation::value;
 use crate::outputs::{self, Analysis, CrossoverOutput, FitOutput, OptimumOutput, Stored};
 
 /// The audited value of an analysis instance.
@@ -52,7 +54,12 @@ pub fn audited(file: &str, hash: &str, bytes: &[u8]) -> Option<Audited> {
             ));
             for prof in &o.profiles {
                 let w = match prof.window.as_ref().and_then(|c| c.chosen.as_ref()) {
-                    Some(w) => format!("window {} {:.4e}–{:.4e} (rule)", prof.variable, w.low, w.high),
+                    Some(w) => format!(
+                        "window {} {}–{} (the rule's)",
+                        prof.variable,
+                        plain(&value(w.low)),
+                        plain(&value(w.high))
+                    ),
                     None if prof.window.is_some() => format!("no window along {} (all values used)", prof.variable),
                     None => format!("{}: the range given", prof.variable),
                 };
