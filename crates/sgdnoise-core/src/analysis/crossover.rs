@@ -59,7 +59,10 @@ pub fn crossover_temperature(
     for i in plateau_n..points.len() {
         let dev = (points[i].1 - plateau).abs();
         if dev > tol {
-            let (t0, e0) = (points[i - 1].0.ln(), (points[i - 1].1 - plateau).abs());
+            // The previous deviation signed along this one's direction: a noisy point on the
+            // other side of the plateau interpolates from below zero, not from its magnitude.
+            let sign = (points[i].1 - plateau).signum();
+            let (t0, e0) = (points[i - 1].0.ln(), sign * (points[i - 1].1 - plateau));
             let t1 = points[i].0.ln();
             let frac = if dev > e0 { ((tol - e0) / (dev - e0)).clamp(0.0, 1.0) } else { 1.0 };
             return (Some(plateau), Some((t0 + frac * (t1 - t0)).exp()));

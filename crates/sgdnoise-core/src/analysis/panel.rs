@@ -10,7 +10,8 @@
 //!   one of their seeds), and its mean weights each run by its seed's multiplicity: the rule
 //!   decides which cells exist once, so a resample of few distinct seeds still measures the same
 //!   curves (counting distinct seeds per resample drops most cells of a 3-seed grid and collapses
-//!   the interval). `cells_dropped` counts the cells with fewer than `min_seeds` seeds.
+//!   the interval); a cell none of whose seeds a resample drew is absent from that resample.
+//!   `cells_dropped` counts the cells with fewer than `min_seeds` seeds.
 //! - **Plateau(P)**: the mean of the cell means at the `plateau` smallest counted temperatures (a P
 //!   with no more counted temperatures than that has no plateau and no T_c).
 //! - **threshold f** (one estimator per fraction): T_c(P) is the first counted temperature above
@@ -139,12 +140,15 @@ pub struct Panel {
     /// Cells with fewer than `min_seeds` seeds.
     pub cells_dropped: usize,
     pub curves: Vec<NormCurve>,
+    /// The bootstrap resamples asked for (each estimator's `draws` is out of these).
+    #[serde(default)]
+    pub resamples: usize,
 }
 
 impl Panel {
     /// The smallest and largest point value of a over the estimators.
     pub fn spread(&self) -> Option<(f64, f64)> {
-        let a = self.estimates.iter().filter_map(|e| e.a);
+        let a = self.estimates.iter().filter_map(|e| e.a).filter(|a| a.is_finite());
         a.fold(None, |acc, v| Some(acc.map_or((v, v), |(lo, hi): (f64, f64)| (lo.min(v), hi.max(v)))))
     }
 }
@@ -476,6 +480,7 @@ pub fn panel(rows: &[Row], spec: &PanelSpec, resamples: usize, confidence: f64, 
         })
         .collect();
     Panel {
+        resamples,
         estimates,
         mechanism: base.mechanism,
         mechanism_ci: interval(&mut mechanism, confidence),

@@ -218,8 +218,13 @@ pub(super) fn crossover_claims(
             let found = e.t_c.iter().filter(|t| t.t_c.is_some() && !t.censored).count();
             format!("T_c for {found} of {} {}, {} censored", e.t_c.len(), o.group, e.censored)
         };
-        let blocker = (!e.t_c.is_empty() && e.t_c.iter().filter(|t| t.t_c.is_some() && !t.censored).count() < 2)
-            .then(|| "fewer than 2 uncensored crossings".to_owned());
+        let blocker = if !e.t_c.is_empty() && e.t_c.iter().filter(|t| t.t_c.is_some() && !t.censored).count() < 2 {
+            Some("fewer than 2 uncensored crossings".to_owned())
+        } else if a.is_some() && 2 * e.draws < panel.resamples {
+            Some(format!("a value in only {} of {} bootstrap resamples", e.draws, panel.resamples))
+        } else {
+            None
+        };
         let (verdict, interpretation) =
             judge(&Evidence { value: a, interval: lo.zip(hi), systematic: None, expected, seeds: o.seeds, blocker });
         claims.push(ClaimRow {

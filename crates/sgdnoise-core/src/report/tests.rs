@@ -94,6 +94,7 @@ fn the_panel_rule_gives_the_documented_verdicts() {
         median_t_c: None,
         cells_dropped: 0,
         curves: Vec::new(),
+        resamples: 100,
     };
     let spread = panel(vec![
         estimate("collapse", 0.45, 0.03),
