@@ -571,6 +571,15 @@ fn analyses_and_report_update_incrementally_and_trace_back() {
     let json: Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(json.as_array().map(Vec::len), Some(rows));
     assert_eq!(json[0]["expected_source"], "published theory (PNAS 2024)");
+    // Every numeric column of a run is one `plan` knows, so a `y` that names it is not refused.
+    let train = sgdnoise(&["results", p.to_str().unwrap(), "--stage", "train", "--format", "json", "--cache", c]);
+    let train: Value = serde_json::from_slice(&train.stdout).unwrap();
+    let known = sgdnoise_core::analysis::observable::known_columns();
+    for (column, v) in train[0].as_object().unwrap() {
+        if v.is_number() && !["steps_per_s", "wall_s", "check_wall_s"].contains(&column.as_str()) {
+            assert!(known.contains(column), "`{column}` is a run column that plan does not know");
+        }
+    }
     let html = std::fs::read_to_string(out_dir.path().join("report.html")).unwrap();
     assert!(html.contains("<title>tiny &lt;report&gt; &amp; test</title>"));
     check_figures(out_dir.path(), &html);
