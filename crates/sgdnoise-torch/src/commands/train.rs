@@ -36,13 +36,14 @@ pub(crate) struct TrainArgs {
     /// The activation.
     #[arg(long, value_enum, default_value_t = defaults::ACT)]
     act: Activation,
-    #[arg(long, default_value_t = 32768.0)]
+    /// α, the output scale (a number or a power of two, `2^15`).
+    #[arg(long, default_value = "32768", value_parser = number)]
     alpha: f64,
     /// Training points P.
     #[arg(long = "P", default_value_t = 1024)]
     p: usize,
-    /// Temperature T = dt/(h·B).
-    #[arg(long = "T", default_value_t = 0.015625)]
+    /// Temperature T = dt/(h·B) (a number or a power of two, `2^-6`).
+    #[arg(long = "T", default_value = "2^-6", value_parser = number)]
     temperature: f64,
     /// Batch size B.
     #[arg(long, default_value_t = 16)]
@@ -71,6 +72,12 @@ pub(crate) struct TrainArgs {
     /// Print the record as one JSON object.
     #[arg(long)]
     json: bool,
+}
+
+/// A number as pipelines write it: plain, or a power of two (`2^-8`).
+fn number(text: &str) -> Result<f64, String> {
+    sgdnoise_core::numbers::parse_number(text)
+        .ok_or_else(|| format!("`{text}` is not a number or a power of two (2^k)"))
 }
 
 pub(crate) fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
