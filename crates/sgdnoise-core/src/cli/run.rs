@@ -265,6 +265,9 @@ pub fn run(args: RunArgs, source: &crate::host::Source) -> anyhow::Result<ExitCo
         }
         for path in &exported {
             eprintln!("{:>12} {}", "Report", path.display());
+            if let Ok(csv) = std::fs::read_to_string(path.with_file_name("claims.csv")) {
+                eprintln!("{:>12} {}", "Verdicts", crate::report::claims::verdict_tally(&csv));
+            }
         }
         for o in summary.instances.iter().filter(|o| o.status == Outcome::Failed) {
             eprintln!("{:>12} {}: {}", "error", o.id, o.error.as_deref().unwrap_or(""));

@@ -320,6 +320,30 @@ pub fn verdict_changes(old_csv: &str, new_csv: &str) -> Vec<[String; 5]> {
         .collect()
 }
 
+/// The verdicts of a `claims.csv`, counted: `19 agree, 6 disagree, 9 inconclusive, 3 measured`.
+pub fn verdict_tally(csv: &str) -> String {
+    let mut lines = csv.lines();
+    let header = lines.next().map(split_csv).unwrap_or_default();
+    let Some(v) = header.iter().position(|h| h == "verdict") else { return String::new() };
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for cells in lines.map(split_csv).filter(|c| c.len() == header.len()) {
+        *counts.entry(cells[v].clone()).or_default() += 1;
+    }
+    let word = |v: &str| {
+        match v {
+            "agrees" => "agree",
+            "disagrees" => "disagree",
+            other => other,
+        }
+        .to_owned()
+    };
+    ["agrees", "disagrees", "inconclusive", "measured"]
+        .iter()
+        .filter_map(|k| counts.get(*k).map(|n| format!("{n} {}", word(k))))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// One CSV line's cells (quoted cells with doubled quotes; no line breaks inside cells).
 fn split_csv(line: &str) -> Vec<String> {
     let mut cells = vec![String::new()];

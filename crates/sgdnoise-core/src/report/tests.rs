@@ -70,6 +70,10 @@ fn verdict_changes_are_matched_on_claim_quantity_and_estimator() {
         ]
     );
     assert!(verdict_changes(new, new).is_empty());
+    assert_eq!(verdict_tally(new), "2 agree, 1 disagree");
+    assert_eq!(verdict_tally(old), "2 agree");
+    let mixed = "claim,verdict\na,measured\nb,disagrees\nc,agrees\nd,disagrees\ne,inconclusive\n";
+    assert_eq!(verdict_tally(mixed), "1 agree, 2 disagree, 1 inconclusive, 1 measured");
 }
 
 #[test]
