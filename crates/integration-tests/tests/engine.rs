@@ -571,6 +571,12 @@ fn analyses_and_report_update_incrementally_and_trace_back() {
     let json: Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(json.as_array().map(Vec::len), Some(rows));
     assert_eq!(json[0]["expected_source"], "published theory (PNAS 2024)");
+    // A fit's row in `results` starts with its numbers, flat.
+    let fit = sgdnoise(&["results", p.to_str().unwrap(), "--stage", "weights", "--format", "json", "--cache", c]);
+    let fit: Value = serde_json::from_slice(&fit.stdout).unwrap();
+    let (d, lo, hi) = (fit[0]["delta"].as_f64(), fit[0]["delta_lo"].as_f64(), fit[0]["delta_hi"].as_f64());
+    assert!(matches!((d, lo, hi), (Some(d), Some(lo), Some(hi)) if lo <= d && d <= hi), "{fit}");
+    assert!(fit[0]["window_T_lo"].is_number() && fit[0]["r2"].is_number(), "{fit}");
     // Every numeric column of a run is one `plan` knows, so a `y` that names it is not refused.
     let train = sgdnoise(&["results", p.to_str().unwrap(), "--stage", "train", "--format", "json", "--cache", c]);
     let train: Value = serde_json::from_slice(&train.stdout).unwrap();

@@ -1,5 +1,7 @@
 //! `sgdnoise results PIPELINE --stage NAME`: one row per instance of a stage, its parameters and
 //! outputs, as CSV or JSON. Instances not yet run appear with status `missing`.
+//! A fit's row starts with its numbers as flat columns (`delta`, `delta_lo`, `delta_hi`, …, `r2`,
+//! `window_T_lo`, …), then its stored output.
 //! `sgdnoise results PIPELINE --claims`: the claims table of the pipeline's report, as the report
 //! wrote it (`claims.csv` or `claims.json`).
 
@@ -30,6 +32,28 @@ pub(crate) struct ResultsArgs {
     device: String,
     #[arg(long)]
     cache: Option<PathBuf>,
+}
+
+/// A fit's numbers as flat columns, first in the row: each exponent with its interval and its
+/// range over the admissible windows, R², the runs used, and each variable's window.
+fn fit_columns(fit: &FitOutput, row: &mut Map<String, Value>) {
+    let num = |v: f64| serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number);
+    for (name, e) in &fit.fit.exponents {
+        row.insert(name.clone(), num(e.value));
+        row.insert(format!("{name}_lo"), num(e.ci_low));
+        row.insert(format!("{name}_hi"), num(e.ci_high));
+        if let Some((lo, hi)) = fit.systematic.get(name) {
+            row.insert(format!("{name}_windows_lo"), num(*lo));
+            row.insert(format!("{name}_windows_hi"), num(*hi));
+        }
+    }
+    row.insert("r2".into(), num(fit.fit.r2));
+    row.insert("runs_used".into(), Value::from(fit.runs_used));
+    for p in &fit.profiles {
+        let w = p.window.as_ref().and_then(|c| c.chosen.as_ref());
+        row.insert(format!("window_{}_lo", p.variable), w.map_or(Value::Null, |w| num(w.low)));
+        row.insert(format!("window_{}_hi", p.variable), w.map_or(Value::Null, |w| num(w.high)));
+    }
 }
 
 pub(crate) fn run(args: ResultsArgs) -> anyhow::Result<ExitCode> {
@@ -112,7 +136,11 @@ pub(crate) fn run(args: ResultsArgs) -> anyhow::Result<ExitCode> {
                     // A run's record and a fit's result become columns; other outputs, their hashes.
                     let fields = match name.as_str() {
                         TrainRecord::FILE => serde_json::to_value(decode::<TrainRecord>(hash, &store.get(hash)?)?)?,
-                        FitOutput::FILE => serde_json::to_value(decode::<FitOutput>(hash, &store.get(hash)?)?)?,
+                        FitOutput::FILE => {
+                            let fit = decode::<FitOutput>(hash, &store.get(hash)?)?;
+                            fit_columns(&fit, &mut row);
+                            serde_json::to_value(fit)?
+                        }
                         _ => {
                             row.insert(name.clone(), Value::String(hash.clone()));
                             continue;
