@@ -150,8 +150,14 @@ pub fn values_of(points: &[Point], i: usize) -> Vec<f64> {
 
 /// The points with `w.low ≤ x[i] ≤ w.high` (ends included up to a relative 1e-9).
 pub fn restrict(points: &[Point], i: usize, w: &Window) -> Vec<Point> {
-    let inside = |x: f64| x >= w.low - 1e-9 * w.low.abs() && x <= w.high + 1e-9 * w.high.abs();
-    points.iter().filter(|p| inside(p.x[i])).cloned().collect()
+    points.iter().filter(|p| w.holds(p.x[i])).cloned().collect()
+}
+
+impl Window {
+    /// Whether `low ≤ x ≤ high` (ends included up to a relative 1e-9).
+    pub fn holds(&self, x: f64) -> bool {
+        x >= self.low - 1e-9 * self.low.abs() && x <= self.high + 1e-9 * self.high.abs()
+    }
 }
 
 fn sample_sd(d: &[f64]) -> f64 {

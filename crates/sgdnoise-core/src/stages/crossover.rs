@@ -15,7 +15,7 @@ use super::params::{typed, CheckError, Params, Schema, Typed};
 use crate::analysis::observable::check_column;
 use crate::analysis::panel::{panel, PanelSpec};
 use crate::analysis::powerlaw::{bootstrap, least_squares, Law, Point};
-use crate::analysis::table::{interval, num, seed, seeds, Row};
+use crate::analysis::table::{interval, num, seed, seeds, Row, Selection};
 use crate::analysis::window::{choose_window, local_exponents, restrict, values_of, Window, WindowRule};
 use crate::job::Job;
 
@@ -149,26 +149,19 @@ impl StageKind for Crossover {
         let estimates = panel(&rows, &spec, b.resamples, b.confidence, b.seed);
         // δ, γ of the weights in the window nearest T_c (or the given range).
         let law = Law::parse(&format!("{x}^delta * {group}^gamma")).map_err(|e| StageError::Failed(e.to_string()))?;
-        let points: Vec<Point> = rows
-            .iter()
-            .filter_map(|r| {
-                let (xv, gv, wv) = (num(r, x)?, num(r, group)?, num(r, wname)?);
-                (xv > 0.0 && gv > 0.0 && wv > 0.0).then(|| Point { x: vec![xv, gv], y: wv, cluster: seed(r) })
-            })
-            .collect();
+        let points_of = |rows: &[Row]| -> Vec<Point> {
+            rows.iter()
+                .filter_map(|r| {
+                    let (xv, gv, wv) = (num(r, x)?, num(r, group)?, num(r, wname)?);
+                    (xv > 0.0 && gv > 0.0 && wv > 0.0).then(|| Point { x: vec![xv, gv], y: wv, cluster: seed(r) })
+                })
+                .collect()
+        };
+        let points = points_of(&rows);
         let (window, fitted): (Option<Window>, Vec<Point>) = match &p.weights_range {
             Some(range) => {
-                let kept = crate::analysis::table::Selection { range: range.clone(), ..Default::default() };
-                let keep: Vec<Row> = kept.apply(rows.clone()).rows;
-                let keys: std::collections::BTreeSet<String> =
-                    keep.iter().map(crate::analysis::table::row_key).collect();
-                let pts = rows
-                    .iter()
-                    .zip(&points)
-                    .filter(|(r, _)| keys.contains(&crate::analysis::table::row_key(r)))
-                    .map(|(_, pt)| pt.clone())
-                    .collect();
-                (None, pts)
+                let given = Selection { range: range.clone(), ..Default::default() };
+                (None, points_of(&given.apply(rows.clone()).rows))
             }
             None => {
                 let slopes = local_exponents(&law, &points, 0, b.resamples.min(200), b.seed);

@@ -15,9 +15,7 @@ use super::params::{typed, CheckError, Params, Schema, Typed};
 use crate::analysis::observable::{check_column, Observable};
 use crate::analysis::powerlaw::{fit, least_squares, Law, Point};
 use crate::analysis::table::{num, row_key, seed, Row};
-use crate::analysis::window::{
-    choose_window, local_exponents, restrict, values_of, End, Window, WindowChoice, WindowRule,
-};
+use crate::analysis::window::{choose_window, local_exponents, values_of, End, Window, WindowChoice, WindowRule};
 use crate::job::Job;
 use crate::outputs::{self, FitOutput, FitPoint, Profile, Stored};
 
@@ -214,7 +212,7 @@ struct Cut {
 impl Cut {
     fn admits(&self, x: f64) -> bool {
         match &self.window {
-            Some(w) => holds(w, x),
+            Some(w) => w.holds(x),
             None => !self.dropped.iter().any(|d| (d - x).abs() <= 1e-9 * d.abs().max(x.abs())),
         }
     }
@@ -289,7 +287,7 @@ fn systematic(
             (pts.len() > law.terms.len()).then(|| least_squares(&pts)).flatten()
         };
         let Some(chosen) = &choice.chosen else { continue };
-        for w in choice.admissible.iter().filter(|w| holds(chosen, w.low) && holds(chosen, w.high)) {
+        for w in choice.admissible.iter().filter(|w| chosen.holds(w.low) && chosen.holds(w.high)) {
             if let Some(beta) = refit(w) {
                 for (j, (_, e)) in law.terms.iter().enumerate() {
                     let r = range.entry(e.clone()).or_insert((beta[j + 1], beta[j + 1]));
@@ -315,11 +313,6 @@ fn determined(law: &Law, points: &[Point]) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Whether the window holds `x` (its ends included, as [`restrict`] has them).
-fn holds(w: &Window, x: f64) -> bool {
-    !restrict(&[Point { x: vec![x], y: 1.0, cluster: 0 }], 0, w).is_empty()
 }
 
 #[cfg(test)]
