@@ -30,6 +30,10 @@ check-report: run
 test: setup
     . scripts/env.sh && cargo build --release --workspace --bins && cargo test --release --workspace --all-targets -- --test-threads 2
 
+# the manual (docs/, MkDocs Material) as a site in target/book; --strict fails on a broken link
+book: setup
+    . scripts/env.sh && NO_MKDOCS_2_WARNING=1 mkdocs build --strict
+
 # lints: formatting and clippy
 lint: setup
     . scripts/env.sh && cargo fmt --check && cargo clippy --release --workspace --all-targets -- -D warnings

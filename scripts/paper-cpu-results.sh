@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
-bin=target/release/sgdnoise
+bin=${SGDNOISE_BIN:-target/release/sgdnoise}   # another build, e.g. a clean one copied aside
 out=${PAPER_CPU_OUT:-docs/results/paper-cpu}   # another folder for a sitting's partial cache
 "$bin" run pipelines/paper-cpu.yaml report --partial --no-export "$@" || true
 mkdir -p "$out/runs"

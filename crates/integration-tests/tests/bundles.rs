@@ -394,6 +394,7 @@ fn audit_commands(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Every audit command of the README, the manual (docs/*.md) and the committed reports.
 /// Run as a reader of a fresh clone would: from the repository root, with no cache (the
 /// variable only points away from a developer's own), nothing on the network.
 #[test]
@@ -401,6 +402,13 @@ fn every_audit_command_printed_in_the_readme_and_the_committed_reports_works_wit
     let nowhere = tempfile::tempdir().unwrap();
     let cache = nowhere.path().join("cache");
     let mut texts = vec![repo().join("README.md")];
+    texts.extend(
+        std::fs::read_dir(repo().join("docs"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "md")),
+    );
     let mut pending = std::collections::BTreeSet::new();
     let mut bundled = 0;
     for report in walk(&repo().join("docs/results")).into_iter().filter(|f| f.ends_with("report.md")) {

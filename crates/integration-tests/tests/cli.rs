@@ -154,11 +154,15 @@ fn the_readme_parameter_tables_are_the_kinds_own() {
         "{tables}"
     );
     assert!(tables.contains("| `range` | auto \\| map | — | Fit window: `auto`"), "{tables}");
-    let readme = std::fs::read_to_string(crate::support::repo().join("README.md")).unwrap();
+    let page = std::fs::read_to_string(crate::support::repo().join("docs/pipelines.md")).unwrap();
     let begin = "<!-- sgdnoise kinds --markdown: begin -->\n";
-    let start = readme.find(begin).expect("README marks the generated tables") + begin.len();
-    let end = readme.find("<!-- sgdnoise kinds --markdown: end -->").unwrap();
-    assert_eq!(&readme[start..end], tables, "README out of date: paste `sgdnoise kinds --markdown` between the marks");
+    let start = page.find(begin).expect("docs/pipelines.md marks the generated tables") + begin.len();
+    let end = page.find("<!-- sgdnoise kinds --markdown: end -->").unwrap();
+    assert_eq!(
+        &page[start..end],
+        tables,
+        "docs/pipelines.md out of date: paste `sgdnoise kinds --markdown` between the marks"
+    );
     let bad = sgdnoise(&["kinds", "nope"]);
     assert_eq!(bad.status.code(), Some(2));
     assert_eq!(

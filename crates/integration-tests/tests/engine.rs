@@ -224,9 +224,17 @@ fn a_second_run_on_the_same_cache_is_refused_clearly() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let second = sgdnoise(&["run", long.to_str().unwrap(), "--cache", cache.path().to_str().unwrap()]);
+    // `status` reads meanwhile and names the holder.
+    let status = sgdnoise(&["status", long.to_str().unwrap(), "--cache", cache.path().to_str().unwrap()]);
     let _ = first.kill();
     let _ = first.wait();
     assert_eq!(second.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        said.contains(&format!("     Running the cache is held now by pid {} (a run, or gc)", first.id())),
+        "{said}"
+    );
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(
         err.starts_with(&format!(
@@ -250,7 +258,8 @@ fn a_failed_stage_stops_the_run_and_keep_going_runs_the_rest() {
         "name: fail\nstages:\n  train:\n    kind: train\n    params: { data: depleted, chi: 1, dim: 8, arch: linear, alpha: 32768, batch: 2, T: 0.25, test_size: 256 }\n    sweep: { grid: { P: [16, 32] } }\n  bad: { kind: fit, needs: [train], params: { y: rel_dw, law: \"dim^a\" } }\n  after: { kind: collect, needs: [train, bad] }\n  good: { kind: fit, needs: [train], params: { y: rel_dw, law: \"P^g\", bootstrap: 10 } }\n",
     )
     .unwrap();
-    let out = sgdnoise(&["run", p.to_str().unwrap(), "--cache", cache.path().to_str().unwrap(), "--json"]);
+    // One worker, so that the stop comes before `good` starts.
+    let out = sgdnoise(&["run", p.to_str().unwrap(), "--cache", cache.path().to_str().unwrap(), "--json", "-j", "1"]);
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((v["executed"].as_u64(), v["failed"].as_u64()), (Some(2), Some(1)));
@@ -269,6 +278,24 @@ fn a_failed_stage_stops_the_run_and_keep_going_runs_the_rest() {
         (status("bad"), status("after"), status("good")),
         ("failed".into(), "skipped".into(), "executed".into())
     );
+    // `status` says the same from the cache alone: what is done, what failed and why, what waits.
+    let out = sgdnoise(&["status", p.to_str().unwrap(), "--cache", cache.path().to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let st: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stage = |name: &str| st["stages"].as_array().unwrap().iter().find(|s| s["stage"] == name).unwrap().clone();
+    assert_eq!((stage("train")["done"].as_u64(), stage("good")["done"].as_u64()), (Some(2), Some(1)), "{st}");
+    assert_eq!((stage("bad")["failed"].as_u64(), stage("bad")["to_run"].as_u64()), (Some(1), Some(0)), "{st}");
+    assert!(
+        stage("bad")["errors"][0][1].as_str().unwrap().starts_with("fit of rel_dw ~ dim^a: `dim` takes one value"),
+        "{st}"
+    );
+    assert_eq!(stage("after")["to_run"].as_u64(), Some(1), "{st}");
+    assert!(st["running"].is_null(), "{st}");
+    let text = sgdnoise(&["status", p.to_str().unwrap(), "--cache", cache.path().to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("      Failed bad: fit of rel_dw ~ dim^a"), "{text}");
+    assert!(text.contains("      Status fail: 5 instances, 3 done, 1 to run, 1 failed"), "{text}");
+    assert!(text.contains(&format!("`sgdnoise run {}` goes on", p.display())), "{text}");
     // The plan says why `bad` will run again.
     let plan = plan_json(&p, cache.path());
     let bad = plan.iter().find(|i| i["id"] == "bad").unwrap();
@@ -756,4 +783,144 @@ fn a_full_disk_fails_clearly_keeps_nothing_partial_and_a_rerun_resumes() {
     let rerun = run_json(&p, &cache, &["-j", "2"]);
     assert_eq!(v["executed"], 8, "the perceptron runs fit: {v}");
     assert_eq!(counts(&rerun), (1 + 4 + 1, 8, 0), "{rerun}");
+}
+
+#[test]
+fn quiet_prints_one_closing_line_and_j_defaults_to_the_cores() {
+    let cache = tempfile::tempdir().unwrap();
+    let p = fixture("tiny.yaml");
+    let c = cache.path().to_str().unwrap();
+    let first = sgdnoise(&["run", p.to_str().unwrap(), "--cache", c, "--quiet"]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let err = String::from_utf8_lossy(&first.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("    Finished tiny: 10 executed, 0 cached, 0 failed in "), "{err}");
+    // Without --quiet, progress; `plan` prices the wall time at the cores available.
+    let again = sgdnoise(&["run", p.to_str().unwrap(), "--cache", c]);
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("Fresh train: 8 instances"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let dir = tempfile::tempdir().unwrap();
+    let more = edited(dir.path(), "tiny.yaml", r#"seed: "0..1""#, r#"seed: "0..2""#);
+    let plan = sgdnoise(&["plan", more.to_str().unwrap(), "--cache", c]);
+    let plan = String::from_utf8_lossy(&plan.stdout);
+    assert!(plan.contains(&format!(" wall at -j {cores}")), "{plan}");
+}
+
+#[test]
+fn a_variant_set_on_the_command_line_runs_only_what_it_changes_and_reports_in_its_own_folder() {
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    let p = work.path().join("v.yaml");
+    let text = "name: v\nstages:\n  train:\n    kind: train\n    params: { data: depleted, chi: 1, dim: 8, arch: linear, alpha: 32768, batch: 2, test_size: 256 }\n    sweep: { grid: { P: [16, 32], T: [0.125, 0.25], seed: \"0..2\" } }\n  weights:\n    kind: fit\n    needs: [train]\n    params: { y: rel_dw, law: \"T^delta * P^gamma\", bootstrap: 20, range: { T: [0.125, 0.25], P: [16, 32] }, theory: { delta: 1, source: theory } }\n  report: { kind: report, needs: [weights] }\n";
+    std::fs::write(&p, text).unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", p.to_str().unwrap(), "--cache", cache.to_str().unwrap(), "--json"];
+        args.extend_from_slice(extra);
+        let out = crate::support::sgdnoise_with(&args, &[]).current_dir(work.path()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (v, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (first, _) = run(&[]);
+    assert_eq!(counts(&first), (14, 0, 0), "{first}");
+    let default_report = std::fs::read(work.path().join("reports/v/report.md")).unwrap();
+    // One more seed, on the command line: only its 4 runs, the fit and the report run.
+    let (variant, _) = run(&["--set", "train.sweep.grid.seed=0..3"]);
+    assert_eq!(counts(&variant), (6, 12, 0), "{variant}");
+    let folders: Vec<String> = std::fs::read_dir(work.path().join("reports"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let own = folders.iter().find(|f| f.starts_with("v-set-")).unwrap_or_else(|| panic!("{folders:?}"));
+    assert!(work.path().join("reports").join(own).join("report.md").is_file());
+    assert_eq!(std::fs::read(work.path().join("reports/v/report.md")).unwrap(), default_report, "untouched");
+    // `plan` with the same --set finds it all fresh; a bad --set names itself.
+    let plan = crate::support::sgdnoise_with(
+        &["plan", p.to_str().unwrap(), "--cache", cache.to_str().unwrap(), "--set", "train.sweep.grid.seed=0..3"],
+        &[],
+    )
+    .output()
+    .unwrap();
+    assert!(String::from_utf8_lossy(&plan.stdout).contains("Plan v-set-"), "{}", String::from_utf8_lossy(&plan.stdout));
+    assert!(String::from_utf8_lossy(&plan.stdout).contains(" 0 to run"), "{}", String::from_utf8_lossy(&plan.stdout));
+    let bad = sgdnoise(&["plan", p.to_str().unwrap(), "--set", "trian.params.T=1"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&bad.stderr),
+        format!("error: {}: --set trian.params.T=1: no stage `trian` (stages: train, weights, report)\n", p.display())
+    );
+    let bad = sgdnoise(&["plan", p.to_str().unwrap(), "--set", "train.params.batch=two"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.starts_with(&format!("error: {} (--set): stages.train.params.batch:", p.display())), "{err}");
+    // Another file with the same name replaces the folder, and says so.
+    let q = work.path().join("q.yaml");
+    std::fs::write(
+        &q,
+        text.replace("T: [0.125, 0.25]", "T: [0.125, 0.5]")
+            .replace("range: { T: [0.125, 0.25]", "range: { T: [0.125, 0.5]"),
+    )
+    .unwrap();
+    let out = crate::support::sgdnoise_with(&["run", q.to_str().unwrap(), "--cache", cache.to_str().unwrap()], &[])
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("    Replaced reports/v: it held the report of {}; now of {}", p.display(), q.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn raising_a_limit_reruns_only_the_runs_that_stopped_at_it() {
+    let cache = tempfile::tempdir().unwrap();
+    let c = cache.path().to_str().unwrap();
+    let p = fixture("tiny.yaml");
+    let pf = p.to_str().unwrap();
+    let plan = |sets: &[&str]| {
+        let mut args = vec!["plan", pf, "--cache", c, "--explain"];
+        for s in sets {
+            args.extend(["--set", s]);
+        }
+        let out = sgdnoise(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Runs cut at 8 steps: none converges, so a larger limit must run them all again.
+    let cut = run_json(&p, cache.path(), &["train", "--set", "train.params.max_steps=8", "--no-export"]);
+    assert_eq!(counts(&cut), (8, 0, 0), "{cut}");
+    let text = plan(&[]);
+    assert!(text.contains("Stage train (train): 0 fresh, 8 to run"), "{text}");
+    let full = run_json(&p, cache.path(), &["--no-export"]);
+    assert_eq!(counts(&full), (10, 0, 0), "{full}");
+    // Converged runs: a larger limit reruns none of them, nor anything downstream, and says why.
+    let text = plan(&["train.params.max_steps=2^40", "name=tiny"]);
+    assert!(
+        text.contains("Stage train (train): 8 fresh (8 by runs that ended within other limits), 0 to run"),
+        "{text}"
+    );
+    assert!(text.contains("Stage weights (fit): 1 fresh, 0 to run"), "{text}");
+    let reuse = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("Reuse train[P=32,T=0.125,seed=0]: "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        reuse.contains(": the same run converged at step ")
+            && reuse.contains(" under max_steps 1000000, within the new limits (key "),
+        "{reuse}"
+    );
+    let raised =
+        run_json(&p, cache.path(), &["--set", "train.params.max_steps=2^40", "--set", "name=tiny", "--no-export"]);
+    assert_eq!(counts(&raised), (0, 10, 0), "{raised}");
+    // A smaller limit than the runs took cannot reuse them.
+    let text = plan(&["train.params.max_steps=2"]);
+    assert!(text.contains("Stage train (train): 0 fresh, 8 to run"), "{text}");
+    assert!(text.contains("param max_steps changed") || text.contains("new instance"), "{text}");
 }

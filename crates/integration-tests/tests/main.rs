@@ -4,6 +4,7 @@
 mod bundles;
 mod cli;
 mod datasets;
+mod docs;
 mod engine;
 mod hostile;
 mod pipeline;

@@ -38,7 +38,7 @@ pub fn metadata(scope: &Scope, entries: &[Entry]) -> Value {
             "@id": "./",
             "@type": "Dataset",
             "name": format!("sgdnoise results bundle of pipeline {}", scope.pipeline),
-            "description": "Every execution behind the results, with their stored outputs: check it with `sgdnoise verify --bundle`, audit with `sgdnoise why --bundle`, merge with `sgdnoise import`.",
+            "description": "Every execution behind the results, with their stored outputs: check it with `sgdnoise verify --bundle DIR`, audit with `sgdnoise why --bundle DIR ID`, merge with `sgdnoise import DIR`.",
             "conformsTo": PROFILES[..3].iter().map(|p| id(p)).collect::<Vec<_>>(),
             "license": id("https://spdx.org/licenses/MIT"),
             "mainEntity": id(&workflow),

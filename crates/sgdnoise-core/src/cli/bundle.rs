@@ -15,7 +15,10 @@ use crate::engine::plan::{Planner, Status};
 
 #[derive(Debug, Args)]
 pub(crate) struct BundleArgs {
+    /// The pipeline file.
     pipeline: PathBuf,
+    #[command(flatten)]
+    variant: cache::Variant,
     /// Bundle only these stages, globs or instance ids, and what they need (default: everything).
     targets: Vec<String>,
     /// The bundle's folder (made if needed; an existing bundle there is replaced).
@@ -24,14 +27,16 @@ pub(crate) struct BundleArgs {
     /// Bundle what `run --partial` made (provisional analyses over the runs done).
     #[arg(long)]
     partial: bool,
+    /// The device class the training keys are for: auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// The cache folder (default: $SGDNOISE_CACHE or ./cache).
     #[arg(long)]
     cache: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: BundleArgs) -> anyhow::Result<ExitCode> {
-    let pipeline = cache::load_targets(&args.pipeline, &args.targets)?;
+    let pipeline = cache::load_targets(&args.pipeline, &args.targets, &args.variant)?;
     let cache_dir = cache::cache_dir(args.cache.as_deref());
     let (store, db) = cache::open_read(&cache_dir)?;
     let (env, _) = cache::plan_env(&args.device)?;

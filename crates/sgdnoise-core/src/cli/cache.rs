@@ -93,13 +93,23 @@ fn read_only_hint(cache: &Path, e: crate::provenance::db::DbError) -> anyhow::Er
 }
 
 /// Loads a pipeline; an invalid one is an `InvalidInput`.
-pub fn load_pipeline(file: &Path) -> anyhow::Result<Pipeline> {
-    pipeline::load(file).map_err(|e| anyhow::Error::new(InvalidInput(e.to_string())))
+pub fn load_pipeline(file: &Path, variant: &Variant) -> anyhow::Result<Pipeline> {
+    pipeline::load_with(file, &variant.sets).map_err(|e| anyhow::Error::new(InvalidInput(e.to_string())))
+}
+
+/// `--set PATH=VALUE`, on every command that reads a pipeline: a variant without editing the file.
+#[derive(Debug, Default, clap::Args)]
+pub struct Variant {
+    /// Change the pipeline for this command only, e.g. `--set train.params.max_steps=2^20` or
+    /// `--set train.sweep.grid.seed=0..9` (YAML values; repeatable). A variant's report goes to
+    /// its own folder, reports/NAME-set-HASH/, unless `--set name=…` names it.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<pipeline::overrides::Override>,
 }
 
 /// Loads a pipeline and keeps the part that `targets` name (all of it when there are none).
-pub fn load_targets(file: &Path, targets: &[String]) -> anyhow::Result<Pipeline> {
-    let pipeline = load_pipeline(file)?;
+pub fn load_targets(file: &Path, targets: &[String], variant: &Variant) -> anyhow::Result<Pipeline> {
+    let pipeline = load_pipeline(file, variant)?;
     pipeline::targets::select(pipeline, targets).map_err(|e| anyhow::Error::new(InvalidInput(e.to_string())))
 }
 

@@ -16,14 +16,20 @@ use crate::store::Store;
 
 #[derive(Debug, Args)]
 pub(crate) struct ExportArgs {
+    /// The pipeline file.
     pipeline: PathBuf,
+    #[command(flatten)]
+    variant: cache::Variant,
+    /// The stage whose outputs to copy, e.g. report.
     #[arg(long)]
     stage: String,
     /// Destination folder (default: reports/<pipeline name>/).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// The device class the training keys are for: auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// The cache folder (default: $SGDNOISE_CACHE or ./cache).
     #[arg(long)]
     cache: Option<PathBuf>,
     /// Export what `run --partial` made (provisional analyses over the runs done).
@@ -32,7 +38,7 @@ pub(crate) struct ExportArgs {
 }
 
 pub(crate) fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
-    let pipeline = cache::load_pipeline(&args.pipeline)?;
+    let pipeline = cache::load_pipeline(&args.pipeline, &args.variant)?;
     let si = pipeline.stage(&args.stage).ok_or_else(|| InvalidInput(format!("--stage: no stage `{}`", args.stage)))?;
     let cache_dir = cache::cache_dir(args.cache.as_deref());
     let (store, db) = cache::open_read(&cache_dir)?;
@@ -70,6 +76,11 @@ fn verdict_changes_text(old: &str, new: &str) -> String {
     }
     text
 }
+
+/// What `run` leaves in the report folder it exports to: the pipeline file and its `--set`
+/// overrides, one a line, so that a report of another file of the same name is not replaced
+/// silently.
+pub(crate) const SOURCE: &str = ".sgdnoise-source";
 
 /// The manifest an export leaves in each folder it writes: one `blake3 name` line per file.
 pub(crate) const MANIFEST: &str = ".sgdnoise-export";

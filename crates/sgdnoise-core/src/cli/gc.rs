@@ -19,6 +19,7 @@ pub(crate) struct GcArgs {
     /// Say what would be removed, remove nothing.
     #[arg(long)]
     dry_run: bool,
+    /// The cache folder (default: $SGDNOISE_CACHE or ./cache).
     #[arg(long)]
     cache: Option<PathBuf>,
 }

@@ -17,6 +17,7 @@ use crate::engine::clock;
 pub(crate) struct ImportArgs {
     /// The bundle's folder.
     dir: PathBuf,
+    /// The cache folder (default: $SGDNOISE_CACHE or ./cache).
     #[arg(long)]
     cache: Option<PathBuf>,
 }

@@ -9,23 +9,35 @@ mod gc;
 mod import;
 mod kinds;
 mod plan;
+pub mod reference;
 mod remote;
 mod results;
 pub mod run;
+mod status;
 mod why;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Exit status for invalid input (arguments, pipeline files, configurations).
 pub const EXIT_INVALID: u8 = 2;
 /// Exit status for a run or stage that failed.
 pub const EXIT_FAILED: u8 = 1;
 
-/// The commands that load libtorch: `sgdnoise` hands them to `sgdnoise-torch`.
-pub const TORCH_COMMANDS: [&str; 4] = ["train", "exec", "doctor", "verify"];
+/// The commands that `sgdnoise` hands to `sgdnoise-torch`: those that load libtorch, and those
+/// that describe the whole command line (whose torch commands only `sgdnoise-torch` defines).
+pub const TORCH_COMMANDS: [&str; 7] = ["train", "exec", "doctor", "verify", "completions", "man", "reference"];
+
+/// Set (to anything) in the environment, a command is parsed and not run: exit 0 when it parses,
+/// 2 with clap's error when it does not. The tests check every command the docs and hints print.
+pub const PARSE_ONLY_VAR: &str = "SGDNOISE_PARSE_ONLY";
+
+/// Whether this process only parses its command (see [`PARSE_ONLY_VAR`]).
+pub fn parse_only() -> bool {
+    std::env::var_os(PARSE_ONLY_VAR).is_some()
+}
 
 /// An error caused by what the user gave us, not by a failure while running.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +66,8 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Dry run: which instances are fresh and which will run, and why.
     Plan(plan::PlanArgs),
+    /// Where each stage stands: done, to run and why, failed and why, running now.
+    Status(status::StatusArgs),
     /// One row per instance of a stage: parameters and outputs.
     Results(results::ResultsArgs),
     /// The provenance chain of an instance, output or report item.
@@ -76,6 +90,19 @@ enum Command {
     Doctor(Forwarded),
     /// Every stage kind's parameters: types, defaults, meanings.
     Kinds(kinds::KindsArgs),
+    /// Print a shell's completion script (bash, zsh, fish, elvish, powershell).
+    Completions(Forwarded),
+    /// Write the man pages: sgdnoise(1) and one per command.
+    Man(Forwarded),
+    /// Print the command reference as Markdown (the manual's is this).
+    #[command(hide = true)]
+    Reference(Forwarded),
+}
+
+/// The light binary's command line. Its torch commands are placeholders: `sgdnoise-torch`
+/// puts in their definitions (for the reference, completions and man pages).
+pub fn command() -> clap::Command {
+    Cli::command()
 }
 
 /// The light `sgdnoise`: commands that load libtorch go to `sgdnoise-torch` (same arguments),
@@ -97,7 +124,13 @@ pub fn main(source: &crate::host::Source) -> ExitCode {
 /// built from, as provenance records it.
 pub fn run_args(args: Vec<OsString>, source: &crate::host::Source) -> ExitCode {
     let cli = Cli::parse_from(args);
-    if matches!(cli.command, Command::Plan(_) | Command::Results(_) | Command::Why(_) | Command::Kinds(_)) {
+    if parse_only() {
+        return ExitCode::SUCCESS;
+    }
+    if matches!(
+        cli.command,
+        Command::Plan(_) | Command::Status(_) | Command::Results(_) | Command::Why(_) | Command::Kinds(_)
+    ) {
         // Commands that only print: a reader that stops early (`| head`) ends them quietly, as
         // it ends `ls`, instead of a panic on the failed write. Not `run`: it must outlive a
         // closed pipe to a worker and record the failure.
@@ -107,6 +140,7 @@ pub fn run_args(args: Vec<OsString>, source: &crate::host::Source) -> ExitCode {
     report(match cli.command {
         Command::Run(args) => run::run(*args, source),
         Command::Plan(args) => plan::run(args),
+        Command::Status(args) => status::run(args),
         Command::Results(args) => results::run(args),
         Command::Why(args) => why::run(args),
         Command::Gc(args) => gc::run(args),
@@ -115,9 +149,13 @@ pub fn run_args(args: Vec<OsString>, source: &crate::host::Source) -> ExitCode {
         Command::Import(args) => import::run(args),
         Command::Cache(args) => remote::run(args),
         Command::Kinds(args) => kinds::run(args),
-        Command::Train(_) | Command::Verify(_) | Command::Exec(_) | Command::Doctor(_) => {
-            Err(InvalidInput("this command runs in sgdnoise-torch".into()).into())
-        }
+        Command::Train(_)
+        | Command::Verify(_)
+        | Command::Exec(_)
+        | Command::Doctor(_)
+        | Command::Completions(_)
+        | Command::Man(_)
+        | Command::Reference(_) => Err(InvalidInput("this command runs in sgdnoise-torch".into()).into()),
     })
 }
 

@@ -13,23 +13,28 @@ use crate::engine::plan::{Planner, Status};
 
 #[derive(Debug, Args)]
 pub(crate) struct PlanArgs {
+    /// The pipeline file.
     pipeline: PathBuf,
+    #[command(flatten)]
+    variant: cache::Variant,
     /// Plan only these stages, globs or instance ids, and what they need (default: everything).
     targets: Vec<String>,
     /// Plan as `run --partial` would: training runs not done stay pending.
     #[arg(long)]
     partial: bool,
-    /// Worker slots the wall-time estimate assumes.
-    #[arg(long, short = 'j', default_value_t = 1)]
-    jobs: usize,
+    /// Worker slots the wall-time estimate assumes (default: the cores available).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
     /// Say why each instance runs.
     #[arg(long)]
     explain: bool,
     /// Print a JSON list of instances.
     #[arg(long)]
     json: bool,
+    /// The device class the training keys are for: auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// The cache folder (default: $SGDNOISE_CACHE or ./cache).
     #[arg(long)]
     cache: Option<PathBuf>,
     /// Also say which instances to run a shared remote holds (file:///path or s3://bucket/prefix;
@@ -39,7 +44,7 @@ pub(crate) struct PlanArgs {
 }
 
 pub(crate) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let pipeline = cache::load_targets(&args.pipeline, &args.targets)?;
+    let pipeline = cache::load_targets(&args.pipeline, &args.targets, &args.variant)?;
     let cache_dir = cache::cache_dir(args.cache.as_deref());
     let (store, db) = cache::open_read(&cache_dir)?;
     let (env, _) = cache::plan_env(&args.device)?;
@@ -79,8 +84,16 @@ pub(crate) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
                 item["estimate_s"] = Value::Null;
                 continue;
             }
-            match models.predict(item["kind"].as_str().unwrap_or(""), &item["params"]) {
-                Ok(s) => item["estimate_s"] = serde_json::json!(s),
+            let kind = item["kind"].as_str().unwrap_or("").to_owned();
+            match models.predict(&kind, &item["params"]) {
+                Ok(s) => {
+                    item["estimate_s"] = serde_json::json!(s);
+                    if let Some(beyond) = models.extrapolation(&kind, &item["params"]) {
+                        let (lo, hi) = models.spread(&kind, &item["params"]).unwrap_or((1.0, 1.0));
+                        item["estimate_extrapolated"] = serde_json::json!(beyond);
+                        item["estimate_s_range"] = serde_json::json!([s * lo.min(1.0), s * hi.max(1.0)]);
+                    }
+                }
                 Err(why) => {
                     item["estimate_s"] = Value::Null;
                     item["estimate_missing"] = serde_json::json!(missing_text(&why));
@@ -98,19 +111,26 @@ pub(crate) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         let stage = &pipeline.stages[si];
         let count = |status: Status| plan[si].iter().filter(|p| p.status == status).count();
         let (fresh, run, pending) = (count(Status::Fresh), count(Status::Run), count(Status::Pending));
+        let reused = plan[si].iter().filter(|p| p.reuse.is_some()).count();
         fresh_total += fresh;
         run_total += run;
         pending_total += pending;
         println!(
-            "{:>12} {} ({}): {} fresh, {} to run{}",
+            "{:>12} {} ({}): {} fresh{}, {} to run{}",
             "Stage",
             stage.name,
             stage.kind.name(),
             fresh,
+            if reused > 0 { format!(" ({reused} by runs that ended within other limits)") } else { String::new() },
             run,
             pending_text(pending)
         );
         if args.explain {
+            for p in &plan[si] {
+                if let Some(reuse) = &p.reuse {
+                    println!("{:>12} {}: {}", "Reuse", stage.instances[p.index].id, reuse.why);
+                }
+            }
             for p in plan[si].iter().filter(|p| p.status == Status::Run) {
                 let reasons: Vec<String> = p.reasons.iter().map(ToString::to_string).collect();
                 println!("{:>12} {}: {}", "Run", stage.instances[p.index].id, reasons.join("; "));
@@ -127,7 +147,7 @@ pub(crate) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         pending_text(pending_total)
     );
     if run_total > 0 {
-        print_estimate(&pipeline, &plan, &models, args.jobs.max(1));
+        print_estimate(&pipeline, &plan, &models, args.jobs.unwrap_or_else(crate::host::cores).max(1));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -142,6 +162,9 @@ fn print_estimate(
 ) {
     let mut seconds = 0.0;
     let mut longest: f64 = 0.0;
+    // Instances priced outside their model's records: how many, their price as a range (the
+    // model's 10–90% actual/predicted spread, at least the point), and the first reason.
+    let (mut beyond, mut beyond_lo, mut beyond_hi, mut beyond_s, mut beyond_why) = (0, 0.0, 0.0, 0.0, None);
     // Not estimated: (kind arch, why) → count.
     let mut unknown = std::collections::BTreeMap::<(String, String), usize>::new();
     for &si in &pipeline.order {
@@ -153,6 +176,15 @@ fn print_estimate(
                 Ok(s) => {
                     seconds += s * stage.weight as f64;
                     longest = longest.max(s);
+                    if let Some(why) = models.extrapolation(stage.kind.name(), &value) {
+                        let (lo, hi) = models.spread(stage.kind.name(), &value).unwrap_or((1.0, 1.0));
+                        let w = stage.weight as f64;
+                        beyond += 1;
+                        beyond_s += s * w;
+                        beyond_lo += s * w * lo.min(1.0);
+                        beyond_hi += s * w * hi.max(1.0);
+                        beyond_why.get_or_insert(why);
+                    }
                 }
                 Err(why) => {
                     let (kind, arch) = crate::engine::estimate::group_of(stage.kind.name(), &value);
@@ -178,12 +210,25 @@ fn print_estimate(
             )
         })
         .collect();
-    println!(
-        "{:>12} {:.2} core-hours; {} wall at -j {jobs}",
-        "Estimate",
-        seconds / 3600.0,
-        crate::engine::progress::human((seconds / jobs as f64).max(longest))
-    );
+    let wall = |s: f64| crate::engine::progress::human((s / jobs as f64).max(longest));
+    if beyond == 0 {
+        println!("{:>12} {:.2} core-hours; {} wall at -j {jobs}", "Estimate", seconds / 3600.0, wall(seconds));
+    } else {
+        let (lo, hi) = (seconds - beyond_s + beyond_lo, seconds - beyond_s + beyond_hi);
+        println!(
+            "{:>12} {:.2}–{:.2} core-hours; {}–{} wall at -j {jobs}: extrapolated",
+            "Estimate",
+            lo / 3600.0,
+            hi / 3600.0,
+            wall(lo),
+            wall(hi)
+        );
+        println!(
+            "{:>12} {beyond} instance(s) priced outside the recorded range, e.g. {}: their cost is the fitted slope carried beyond the records, shown with the model's 10–90% spread",
+            "",
+            beyond_why.unwrap_or_default()
+        );
+    }
     if basis.is_empty() {
         println!("{:>12} no recorded runs in this cache yet", "");
     }

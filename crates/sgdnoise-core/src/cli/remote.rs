@@ -40,6 +40,7 @@ struct RemoteArgs {
     /// file:///path or s3://bucket/prefix (default: SGDNOISE_REMOTE).
     #[arg(long)]
     remote: Option<String>,
+    /// The cache folder (default: $SGDNOISE_CACHE or ./cache).
     #[arg(long)]
     cache: Option<PathBuf>,
 }

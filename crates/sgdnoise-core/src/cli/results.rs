@@ -18,7 +18,10 @@ use crate::outputs::{decode, FitOutput, Stored, TrainRecord};
 
 #[derive(Debug, Args)]
 pub(crate) struct ResultsArgs {
+    /// The pipeline file.
     pipeline: PathBuf,
+    #[command(flatten)]
+    variant: cache::Variant,
     /// The stage (with --claims: which report, when the pipeline has several).
     #[arg(long, required_unless_present = "claims")]
     stage: Option<String>,
@@ -28,8 +31,10 @@ pub(crate) struct ResultsArgs {
     /// csv or json.
     #[arg(long, default_value = "csv")]
     format: String,
+    /// The device class the training keys are for: auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// The cache folder (default: $SGDNOISE_CACHE or ./cache).
     #[arg(long)]
     cache: Option<PathBuf>,
 }
@@ -60,7 +65,7 @@ pub(crate) fn run(args: ResultsArgs) -> anyhow::Result<ExitCode> {
     if !matches!(args.format.as_str(), "csv" | "json") {
         return Err(InvalidInput(format!("--format: expected csv or json, got `{}`", args.format)).into());
     }
-    let pipeline = cache::load_pipeline(&args.pipeline)?;
+    let pipeline = cache::load_pipeline(&args.pipeline, &args.variant)?;
     let stage_named = |name: &str| {
         pipeline.stage(name).ok_or_else(|| {
             let names: Vec<&str> = pipeline.stages.iter().map(|s| s.name.as_str()).collect();

@@ -19,15 +19,17 @@ use crate::host;
 pub struct RunArgs {
     /// The pipeline file.
     pipeline: PathBuf,
+    #[command(flatten)]
+    variant: cache::Variant,
     /// Run only these stages, globs or instance ids, and what they need (default: everything).
     targets: Vec<String>,
     /// Leave training runs that are not done pending and compute the analyses and report over
     /// the runs that are (marked provisional, with k of n runs done).
     #[arg(long)]
     partial: bool,
-    /// Worker slots (concurrent instances).
-    #[arg(long, short = 'j', default_value_t = 1)]
-    jobs: usize,
+    /// Worker slots, i.e. instances at once (default: the cores available).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
     /// auto, cpu, cuda or cuda:N (the device class enters keys; the index does not).
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -40,11 +42,14 @@ pub struct RunArgs {
     /// Print one JSON summary object.
     #[arg(long)]
     json: bool,
-    /// The cache folder (default: $SGDNOISE_CACHE or ./cache).
+    /// Print no progress: only errors and the closing summary line.
+    #[arg(long, short = 'q')]
+    quiet: bool,
     /// Share results through a write-once remote: file:///path or s3://bucket/prefix (default:
     /// SGDNOISE_REMOTE). What it holds is fetched instead of run; what runs is pushed.
     #[arg(long)]
     remote: Option<String>,
+    /// The cache folder (default: $SGDNOISE_CACHE or ./cache).
     #[arg(long)]
     cache: Option<PathBuf>,
     /// Do not copy report outputs to reports/<pipeline name>/.
@@ -152,7 +157,7 @@ fn slurm_settings(args: &RunArgs) -> anyhow::Result<SlurmSettings> {
 }
 
 pub fn run(args: RunArgs, source: &crate::host::Source) -> anyhow::Result<ExitCode> {
-    let pipeline = cache::load_targets(&args.pipeline, &args.targets)?;
+    let pipeline = cache::load_targets(&args.pipeline, &args.targets, &args.variant)?;
     let slurm = match args.executor {
         ExecutorKind::Slurm => Some(slurm_settings(&args)?),
         ExecutorKind::Local if args.detach => {
@@ -178,14 +183,14 @@ pub fn run(args: RunArgs, source: &crate::host::Source) -> anyhow::Result<ExitCo
     };
     let mut planner = Planner::new(&pipeline, &db, &store, env)?;
     planner.partial = args.partial;
-    let jobs = args.jobs.max(1);
+    let jobs = args.jobs.unwrap_or_else(host::cores).max(1);
     let opts = RunOptions {
         jobs,
         device,
         // A partial run reports what it can: one analysis failing for want of runs stops nothing.
         keep_going: args.keep_going || args.partial,
         threads: args.threads.unwrap_or_else(|| host::default_threads(jobs)),
-        quiet: args.json,
+        quiet: args.json || args.quiet,
         exe: host::torch_exe(),
         cache: std::fs::canonicalize(&cache_dir)?,
         source: source.clone(),
@@ -234,19 +239,44 @@ pub fn run(args: RunArgs, source: &crate::host::Source) -> anyhow::Result<ExitCo
             let mut planner = Planner::new(&pipeline, &db, &store, planner.env.clone())?;
             planner.partial = args.partial;
             let plan = planner.plan();
+            // What the folder holds the report of: a report of another file or variant that
+            // bears the same name is replaced, and said so.
+            let source: String = std::iter::once(format!("{}\n", args.pipeline.display()))
+                .chain(args.variant.sets.iter().map(|o| format!("--set {o}\n")))
+                .collect();
             for si in reports {
                 let dir = super::export::default_dir(&pipeline);
+                let marker = dir.join(super::export::SOURCE);
+                let before = std::fs::read_to_string(&marker).ok();
                 if super::export::export_stage(&pipeline, &store, &plan, si, &dir)? > 0 {
+                    if let Some(before) = before.filter(|b| *b != source) {
+                        eprintln!(
+                            "{:>12} {}: it held the report of {}; now of {}",
+                            "Replaced",
+                            dir.display(),
+                            before.trim().replace('\n', " "),
+                            source.trim().replace('\n', " ")
+                        );
+                    }
+                    store
+                        .write_atomic(&marker, source.as_bytes())
+                        .with_context(|| format!("writing {}", marker.display()))?;
                     exported.push(dir.join("report.html"));
                 }
             }
         }
     }
+    // The verdicts of the reports just exported, counted.
+    let verdicts: Vec<String> = exported
+        .iter()
+        .filter_map(|path| std::fs::read_to_string(path.with_file_name("claims.csv")).ok())
+        .map(|csv| crate::report::claims::verdict_tally(&csv))
+        .collect();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         eprintln!(
-            "{:>12} {}: {} executed, {} cached, {} failed{}{}{} in {}",
+            "{:>12} {}: {} executed, {} cached, {} failed{}{}{} in {}{}",
             if summary.failed + summary.cancelled > 0 { "Stopped" } else { "Finished" },
             pipeline.name,
             summary.executed,
@@ -255,7 +285,12 @@ pub fn run(args: RunArgs, source: &crate::host::Source) -> anyhow::Result<ExitCo
             if summary.cancelled > 0 { format!(", {} cancelled", summary.cancelled) } else { String::new() },
             if summary.skipped > 0 { format!(", {} skipped", summary.skipped) } else { String::new() },
             if summary.pending > 0 { format!(", {} pending", summary.pending) } else { String::new() },
-            human(summary.wall_s)
+            human(summary.wall_s),
+            if args.quiet && !verdicts.is_empty() {
+                format!("; verdicts {}", verdicts.join("; "))
+            } else {
+                String::new()
+            }
         );
         if args.detach && summary.pending > 0 {
             eprintln!(
@@ -263,10 +298,12 @@ pub fn run(args: RunArgs, source: &crate::host::Source) -> anyhow::Result<ExitCo
                 "Detached", summary.pending
             );
         }
-        for path in &exported {
-            eprintln!("{:>12} {}", "Report", path.display());
-            if let Ok(csv) = std::fs::read_to_string(path.with_file_name("claims.csv")) {
-                eprintln!("{:>12} {}", "Verdicts", crate::report::claims::verdict_tally(&csv));
+        if !args.quiet {
+            for path in &exported {
+                eprintln!("{:>12} {}", "Report", path.display());
+                if let Ok(csv) = std::fs::read_to_string(path.with_file_name("claims.csv")) {
+                    eprintln!("{:>12} {}", "Verdicts", crate::report::claims::verdict_tally(&csv));
+                }
             }
         }
         for o in summary.instances.iter().filter(|o| o.status == Outcome::Failed) {

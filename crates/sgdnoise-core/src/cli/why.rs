@@ -28,8 +28,10 @@ pub(crate) struct WhyArgs {
     /// Also look in this results bundle (repeatable); the committed bundles are then not searched.
     #[arg(long)]
     bundle: Vec<PathBuf>,
+    /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// The cache folder (default: $SGDNOISE_CACHE or ./cache).
     #[arg(long)]
     cache: Option<PathBuf>,
 }

@@ -257,7 +257,10 @@ impl<'a> Dispatcher<'a> {
                 } else if planned.status == Status::Fresh {
                     fresh += 1;
                     let done = Box::new(planner.done_of(&planned));
-                    newly_fresh.push((stages[si].name.clone(), inst.id.clone(), key.clone(), key_inputs));
+                    // A run reused from other limits is recorded under its own key: `why` of
+                    // the instance finds that record.
+                    let recorded = planned.reuse.as_ref().map_or_else(|| key.clone(), |r| r.from_key.clone());
+                    newly_fresh.push((stages[si].name.clone(), inst.id.clone(), recorded, key_inputs));
                     self.states[si][i] = State::Cached { key, done };
                 } else {
                     let job = Job {

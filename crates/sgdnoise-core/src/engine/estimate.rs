@@ -216,8 +216,41 @@ impl CostModels {
         Ok(z.exp())
     }
 
+    /// Where a priced instance lies outside its model's records: the first feature whose value
+    /// is beyond the recorded range, as `P = 32768 (recorded 1024–16384)`; `None` inside, or
+    /// when the instance has no price. The fitted slope is then extrapolated, and `plan` shows
+    /// its cost as a range.
+    pub fn extrapolation(&self, kind: &str, params: &Value) -> Option<String> {
+        let m = self.models.get(&group_of(kind, params))?;
+        self.predict(kind, params).ok()?;
+        m.features.iter().enumerate().find_map(|(i, f)| {
+            let x = feature(params, f)?;
+            let (lo, hi) = m.range[i];
+            let slack = 1e-9 * lo.abs().max(hi.abs()).max(1.0);
+            if x >= lo - slack && x <= hi + slack {
+                return None;
+            }
+            let raw = |v: f64| if *f == "chi" { v } else { v.exp() };
+            Some(format!("{f} = {} (recorded {}–{})", fmt_g(raw(x)), fmt_g(raw(lo)), fmt_g(raw(hi))))
+        })
+    }
+
+    /// The actual/predicted 10% and 90% quantiles of the model that prices `kind` with `params`.
+    pub fn spread(&self, kind: &str, params: &Value) -> Option<(f64, f64)> {
+        self.models.get(&group_of(kind, params)).map(|m| (m.ratio.1, m.ratio.2))
+    }
+
     pub fn models(&self) -> &BTreeMap<(String, String), Model> {
         &self.models
+    }
+}
+
+/// A parameter value as people write it: integers plain, others with up to 4 significant digits.
+fn fmt_g(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.4}").trim_end_matches('0').trim_end_matches('.').to_owned()
     }
 }
 
@@ -249,6 +282,15 @@ mod tests {
         let got = models.predict("train", &json!({ "arch": "fc", "P": 16384, "T": 0.1, "width": 128 })).unwrap();
         assert!((got / want - 1.0).abs() < 1e-6, "{got} vs {want}");
         assert!((m.ratio.0 - 1.0).abs() < 1e-6);
+        // That price is an extrapolation, and says so; one inside the records is not.
+        let beyond = json!({ "arch": "fc", "P": 16384, "T": 0.1, "width": 128 });
+        assert_eq!(models.extrapolation("train", &beyond).as_deref(), Some("P = 16384 (recorded 256–4096)"));
+        assert_eq!(models.extrapolation("train", &json!({ "arch": "fc", "P": 1024, "T": 0.1, "width": 128 })), None);
+        assert_eq!(models.extrapolation("train", &json!({ "arch": "fc", "P": 1024, "T": 0.03, "width": 128 })), None);
+        assert_eq!(
+            models.extrapolation("train", &json!({ "arch": "fc", "P": 1024, "T": 0.001, "width": 128 })).as_deref(),
+            Some("T = 0.001 (recorded 0.01–1)")
+        );
         assert_eq!(models.predict("train", &json!({ "arch": "mnas", "P": 1, "T": 1 })), Err(Unestimated::NoRecords));
         // width never varied: a width the records never had has no estimate, the recorded one has.
         assert_eq!(

@@ -52,3 +52,21 @@ pub fn acquire(cache: &Path) -> Result<CacheLock, LockError> {
     write!(file, "pid {}", std::process::id()).map_err(io)?;
     Ok(CacheLock { _file: file })
 }
+
+/// Who holds the cache's lock now (`pid N`), or `None` when nobody does (or there is no lock
+/// file). Takes no lock that outlives the call, and works on a read-only cache.
+pub fn holder(cache: &Path) -> Option<String> {
+    let mut file = File::open(cache.join("lock")).ok()?;
+    match file.try_lock_shared() {
+        Ok(()) => {
+            let _ = file.unlock();
+            None
+        }
+        Err(TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            Some(if holder.trim().is_empty() { "unknown pid".to_owned() } else { holder.trim().to_owned() })
+        }
+        Err(TryLockError::Error(_)) => None,
+    }
+}

@@ -55,6 +55,27 @@ pub enum Status {
     Pending,
 }
 
+/// A training instance fresh by another key's record: the same run under other step or wall
+/// limits, which ended (converged or diverged) before reaching the new ones, so they cannot
+/// change it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reuse {
+    pub from_key: String,
+    pub why: String,
+}
+
+/// The hash of a key (as serialised) with the parameters that only bound it taken out: two keys
+/// with the same one are the same computation under other limits.
+fn limit_free(key: &Value, limits: &[&str]) -> String {
+    let mut key = key.clone();
+    if let Some(params) = key.get_mut("params").and_then(Value::as_object_mut) {
+        for limit in limits {
+            params.remove(*limit);
+        }
+    }
+    blake3::hash(crate::canonical::canonical_json(&key).as_bytes()).to_hex().to_string()
+}
+
 #[derive(Debug, Clone)]
 pub struct PlannedInstance {
     pub stage: usize,
@@ -67,6 +88,8 @@ pub struct PlannedInstance {
     /// key, whose outputs were left out of a bundle): the output hash it is expected to give
     /// again, so that what is downstream is keyed now. `run` keys them by what it does give.
     pub expected: Option<String>,
+    /// A fresh training instance that takes the record of the same run under other limits.
+    pub reuse: Option<Reuse>,
 }
 
 /// Records and the latest keys, loaded once.
@@ -77,6 +100,8 @@ pub struct Planner<'a> {
     records: HashMap<String, RecordRow>,
     latest: crate::provenance::db::LatestMap,
     failures: HashMap<String, String>,
+    /// Records of kinds with limits, by their limit-free key hash: (key, wall seconds).
+    by_limit_free: HashMap<String, Vec<(String, Option<f64>)>>,
     /// Output hashes of rebuildable instances that ran (here or where a bundle came from) and
     /// have no record here.
     expected: HashMap<String, String>,
@@ -99,6 +124,21 @@ impl<'a> Planner<'a> {
             records: db.records()?,
             latest: db.latest(&pipeline.name)?,
             failures: db.failures()?,
+            by_limit_free: {
+                let mut map: HashMap<String, Vec<(String, Option<f64>)>> = HashMap::new();
+                let mut kinds: Vec<&dyn crate::stages::StageKind> =
+                    pipeline.stages.iter().map(|s| s.kind).filter(|k| !k.limits().is_empty()).collect();
+                kinds.sort_by_key(|k| k.name());
+                kinds.dedup_by_key(|k| k.name());
+                for kind in kinds {
+                    for (key, inputs, wall) in db.recorded_of(&[kind.name()])? {
+                        if let Ok(inputs) = serde_json::from_str::<Value>(&inputs) {
+                            map.entry(limit_free(&inputs["key"], kind.limits())).or_default().push((key, wall));
+                        }
+                    }
+                }
+                map
+            },
             expected: {
                 let kinds: Vec<&str> =
                     crate::stages::all().iter().filter(|k| k.rederivable()).map(|k| k.name()).collect();
@@ -210,6 +250,7 @@ impl<'a> Planner<'a> {
             reasons: Vec::new(),
             record: None,
             expected: None,
+            reuse: None,
         };
         if s.kind.rederivable() {
             planned.expected = self.records.get(key).map(|r| r.output_hash.clone()).or(self.expected.get(key).cloned());
@@ -223,6 +264,10 @@ impl<'a> Planner<'a> {
                 }
                 Some(reason) => planned.reasons.push(reason),
             }
+        } else if let Some((rec, reuse)) = self.reusable(s.kind, key_inputs) {
+            planned.status = Status::Fresh;
+            planned.record = Some(rec);
+            planned.reuse = Some(reuse);
         } else if let Some(err) = self.failures.get(key) {
             planned.reasons.push(RerunReason::PreviousFailed { error: first_line(err) });
         } else if let Some(hash) = &planned.expected {
@@ -239,6 +284,23 @@ impl<'a> Planner<'a> {
         planned
     }
 
+    /// The record of the same computation under other limits, when it ended before the limits
+    /// of `key_inputs` ([`crate::stages::StageKind::ended_within`]): no limit it never reached
+    /// changes it, so its record is this instance's.
+    fn reusable(&self, kind: &dyn crate::stages::StageKind, key_inputs: &KeyInputs) -> Option<(RecordRow, Reuse)> {
+        if kind.limits().is_empty() {
+            return None;
+        }
+        let key = serde_json::to_value(&key_inputs.key).ok()?;
+        let candidates = self.by_limit_free.get(&limit_free(&key, kind.limits()))?;
+        candidates.iter().find_map(|(from_key, wall)| {
+            let rec = self.records.get(from_key)?;
+            let why = kind.ended_within(&rec.outputs, self.store, &key["params"], *wall)?;
+            let why = format!("{why} (key {})", &from_key[..12.min(from_key.len())]);
+            Some((rec.clone(), Reuse { from_key: from_key.clone(), why }))
+        })
+    }
+
     /// A dry run of the whole pipeline.
     pub fn plan(&self) -> Vec<Vec<PlannedInstance>> {
         let stages = &self.pipeline.stages;
@@ -251,6 +313,7 @@ impl<'a> Planner<'a> {
             reasons: vec![reason],
             record: None,
             expected: None,
+            reuse: None,
         };
         for &si in &self.pipeline.order {
             let stage = &stages[si];
@@ -340,7 +403,7 @@ impl<'a> Planner<'a> {
             let s = &self.pipeline.stages[si];
             for p in &plan[si] {
                 let inst = &s.instances[p.index];
-                items.push(json!({
+                let mut item = json!({
                     "stage": s.name,
                     "kind": s.kind.name(),
                     "id": inst.id,
@@ -348,7 +411,12 @@ impl<'a> Planner<'a> {
                     "status": p.status,
                     "key": p.key,
                     "reasons": p.reasons.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                }));
+                });
+                if let Some(reuse) = &p.reuse {
+                    item["reused_from"] = json!(reuse.from_key);
+                    item["reuse"] = json!(reuse.why);
+                }
+                items.push(item);
             }
         }
         Value::Array(items)

@@ -4,8 +4,9 @@
 pub mod graph;
 pub mod limits;
 pub mod located;
+pub mod overrides;
 pub mod spec;
 pub mod sweep;
 pub mod targets;
 
-pub use spec::{load, InstanceSpec, Pipeline, PipelineError, Stage};
+pub use spec::{load, load_with, InstanceSpec, Pipeline, PipelineError, Stage};

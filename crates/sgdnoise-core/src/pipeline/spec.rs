@@ -24,6 +24,7 @@ use serde_json::Value;
 
 use super::limits::{self, MAX_FILE_BYTES, MAX_INSTANCES, MAX_STAGES};
 use super::located::{self, LocatedError, Node, Ordered, Pos};
+use super::overrides::{self, Override};
 use super::{graph, sweep};
 use crate::stages::params::{self, ParamAt, Params};
 use crate::stages::{self, StageKind};
@@ -40,8 +41,11 @@ pub struct PipelineError {
 impl fmt::Display for PipelineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file.display())?;
-        if let Some(p) = self.pos {
-            write!(f, ":{}:{}", p.line, p.col)?;
+        match self.pos {
+            // A node given with `--set`, not read from the file.
+            Some(p) if p.line == 0 => write!(f, " (--set)")?,
+            Some(p) => write!(f, ":{}:{}", p.line, p.col)?,
+            None => {}
         }
         if !self.path.is_empty() {
             write!(f, ": {}", self.path)?;
@@ -172,13 +176,19 @@ impl Ctx<'_> {
 /// Reads and validates a pipeline file: a regular file of at most [`MAX_FILE_BYTES`], UTF-8
 /// text without NUL bytes (a byte-order mark at the start is allowed and skipped).
 pub fn load(file: &Path) -> Result<Pipeline, PipelineError> {
+    load_with(file, &[])
+}
+
+/// [`load`] with `--set` overrides applied to the file's tree before it is validated; a variant
+/// (any override but of `name`) is named apart ([`overrides::variant_name`]).
+pub fn load_with(file: &Path, overrides: &[Override]) -> Result<Pipeline, PipelineError> {
     let text = read_text(file).map_err(|message| PipelineError {
         file: file.to_owned(),
         pos: None,
         path: String::new(),
         message,
     })?;
-    parse(file, &text).map_err(|e| PipelineError { file: file.to_owned(), ..e })
+    parse_with(file, &text, overrides).map_err(|e| PipelineError { file: file.to_owned(), ..e })
 }
 
 fn read_text(file: &Path) -> Result<String, String> {
@@ -227,17 +237,22 @@ fn read_text(file: &Path) -> Result<String, String> {
 /// Validates pipeline text (`file` only names it in errors). Values quoted in messages are cut
 /// to [`limits::MAX_QUOTE`] characters.
 pub fn parse(file: &Path, text: &str) -> Result<Pipeline, PipelineError> {
-    parse_unclipped(file, text).map_err(|e| PipelineError {
+    parse_with(file, text, &[])
+}
+
+/// [`parse`] with `--set` overrides.
+pub fn parse_with(file: &Path, text: &str, overrides: &[Override]) -> Result<Pipeline, PipelineError> {
+    parse_unclipped(file, text, overrides).map_err(|e| PipelineError {
         message: limits::clip_quoted(&e.message),
         path: limits::clip(&e.path),
         ..e
     })
 }
 
-fn parse_unclipped(file: &Path, text: &str) -> Result<Pipeline, PipelineError> {
+fn parse_unclipped(file: &Path, text: &str, overrides: &[Override]) -> Result<Pipeline, PipelineError> {
     let located_err =
         |e: LocatedError| PipelineError { file: file.to_owned(), pos: Some(e.pos), path: e.path, message: e.message };
-    let Some(tree) = located::parse(text).map_err(located_err)? else {
+    let Some(mut tree) = located::parse(text).map_err(located_err)? else {
         return Err(PipelineError {
             file: file.to_owned(),
             pos: None,
@@ -245,8 +260,17 @@ fn parse_unclipped(file: &Path, text: &str) -> Result<Pipeline, PipelineError> {
             message: "empty pipeline file".into(),
         });
     };
+    for o in overrides {
+        overrides::apply(&mut tree, o).map_err(|e| PipelineError {
+            file: file.to_owned(),
+            pos: None,
+            path: String::new(),
+            message: e.to_string(),
+        })?;
+    }
     let ctx = Ctx { file, tree: &tree };
-    let spec: FileSpec = tree.deserialize().map_err(located_err)?;
+    let mut spec: FileSpec = tree.deserialize().map_err(located_err)?;
+    spec.name = overrides::variant_name(&spec.name, overrides);
     if spec.name.trim().is_empty() {
         return Err(ctx.at_value("name", "must not be empty"));
     }

@@ -141,6 +141,24 @@ pub trait StageKind: Send + Sync {
     fn cost_features(&self) -> &'static [&'static str] {
         &[]
     }
+    /// The parameters that only bound an execution (a run's step and wall limits): an output
+    /// made under other limits is this instance's when it ended before reaching them
+    /// ([`StageKind::ended_within`]). None by default.
+    fn limits(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Whether the outputs of an instance that differed only in [`StageKind::limits`], and took
+    /// `wall_s` seconds, are what this one would give under the limits in `params`: `Some(why)`
+    /// when it ended (not at a limit) within them.
+    fn ended_within(
+        &self,
+        _outputs: &std::collections::BTreeMap<String, String>,
+        _store: &crate::store::Store,
+        _params: &Value,
+        _wall_s: Option<f64>,
+    ) -> Option<String> {
+        None
+    }
     /// Instances whose costs are modelled apart (a GELU net's step costs more than a ReLU's):
     /// equal values share a model.
     fn cost_group(&self, _params: &Value) -> String {

@@ -130,6 +130,38 @@ impl StageKind for Train {
         &["P", "T", "dim", "chi", "alpha", "width", "depth", "batch", "test_size"]
     }
 
+    fn limits(&self) -> &'static [&'static str] {
+        &["max_steps", "max_wall"]
+    }
+
+    /// A run that converged or diverged at step n, in w seconds, is the same run under any
+    /// `max_steps` ≥ n and `max_wall` ≥ w (or none): it never reached them.
+    fn ended_within(
+        &self,
+        outputs: &std::collections::BTreeMap<String, String>,
+        store: &crate::store::Store,
+        params: &Value,
+        wall_s: Option<f64>,
+    ) -> Option<String> {
+        use crate::outputs::{decode, Stored, TrainRecord};
+        let hash = outputs.get(TrainRecord::FILE)?;
+        let record: TrainRecord = decode(hash, &store.get(hash).ok()?).ok()?;
+        let run = &record.run;
+        let ended = matches!(run.status, crate::run::Status::Converged | crate::run::Status::Diverged);
+        let limit = |name: &str| params.get(name).and_then(Value::as_f64);
+        let within_steps = limit("max_steps").is_none_or(|m| run.steps as f64 <= m);
+        let within_wall = limit("max_wall").is_none_or(|m| wall_s.is_some_and(|w| w <= m));
+        (ended && within_steps && within_wall).then(|| {
+            format!(
+                "the same run {} at step {} under max_steps {}{}, within the new limits",
+                run.status,
+                run.steps,
+                record.spec.max_steps,
+                record.spec.max_wall.map(|w| format!(" and max_wall {w} s")).unwrap_or_default()
+            )
+        })
+    }
+
     /// `arch`, with the activation for nets (a GELU step costs more).
     fn cost_group(&self, params: &Value) -> String {
         let text = |k: &str| params.get(k).and_then(Value::as_str).unwrap_or("");

@@ -29,6 +29,7 @@ pub(crate) struct ExecArgs {
     /// (`{"ok": …}` or `{"error": …}`): the dispatcher's long-lived workers.
     #[arg(long)]
     serve: bool,
+    /// The cache folder (default: $SGDNOISE_CACHE or ./cache).
     #[arg(long)]
     cache: Option<PathBuf>,
 }

@@ -48,13 +48,16 @@ pub(crate) struct TrainArgs {
     /// Batch size B.
     #[arg(long, default_value_t = 16)]
     batch: usize,
+    /// The run seed: training subset, initial weights and batches.
     #[arg(long, default_value_t = defaults::SEED)]
     seed: u64,
     /// Test points (drawn from the pooled images with --test-seed).
     #[arg(long, default_value_t = defaults::TEST_SIZE)]
     test_size: usize,
+    /// The seed of the test split.
     #[arg(long, default_value_t = defaults::TEST_SEED)]
     test_seed: u64,
+    /// Stop, not converged, after this many SGD steps.
     #[arg(long, default_value_t = defaults::MAX_STEPS)]
     max_steps: u64,
     /// Wall-clock limit in seconds.

@@ -32,6 +32,7 @@ pub(crate) struct VerifyArgs {
     /// exactly those instances.
     #[arg(long)]
     repair: bool,
+    /// The cache folder (default: $SGDNOISE_CACHE or ./cache).
     #[arg(long)]
     cache: Option<PathBuf>,
     /// Check a results bundle instead of the cache: every hash and that the chain is whole;
