@@ -384,12 +384,14 @@ fn hostile_bundles_are_refused_case_by_case_and_leave_the_cache_unchanged() {
 }
 
 /// The targets of the `sgdnoise why …` commands printed in a text (inline or in a shell block),
-/// leaving out placeholders (`<id>`, `TARGET`) and options.
+/// leaving out placeholders (`<id>`, `TARGET`, `ID`) and options.
 fn audit_commands(text: &str) -> Vec<String> {
     text.split("sgdnoise why ")
         .skip(1)
         .filter_map(|rest| rest.split(|c: char| c.is_whitespace() || c == '`').next())
-        .filter(|t| !t.is_empty() && !t.starts_with(['<', '-']) && t != &"TARGET")
+        .filter(|t| {
+            !t.is_empty() && !t.starts_with(['<', '-', '[']) && !t.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+        })
         .map(str::to_owned)
         .collect()
 }
