@@ -72,7 +72,11 @@ fn plan_explain_run_and_why_on_a_tiny_pipeline() {
     let c = cache.path().to_str().unwrap();
     let p = "crates/integration-tests/tests/fixtures/tiny.yaml";
     let n = |text: String| normalised(&text, cache.path());
-    insta::assert_snapshot!("plan_explain_empty_cache", n(text(&sgdnoise(&["plan", p, "--explain", "--cache", c]))));
+    // `-j 1`: the estimate's wall time is priced at the worker count, which defaults to the cores.
+    insta::assert_snapshot!(
+        "plan_explain_empty_cache",
+        n(text(&sgdnoise(&["plan", p, "--explain", "--cache", c, "-j", "1"])))
+    );
     let run = sgdnoise(&["run", p, "--cache", c, "-j", "2"]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     // The closing lines (the per-instance lines before them finish in any order).

@@ -164,6 +164,10 @@ pub(crate) struct Dispatcher<'a> {
     free: usize,
     /// Work items handed out and not yet done.
     in_flight: usize,
+    /// Keys of the instances running now: a second instance with the same key (two stages with
+    /// the same parameters) waits until the first has finished, as with one worker, instead of
+    /// racing it for the key's job file.
+    running_keys: std::collections::HashMap<String, usize>,
     stop: Option<StopReason>,
     /// Some instance was left running on the cluster (`--detach`).
     detached: bool,
@@ -184,6 +188,7 @@ impl<'a> Dispatcher<'a> {
             slots: slots.max(1),
             free: slots.max(1),
             in_flight: 0,
+            running_keys: Default::default(),
             stop: None,
             detached: false,
             progress: Progress::new(opts.quiet, planner.pipeline.instance_count()),
@@ -302,6 +307,9 @@ impl<'a> Dispatcher<'a> {
         if weight > self.free {
             return None;
         }
+        if self.planned(stage, index).is_some_and(|p| self.running_keys.contains_key(&p.job.key)) {
+            return None;
+        }
         self.queue.pop_front();
         let mut items = vec![(index, self.run(stage, index))];
         // Consecutive compatible instances of a stage with `replicas: N` go together.
@@ -332,6 +340,7 @@ impl<'a> Dispatcher<'a> {
         let state = std::mem::replace(&mut self.states[stage][index], State::Waiting);
         let State::Queued(p) = state else { unreachable!("only queued instances are dispatched") };
         let job = p.job.clone();
+        *self.running_keys.entry(job.key.clone()).or_default() += 1;
         self.states[stage][index] = State::Running(p);
         job
     }
@@ -396,6 +405,12 @@ impl<'a> Dispatcher<'a> {
         let inst = &s.instances[index];
         let Some(planned) = self.planned(stage, index).cloned() else { return Ok(()) };
         let key = planned.job.key.clone();
+        if let Some(n) = self.running_keys.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                self.running_keys.remove(&key);
+            }
+        }
         let mut env = json!({
             "sgdnoise_version": env!("CARGO_PKG_VERSION"),
             "source_commit": self.opts.source.commit,
