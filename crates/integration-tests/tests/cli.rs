@@ -230,3 +230,37 @@ fn the_gpu_check_packs_within_64_mib_and_runs_on_the_cpu() {
         assert!(report.contains(part), "{part} not in {report}");
     }
 }
+
+/// Runs `sgdnoise run` of the tiny pipeline on a pseudo-terminal (util-linux `script`), as a
+/// person sees it, and counts the colour escapes it printed.
+fn colour_escapes_on_a_terminal(env: &[(&str, &str)], extra: &str) -> usize {
+    let cache = tempfile::tempdir().unwrap();
+    let typescript = cache.path().join("typescript");
+    let command = format!(
+        "{} run crates/integration-tests/tests/fixtures/tiny.yaml --cache {} -j 2 {extra}",
+        crate::support::binary().display(),
+        cache.path().join("cache").display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command])
+        .arg(&typescript)
+        .current_dir(crate::support::repo())
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env("TERM", "xterm-256color") // a colour terminal, whatever the test runner's is
+        .envs(env.iter().copied())
+        .output()
+        .expect("util-linux script");
+    assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stdout));
+    let seen = std::fs::read(&typescript).unwrap();
+    seen.windows(3).filter(|w| w == b"\x1b[3").count()
+}
+
+#[test]
+fn progress_colours_follow_no_color_and_the_color_flag() {
+    assert!(colour_escapes_on_a_terminal(&[], "") > 0, "a terminal gets colours by default");
+    assert_eq!(colour_escapes_on_a_terminal(&[("NO_COLOR", "1")], ""), 0);
+    assert!(colour_escapes_on_a_terminal(&[("NO_COLOR", "1")], "--color always") > 0);
+    assert_eq!(colour_escapes_on_a_terminal(&[], "--color never"), 0);
+}

@@ -45,6 +45,10 @@ pub struct RunArgs {
     /// Print no progress: only errors and the closing summary line.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Colours of the progress on a terminal: auto (unless NO_COLOR is set, or CLICOLOR=0),
+    /// always or never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
     /// Share results through a write-once remote: file:///path or s3://bucket/prefix (default:
     /// SGDNOISE_REMOTE). What it holds is fetched instead of run; what runs is pushed.
     #[arg(long)]
@@ -67,6 +71,14 @@ pub struct RunArgs {
     /// With --executor slurm: submit and return; a later `run` collects the results.
     #[arg(long, requires = "executor")]
     detach: bool,
+}
+
+/// `--color`: whether the progress on a terminal is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 /// Where training runs.
@@ -157,6 +169,16 @@ fn slurm_settings(args: &RunArgs) -> anyhow::Result<SlurmSettings> {
 }
 
 pub fn run(args: RunArgs, source: &crate::host::Source) -> anyhow::Result<ExitCode> {
+    match args.color {
+        // The terminal library's own rule: a terminal, and neither NO_COLOR nor CLICOLOR=0.
+        ColorChoice::Auto => {}
+        ColorChoice::Always | ColorChoice::Never => {
+            // The progress styles decide by the stdout switch, the bars draw on stderr: set both.
+            let on = args.color == ColorChoice::Always;
+            console::set_colors_enabled(on);
+            console::set_colors_enabled_stderr(on);
+        }
+    }
     let pipeline = cache::load_targets(&args.pipeline, &args.targets, &args.variant)?;
     let slurm = match args.executor {
         ExecutorKind::Slurm => Some(slurm_settings(&args)?),
