@@ -64,6 +64,9 @@ pub struct Reuse {
     pub why: String,
 }
 
+/// Recorded keys with their wall seconds, by the hash of their key without its limits.
+type LimitFreeIndex = HashMap<String, Vec<(String, Option<f64>)>>;
+
 /// The hash of a key (as serialised) with the parameters that only bound it taken out: two keys
 /// with the same one are the same computation under other limits.
 fn limit_free(key: &Value, limits: &[&str]) -> String {
@@ -100,8 +103,11 @@ pub struct Planner<'a> {
     records: HashMap<String, RecordRow>,
     latest: crate::provenance::db::LatestMap,
     failures: HashMap<String, String>,
-    /// Records of kinds with limits, by their limit-free key hash: (key, wall seconds).
-    by_limit_free: HashMap<String, Vec<(String, Option<f64>)>>,
+    /// Records of kinds with limits: (kind, key, key inputs, wall seconds), read once.
+    limited: Vec<(&'static dyn crate::stages::StageKind, String, String, Option<f64>)>,
+    /// The same by their limit-free key hash: built at the first instance that looks for one,
+    /// so a plan with every instance recorded parses no key inputs.
+    by_limit_free: std::sync::OnceLock<LimitFreeIndex>,
     /// Output hashes of rebuildable instances that ran (here or where a bundle came from) and
     /// have no record here.
     expected: HashMap<String, String>,
@@ -124,21 +130,20 @@ impl<'a> Planner<'a> {
             records: db.records()?,
             latest: db.latest(&pipeline.name)?,
             failures: db.failures()?,
-            by_limit_free: {
-                let mut map: HashMap<String, Vec<(String, Option<f64>)>> = HashMap::new();
-                let mut kinds: Vec<&dyn crate::stages::StageKind> =
+            limited: {
+                let mut kinds: Vec<&'static dyn crate::stages::StageKind> =
                     pipeline.stages.iter().map(|s| s.kind).filter(|k| !k.limits().is_empty()).collect();
                 kinds.sort_by_key(|k| k.name());
                 kinds.dedup_by_key(|k| k.name());
+                let mut rows = Vec::new();
                 for kind in kinds {
                     for (key, inputs, wall) in db.recorded_of(&[kind.name()])? {
-                        if let Ok(inputs) = serde_json::from_str::<Value>(&inputs) {
-                            map.entry(limit_free(&inputs["key"], kind.limits())).or_default().push((key, wall));
-                        }
+                        rows.push((kind, key, inputs, wall));
                     }
                 }
-                map
+                rows
             },
+            by_limit_free: std::sync::OnceLock::new(),
             expected: {
                 let kinds: Vec<&str> =
                     crate::stages::all().iter().filter(|k| k.rederivable()).map(|k| k.name()).collect();
@@ -292,7 +297,16 @@ impl<'a> Planner<'a> {
             return None;
         }
         let key = serde_json::to_value(&key_inputs.key).ok()?;
-        let candidates = self.by_limit_free.get(&limit_free(&key, kind.limits()))?;
+        let index = self.by_limit_free.get_or_init(|| {
+            let mut map = LimitFreeIndex::new();
+            for (kind, key, inputs, wall) in &self.limited {
+                if let Ok(inputs) = serde_json::from_str::<Value>(inputs) {
+                    map.entry(limit_free(&inputs["key"], kind.limits())).or_default().push((key.clone(), *wall));
+                }
+            }
+            map
+        });
+        let candidates = index.get(&limit_free(&key, kind.limits()))?;
         candidates.iter().find_map(|(from_key, wall)| {
             let rec = self.records.get(from_key)?;
             let why = kind.ended_within(&rec.outputs, self.store, &key["params"], *wall)?;
