@@ -288,12 +288,13 @@ pub fn run(args: RunArgs, source: &crate::host::Source) -> anyhow::Result<ExitCo
             }
         }
     }
-    // The verdicts of the reports just exported, counted.
-    let verdicts: Vec<String> = exported
+    // The verdicts of each report just exported, counted (read once, printed once).
+    let tallies: Vec<Option<String>> = exported
         .iter()
-        .filter_map(|path| std::fs::read_to_string(path.with_file_name("claims.csv")).ok())
-        .map(|csv| crate::report::claims::verdict_tally(&csv))
+        .map(|path| std::fs::read_to_string(path.with_file_name("claims.csv")).ok())
+        .map(|csv| csv.map(|csv| crate::report::claims::verdict_tally(&csv)))
         .collect();
+    let verdicts: Vec<&str> = tallies.iter().flatten().map(String::as_str).collect();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -321,10 +322,10 @@ pub fn run(args: RunArgs, source: &crate::host::Source) -> anyhow::Result<ExitCo
             );
         }
         if !args.quiet {
-            for path in &exported {
+            for (path, tally) in exported.iter().zip(&tallies) {
                 eprintln!("{:>12} {}", "Report", path.display());
-                if let Ok(csv) = std::fs::read_to_string(path.with_file_name("claims.csv")) {
-                    eprintln!("{:>12} {}", "Verdicts", crate::report::claims::verdict_tally(&csv));
+                if let Some(tally) = tally {
+                    eprintln!("{:>12} {tally}", "Verdicts");
                 }
             }
         }

@@ -131,13 +131,9 @@ impl<'a> Planner<'a> {
             latest: db.latest(&pipeline.name)?,
             failures: db.failures()?,
             limited: {
-                let mut kinds: Vec<&'static dyn crate::stages::StageKind> =
-                    pipeline.stages.iter().map(|s| s.kind).filter(|k| !k.limits().is_empty()).collect();
-                kinds.sort_by_key(|k| k.name());
-                kinds.dedup_by_key(|k| k.name());
                 let mut rows = Vec::new();
-                for kind in kinds {
-                    for (key, inputs, wall) in db.recorded_of(&[kind.name()])? {
+                for &kind in crate::stages::all().iter().filter(|k| !k.limits().is_empty()) {
+                    for (key, inputs, wall) in db.recorded_of(kind.name())? {
                         rows.push((kind, key, inputs, wall));
                     }
                 }

@@ -178,9 +178,9 @@ impl Db {
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
-    /// For each record of an instance of `kinds`: its key, key inputs and wall time (the
+    /// For each record of an instance of `kind`: its key, key inputs and wall time (the
     /// records another limit may reuse).
-    pub fn recorded_of(&self, kinds: &[&str]) -> Result<Vec<(String, String, Option<f64>)>, DbError> {
+    pub fn recorded_of(&self, kind: &str) -> Result<Vec<(String, String, Option<f64>)>, DbError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -188,14 +188,8 @@ impl Db {
                  JOIN executions e ON e.id = r.execution_id WHERE e.kind = ?1",
             )
             .map_err(self.err())?;
-        let mut out = Vec::new();
-        for kind in kinds {
-            let rows = stmt.query_map([kind], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(self.err())?;
-            for row in rows {
-                out.push(row.map_err(self.err())?);
-            }
-        }
-        Ok(out)
+        let rows = stmt.query_map([kind], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
     /// The error of the last failed execution of each key that has no record.
