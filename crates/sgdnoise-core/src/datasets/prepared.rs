@@ -6,6 +6,7 @@
 //! test indices (u32). Pixels stay bytes so the object is a quarter of the float size.
 
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -32,17 +33,21 @@ pub struct PreparedPool {
     pub test: Vec<usize>,
     pub rest: Vec<usize>,
     pub test_seed: u64,
+    /// The test set's normalised samples, made at the first run and shared by every run after.
+    test_features: OnceLock<Arc<Vec<f32>>>,
 }
 
 impl PreparedPool {
     pub fn new(pool: Pool, test_size: usize, test_seed: u64) -> Result<Self, DataError> {
         let (test, rest) = pool.split(test_size, test_seed)?;
-        Ok(PreparedPool { pool, test, rest, test_seed })
+        Ok(PreparedPool { pool, test, rest, test_seed, test_features: OnceLock::new() })
     }
 
-    /// The data of one run: P training points drawn with `seed` from the non-test images.
+    /// The data of one run: P training points drawn with `seed` from the non-test images. Every
+    /// run of one prepared pool shares its test set's samples (100 MB in the paper's grids).
     pub fn run_data(&self, p: usize, seed: u64) -> Result<RunData, DataError> {
-        RunData::from_split(&self.pool, &self.test, &self.rest, p, seed)
+        let x_test = self.test_features.get_or_init(|| Arc::new(self.pool.features(&self.test)));
+        RunData::drawn(&self.pool, Arc::clone(x_test), &self.test, &self.rest, p, seed)
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -102,6 +107,6 @@ impl PreparedPool {
             mean: header.mean,
             std: header.std,
         };
-        Ok(PreparedPool { pool, test, rest, test_seed: header.test_seed })
+        Ok(PreparedPool { pool, test, rest, test_seed: header.test_seed, test_features: OnceLock::new() })
     }
 }

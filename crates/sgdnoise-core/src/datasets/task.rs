@@ -5,6 +5,7 @@
 //! with the run's seed, so the training set changes with the seed and never meets the test set.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -221,7 +222,9 @@ pub struct RunData {
     pub sample_shape: Vec<usize>,
     pub x_train: Vec<f32>,
     pub y_train: Vec<f32>,
-    pub x_test: Vec<f32>,
+    /// Shared by the runs drawn from one prepared pool, which is how a worker tells that two runs
+    /// have one test set without reading it.
+    pub x_test: Arc<Vec<f32>>,
     pub y_test: Vec<f32>,
     /// Pool indices of the training points (image tasks), for audits.
     pub train_indices: Vec<usize>,
@@ -245,6 +248,18 @@ impl RunData {
 
     /// As [`RunData::from_pool`], with the split already made.
     pub fn from_split(pool: &Pool, test: &[usize], rest: &[usize], p: usize, seed: u64) -> Result<RunData, DataError> {
+        Self::drawn(pool, Arc::new(pool.features(test)), test, rest, p, seed)
+    }
+
+    /// As [`RunData::from_split`], with the samples of the test set `test` already made.
+    pub fn drawn(
+        pool: &Pool,
+        x_test: Arc<Vec<f32>>,
+        test: &[usize],
+        rest: &[usize],
+        p: usize,
+        seed: u64,
+    ) -> Result<RunData, DataError> {
         if p == 0 || p > rest.len() {
             return Err(DataError::Invalid(format!(
                 "P = {p} training points requested, {} images remain after the test set",
@@ -263,7 +278,7 @@ impl RunData {
             sample_shape: pool.sample_shape.clone(),
             x_train: pool.features(&train),
             y_train: train.iter().map(|&i| pool.labels[i]).collect(),
-            x_test: pool.features(test),
+            x_test,
             y_test: test.iter().map(|&i| pool.labels[i]).collect(),
             train_indices: train,
             sources: pool.sources.clone(),
@@ -291,7 +306,7 @@ impl RunData {
             sample_shape: vec![dim],
             x_train,
             y_train,
-            x_test,
+            x_test: Arc::new(x_test),
             y_test,
             train_indices: Vec::new(),
             sources: Vec::new(),

@@ -11,6 +11,7 @@
 //! `on_done`. Results equal the single run's up to float rounding (batched products sum in
 //! another order); the tests check equal step counts.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use tch::Tensor;
@@ -36,7 +37,11 @@ pub fn incompatibility(runs: &[(TrainConfig, &RunData)]) -> Option<String> {
         if c.arch != c0.arch || c.batch != c0.batch || c.dtype != c0.dtype || c.device != c0.device {
             return Some("replicas must share the architecture, batch size, dtype and device".into());
         }
-        if d.p() != d0.p() || d.sample_shape != d0.sample_shape || d.x_test != d0.x_test || d.y_test != d0.y_test {
+        if d.p() != d0.p()
+            || d.sample_shape != d0.sample_shape
+            || (!Arc::ptr_eq(&d.x_test, &d0.x_test) && d.x_test != d0.x_test)
+            || d.y_test != d0.y_test
+        {
             return Some("replicas must share P, the input shape and the test set".into());
         }
     }
@@ -145,7 +150,8 @@ pub fn train_replicas_batched(
     let f0 = net.forward_replicas(&w0, &x);
     let mut test_shape = vec![d0.y_test.len() as i64];
     test_shape.extend(d0.sample_shape.iter().map(|&s| s as i64));
-    let x_test = Tensor::from_slice(&d0.x_test).reshape(test_shape.as_slice()).to_kind(kind).to_device(device);
+    let x_test =
+        Tensor::from_slice(d0.x_test.as_slice()).reshape(test_shape.as_slice()).to_kind(kind).to_device(device);
     let y_test = Tensor::from_slice(&d0.y_test).to_kind(kind).to_device(device);
     // f(w0, x_test) per replica, computed once.
     let f0_test: Vec<Tensor> = (0..r)
