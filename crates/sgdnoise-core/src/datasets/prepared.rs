@@ -5,7 +5,7 @@
 //! normalisation, sizes, raw files with sha256), then the labels (i8), the pixels (u8) and the
 //! test indices (u32). Pixels stay bytes so the object is a quarter of the float size.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,22 @@ struct Header {
     test_size: usize,
     test_seed: u64,
     sources: Vec<(PathBuf, String)>,
+}
+
+/// The name a raw file is stored under: as it lies in the default data folder
+/// (`data/mnist/train-images-idx3-ubyte`), wherever it was read from. The pool, and so the key of
+/// every run trained on it, depends on the files' bytes (their sha256 is stored beside the name),
+/// not on the machine's paths: a pool prepared with `SGDNOISE_DATA=/elsewhere` is the same object
+/// as one prepared from `./data`, and a bundle's runs stay fresh on any machine.
+fn stored_name(spec: &DataSpec, path: &Path) -> PathBuf {
+    let folder = match spec {
+        DataSpec::MnistParity => "mnist",
+        DataSpec::FashionParity => "fashion-mnist",
+        DataSpec::CifarAnimals => "cifar10",
+        DataSpec::Depleted { .. } => "depleted",
+    };
+    let file = path.file_name().map_or_else(|| path.as_os_str().to_owned(), |name| name.to_owned());
+    Path::new("data").join(folder).join(file)
 }
 
 /// A pool with its test split.
@@ -59,7 +75,12 @@ impl PreparedPool {
             n: self.pool.len(),
             test_size: self.test.len(),
             test_seed: self.test_seed,
-            sources: self.pool.sources.clone(),
+            sources: self
+                .pool
+                .sources
+                .iter()
+                .map(|(path, sha)| (stored_name(&self.pool.spec, path), sha.clone()))
+                .collect(),
         };
         let h = serde_json::to_vec(&header).expect("header serialises");
         let mut out = Vec::with_capacity(16 + h.len() + self.pool.pixels.len() + 5 * self.pool.len());
@@ -108,5 +129,40 @@ impl PreparedPool {
             std: header.std,
         };
         Ok(PreparedPool { pool, test, rest, test_seed: header.test_seed, test_features: OnceLock::new() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(dir: &str) -> Pool {
+        let names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"];
+        Pool {
+            spec: DataSpec::MnistParity,
+            sample_shape: vec![1, 2, 2],
+            pixels: (0..40).collect(),
+            labels: (0..10).map(|i| if i % 3 == 0 { 1.0 } else { -1.0 }).collect(),
+            sources: names.iter().map(|n| (Path::new(dir).join("mnist").join(n), format!("sha of {n}"))).collect(),
+            mean: 0.5,
+            std: 2.0,
+        }
+    }
+
+    /// A pool read from another data folder is the same object, byte for byte, as one read from
+    /// `./data`, and names its files as they lie there.
+    #[test]
+    fn a_pool_does_not_depend_on_where_its_files_were_read() {
+        let encode = |dir: &str| PreparedPool::new(pool(dir), 4, 0).unwrap().encode();
+        let here = encode("data");
+        for dir in ["/work/elsewhere/data", "../data", "/srv/datasets"] {
+            assert!(here == encode(dir), "{dir}");
+        }
+        let decoded = PreparedPool::decode(&here).unwrap();
+        assert_eq!(
+            decoded.pool.sources[0],
+            (PathBuf::from("data/mnist/train-images-idx3-ubyte"), "sha of train-images-idx3-ubyte".into())
+        );
+        assert_eq!(decoded.test, PreparedPool::new(pool("data"), 4, 0).unwrap().test);
     }
 }
