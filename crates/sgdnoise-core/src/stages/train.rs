@@ -162,11 +162,16 @@ impl StageKind for Train {
         })
     }
 
-    /// `arch`, with the activation for nets (a GELU step costs more).
+    /// `arch`, with the activation for nets (a GELU step costs more) and χ for the perceptron.
     fn cost_group(&self, params: &Value) -> String {
         let text = |k: &str| params.get(k).and_then(Value::as_str).unwrap_or("");
         match (text("arch"), text("act")) {
-            (a, "") | (a @ "linear", _) => a.to_owned(),
+            // The perceptron's χ: at χ = 0 a run's cost grows with P and 1/T far faster.
+            ("linear", _) => match params.get("chi").and_then(Value::as_f64) {
+                Some(chi) => format!("linear chi={chi}"),
+                None => "linear".to_owned(),
+            },
+            (a, "") => a.to_owned(),
             (a, act) => format!("{a} {act}"),
         }
     }
