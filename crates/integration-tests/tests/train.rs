@@ -245,8 +245,9 @@ fn stored(r: &RunRecord) -> String {
 
 #[test]
 fn fc_runs_on_the_cpu_are_the_same_bits_on_every_instruction_path() {
-    // AVX2 with fused multiply-adds, and one element at a time with software ones: the same
-    // chains in the same order, so the same record, trajectory and weights' movement included.
+    // AVX-512 and AVX2 with fused multiply-adds, and one element at a time with software ones:
+    // the same chains in the same order, so the same record, trajectory and weights' movement
+    // included.
     // Widths not a multiple of 16 take the partial panels and the edges of every product.
     let data = mnist(96, 11);
     for (act, alpha, t, depth, width) in
@@ -257,7 +258,9 @@ fn fc_runs_on_the_cpu_are_the_same_bits_on_every_instruction_path() {
         c.max_wall = None;
         c.max_steps = 1500;
         let paths = Path::available();
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            assert_eq!(paths, [Path::Portable, Path::Fma256, Path::Fma512]);
+        } else if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             assert_eq!(paths, [Path::Portable, Path::Fma256]);
         }
         let records: Vec<RunRecord> = paths.iter().map(|&p| train_fc_cpu(&c, &data, p).unwrap()).collect();

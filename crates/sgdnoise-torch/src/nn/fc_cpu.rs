@@ -213,8 +213,8 @@ impl<'a> CpuFc<'a> {
                 "the CPU's own step trains fully connected nets in float32 on the CPU".into(),
             ));
         }
-        if path == Path::Fma256 && Path::fastest() != Path::Fma256 {
-            return Err(TrainError::Invalid("this processor has no AVX2 and FMA".into()));
+        if !path.runs_here() {
+            return Err(TrainError::Invalid(format!("this processor cannot run the instruction path {path:?}")));
         }
         let net = Net::new(config.arch, &data.sample_shape).map_err(|e| TrainError::Invalid(e.to_string()))?;
         let (d, h, depth) = (data.sample_len(), config.arch.width, config.arch.depth);

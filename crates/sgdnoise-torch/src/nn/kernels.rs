@@ -5,9 +5,10 @@
 //!
 //! The one idea: every sum is a chain of fused multiply-adds (each rounded once, as IEEE 754
 //! defines) in an order written here, and the instruction path decides only how many chains run
-//! side by side. [`Path::Fma256`] runs them 8 to 96 at a time in AVX2 registers; [`Path::Portable`]
+//! side by side. [`Path::Fma512`] runs a product's chains 16 to 256 at a time in AVX-512
+//! registers; [`Path::Fma256`] runs them 8 to 96 at a time in AVX2 registers; [`Path::Portable`]
 //! runs the same chains one element at a time with `f32::mul_add` (a software fused multiply-add
-//! where the processor has none). Both give the same bits, and tests compare whole runs through
+//! where the processor has none). All give the same bits, and tests compare whole runs through
 //! each. The activations use additions, multiplications and one division only, which every
 //! vector width rounds alike.
 //!
@@ -23,6 +24,9 @@
 /// How the chains are run: the results are the same bits either way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Path {
+    /// AVX-512 registers for the products ([`gemm`]), AVX2 for the dot products (whose eight
+    /// chains fill one AVX2 register), and the processor's fused multiply-add.
+    Fma512,
     /// AVX2 registers and the processor's fused multiply-add.
     Fma256,
     /// One element at a time, on any processor.
@@ -32,20 +36,25 @@ pub enum Path {
 impl Path {
     /// The fastest path this processor runs.
     pub fn fastest() -> Path {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            return Path::Fma256;
-        }
-        Path::Portable
+        *Path::available().last().unwrap_or(&Path::Portable)
     }
 
-    /// Every path this processor runs (tests compare them).
+    /// Every path this processor runs, slowest first (tests compare them).
     pub fn available() -> Vec<Path> {
         let mut paths = vec![Path::Portable];
-        if Path::fastest() == Path::Fma256 {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             paths.push(Path::Fma256);
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                paths.push(Path::Fma512);
+            }
         }
         paths
+    }
+
+    /// Whether this processor runs the path (a path it lacks is refused, not run).
+    pub fn runs_here(self) -> bool {
+        Path::available().contains(&self)
     }
 }
 
@@ -102,6 +111,9 @@ pub fn gemm(path: Path, a: Mat, b: Mat, c: &mut [f32], ldc: usize, (m, k, n): (u
         // SAFETY: `Path::Fma256` is only chosen where the processor has AVX2 and FMA; every
         // element read or written was bounded just above.
         Path::Fma256 => unsafe { avx::gemm(a, b, c, ldc, (m, k, n), epi) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Path::Fma512` is only chosen where the processor has AVX-512F; as above.
+        Path::Fma512 => unsafe { avx512::gemm(a, b, c, ldc, (m, k, n), epi) },
         _ => chains(a, b, c, ldc, (0..m, 0..n), k, Start::Zero, epi),
     }
 }
@@ -170,8 +182,9 @@ pub fn dot(path: Path, a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "dot of rows of different lengths");
     match path {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Path::Fma256` is only chosen where the processor has AVX2 and FMA.
-        Path::Fma256 => unsafe { avx::dot(a, b) },
+        // SAFETY: `Path::Fma256` and `Path::Fma512` are only chosen where the processor has
+        // AVX2 and FMA.
+        Path::Fma256 | Path::Fma512 => unsafe { avx::dot(a, b) },
         _ => dot_chains(a, b),
     }
 }
@@ -206,9 +219,9 @@ pub fn gemm_bt(path: Path, a: &[f32], b: &[f32], c: &mut [f32], (m, k, n): (usiz
     assert!(a.len() >= m * k && b.len() >= n * k && c.len() >= m * n, "gemm_bt: operands smaller than {m}×{k}×{n}");
     match path {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Path::Fma256` is only chosen where the processor has AVX2 and FMA; the sizes
-        // were checked just above.
-        Path::Fma256 => unsafe { avx::gemm_bt(a, b, c, (m, k, n)) },
+        // SAFETY: `Path::Fma256` and `Path::Fma512` are only chosen where the processor has
+        // AVX2 and FMA; the sizes were checked just above.
+        Path::Fma256 | Path::Fma512 => unsafe { avx::gemm_bt(a, b, c, (m, k, n)) },
         _ => {
             for j in 0..n {
                 let row = packed_row(b, n, k, j);
@@ -383,6 +396,109 @@ mod avx {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    //! [`super::gemm`]'s chains in AVX-512 registers: a tile is up to 16 rows of C by 16 columns,
+    //! one register a row, so that a batch of 16 rows against a panel of 16 columns is one tile.
+    //! Each lane is one element's chain, as in the AVX2 tiles: the same bits.
+    use super::{chains, Epilogue, Mat, Start};
+    use std::arch::x86_64::*;
+
+    /// Columns of C a tile holds: one register.
+    const NR: usize = 16;
+    /// Values of p a block takes at a time, as in the AVX2 kernel (the strip of B, 16 KB, stays
+    /// in the first-level cache while every row of A passes over it).
+    const KC: usize = 256;
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn gemm(
+        a: Mat,
+        b: Mat,
+        c: &mut [f32],
+        ldc: usize,
+        (m, k, n): (usize, usize, usize),
+        epi: Epilogue,
+    ) {
+        // SAFETY: the callers checked the bounds of every pointer read and written, and that
+        // the processor has AVX-512F.
+        unsafe {
+            // Blocks of p only where the chain can wait in C between them.
+            let kc = if epi == Epilogue::Store { KC } else { k.max(1) };
+            let mut p0 = 0;
+            loop {
+                let len = kc.min(k - p0);
+                let start = if p0 == 0 { Start::Zero } else { Start::Continue };
+                // The epilogue applies once, after the last block.
+                let last = p0 + len >= k;
+                let epi = if last { epi } else { Epilogue::Store };
+                let (ak, bk) = (a.past_col(p0), Mat { data: &b.data[p0 * b.row..], ..b });
+                for j in (0..n).step_by(NR) {
+                    if n - j < NR {
+                        chains(ak, bk, c, ldc, (0..m, j..n), len, start, epi);
+                        continue;
+                    }
+                    let mut i = 0;
+                    while i < m {
+                        let at = (i, j, len);
+                        i += match m - i {
+                            16.. => tile::<16>(ak, bk, c, ldc, at, start, epi),
+                            8.. => tile::<8>(ak, bk, c, ldc, at, start, epi),
+                            4.. => tile::<4>(ak, bk, c, ldc, at, start, epi),
+                            2.. => tile::<2>(ak, bk, c, ldc, at, start, epi),
+                            _ => tile::<1>(ak, bk, c, ldc, at, start, epi),
+                        };
+                    }
+                }
+                p0 += len;
+                if last {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// R rows × 16 columns of C from (i, j), chains over p < k, in R registers; returns R.
+    #[inline(always)]
+    unsafe fn tile<const R: usize>(
+        a: Mat,
+        b: Mat,
+        c: &mut [f32],
+        ldc: usize,
+        (i, j, k): (usize, usize, usize),
+        start: Start,
+        epi: Epilogue,
+    ) -> usize {
+        // SAFETY: the callers checked the bounds of every pointer read and written, and that
+        // the processor has AVX-512F.
+        unsafe {
+            let mut acc = [_mm512_setzero_ps(); R];
+            let out = c.as_mut_ptr().add(i * ldc + j);
+            if start == Start::Continue {
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    *acc = _mm512_loadu_ps(out.add(r * ldc));
+                }
+            }
+            let ap = a.data.as_ptr().add(i * a.row);
+            let bp = b.data.as_ptr().add(j);
+            for p in 0..k {
+                let y = _mm512_loadu_ps(bp.add(p * b.row));
+                let ap = ap.add(p * a.col);
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    *acc = _mm512_fmadd_ps(_mm512_set1_ps(*ap.add(r * a.row)), y, *acc);
+                }
+            }
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let o = out.add(r * ldc);
+                if epi == Epilogue::Add {
+                    *acc = _mm512_add_ps(_mm512_loadu_ps(o), *acc);
+                }
+                _mm512_storeu_ps(o, *acc);
+            }
+            R
+        }
+    }
+}
+
 /// ReLU that keeps a NaN (a diverged run must show as one): x < 0 → 0, otherwise x.
 #[inline(always)]
 pub fn relu(x: f32) -> f32 {
@@ -478,9 +594,17 @@ mod tests {
     /// uses and at odd ones (partial tiles, p in several blocks, strided A).
     #[test]
     fn every_path_gives_the_definitions_bits() {
-        for &(m, k, n) in
-            &[(16, 784, 128), (7, 300, 37), (1, 1, 1), (13, 16, 128), (6, 520, 16), (5, 9, 3), (9, 27, 40), (4, 24, 6)]
-        {
+        for &(m, k, n) in &[
+            (16, 784, 128),
+            (7, 300, 37),
+            (1, 1, 1),
+            (13, 16, 128),
+            (6, 520, 16),
+            (5, 9, 3),
+            (9, 27, 40),
+            (4, 24, 6),
+            (31, 600, 33),
+        ] {
             let (a, b) = (values(m * k, 1), values(k * n, 2));
             let at: Vec<f32> = (0..k * m).map(|q| a[(q % m) * k + q / m]).collect();
             for epi in [Epilogue::Store, Epilogue::Add] {
