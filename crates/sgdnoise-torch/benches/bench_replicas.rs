@@ -1,5 +1,5 @@
 //! Benchmark (issues 7, 26): replica-steps per second of single runs through the CPU's own step
-//! (`fc_cpu`, what training uses), the previous one (libtorch's products, hand-written backward)
+//! (`fc_cpu`, what training uses; on AVX-512 processors also on its AVX2 path), the previous one (libtorch's products, hand-written backward)
 //! and autograd's, against libtorch's batched replicas (R = 8, 32, 64) and the Python PyTorch
 //! loop, one thread, on MNIST parity FC-5L h128 relu, α = 2^15, B = 16, P = 1024, mixed T
 //! (2^-8…2^-5), to convergence; with useful GFLOP/s and the fraction of this machine's SGEMM

@@ -1,7 +1,8 @@
 //! Benchmark: steps/s of sgdnoise's training loop, through the CPU's own step (`fc_cpu`, what
-//! training uses) and the previous one (libtorch's products), against the same loop in Python
-//! PyTorch (scripts/reference_train.py), in one invocation, same settings and thread count;
-//! prints all three, the ratios and useful GFLOP/s against the SGEMM peak measured here. Settings (issue 3): MNIST parity, FC-5L h128 relu, α = 2^15, B = 16,
+//! training uses; on AVX-512 processors also on its AVX2 path) and the previous one (libtorch's
+//! products), against the same loop in Python PyTorch (scripts/reference_train.py), in one
+//! invocation, same settings and thread count; prints each, the ratios and useful GFLOP/s against
+//! the SGEMM peak measured here. Settings (issue 3): MNIST parity, FC-5L h128 relu, α = 2^15, B = 16,
 //! P = 1024, T = 2^-6, to convergence.
 
 use std::process::Command;
