@@ -87,6 +87,11 @@ impl<'a> Mat<'a> {
         Mat { data: &self.data[p * self.col..], ..self }
     }
 
+    /// The same matrix from row `i` on.
+    fn past_row(self, i: usize) -> Mat<'a> {
+        Mat { data: &self.data[i * self.row..], ..self }
+    }
+
     /// Whether every element of an m×k view lies in `data`.
     fn holds(&self, m: usize, k: usize) -> bool {
         m == 0 || k == 0 || self.data.len() > (m - 1) * self.row + (k - 1) * self.col
@@ -123,6 +128,22 @@ pub fn gemm(path: Path, a: Mat, b: Mat, c: &mut [f32], ldc: usize, (m, k, n): (u
 enum Start {
     Zero,
     Continue,
+}
+
+/// A block of p: its first p, its length, where its chains start, and its epilogue.
+type Block = (usize, usize, Start, Epilogue);
+
+/// The blocks of p a product runs in, `kc` at a time where the chain can wait in C between them
+/// (a product that adds to C runs in one block); the epilogue applies once, after the last. At
+/// least one block, so that k = 0 still stores (or adds) its empty chains.
+fn blocks(k: usize, kc: usize, epi: Epilogue) -> impl Iterator<Item = Block> {
+    let kc = if epi == Epilogue::Store { kc } else { k.max(1) };
+    let count = k.div_ceil(kc).max(1);
+    (0..count).map(move |q| {
+        let p0 = q * kc;
+        let start = if p0 == 0 { Start::Zero } else { Start::Continue };
+        (p0, kc.min(k - p0), start, if q + 1 == count { epi } else { Epilogue::Store })
+    })
 }
 
 /// The chains of C's rows `rows` and columns `cols` over p < k, one element at a time: the
@@ -236,7 +257,7 @@ pub fn gemm_bt(path: Path, a: &[f32], b: &[f32], c: &mut [f32], (m, k, n): (usiz
 #[cfg(target_arch = "x86_64")]
 mod avx {
     //! The same chains in AVX2 registers.
-    use super::{chains, dot_chains, packed, packed_row, panel, tail, Epilogue, Mat, Start, LANES, PANEL};
+    use super::{blocks, chains, dot_chains, packed, packed_row, panel, tail, Epilogue, Mat, Start, LANES, PANEL};
     use std::arch::x86_64::*;
 
     /// Columns of C a tile holds: two registers.
@@ -259,16 +280,8 @@ mod avx {
         // SAFETY: the callers checked the bounds of every pointer read and written, and that
         // the processor has AVX2 and FMA.
         unsafe {
-            // Blocks of p only where the chain can wait in C between them.
-            let kc = if epi == Epilogue::Store { KC } else { k.max(1) };
-            let mut p0 = 0;
-            loop {
-                let len = kc.min(k - p0);
-                let start = if p0 == 0 { Start::Zero } else { Start::Continue };
-                // The epilogue applies once, after the last block.
-                let last = p0 + len >= k;
-                let epi = if last { epi } else { Epilogue::Store };
-                let (ak, bk) = (a.past_col(p0), Mat { data: &b.data[p0 * b.row..], ..b });
+            for (p0, len, start, epi) in blocks(k, KC, epi) {
+                let (ak, bk) = (a.past_col(p0), b.past_row(p0));
                 for j in (0..n).step_by(NR) {
                     for i in (0..m).step_by(MR) {
                         let rows = (m - i).min(MR);
@@ -285,10 +298,6 @@ mod avx {
                             _ => tile::<1>(ak, bk, c, ldc, (i, j, len), start, epi),
                         }
                     }
-                }
-                p0 += len;
-                if last {
-                    break;
                 }
             }
         }
@@ -401,7 +410,7 @@ mod avx512 {
     //! [`super::gemm`]'s chains in AVX-512 registers: a tile is up to 16 rows of C by 16 columns,
     //! one register a row, so that a batch of 16 rows against a panel of 16 columns is one tile.
     //! Each lane is one element's chain, as in the AVX2 tiles: the same bits.
-    use super::{chains, Epilogue, Mat, Start};
+    use super::{blocks, chains, Epilogue, Mat, Start};
     use std::arch::x86_64::*;
 
     /// Columns of C a tile holds: one register.
@@ -422,16 +431,8 @@ mod avx512 {
         // SAFETY: the callers checked the bounds of every pointer read and written, and that
         // the processor has AVX-512F.
         unsafe {
-            // Blocks of p only where the chain can wait in C between them.
-            let kc = if epi == Epilogue::Store { KC } else { k.max(1) };
-            let mut p0 = 0;
-            loop {
-                let len = kc.min(k - p0);
-                let start = if p0 == 0 { Start::Zero } else { Start::Continue };
-                // The epilogue applies once, after the last block.
-                let last = p0 + len >= k;
-                let epi = if last { epi } else { Epilogue::Store };
-                let (ak, bk) = (a.past_col(p0), Mat { data: &b.data[p0 * b.row..], ..b });
+            for (p0, len, start, epi) in blocks(k, KC, epi) {
+                let (ak, bk) = (a.past_col(p0), b.past_row(p0));
                 for j in (0..n).step_by(NR) {
                     if n - j < NR {
                         chains(ak, bk, c, ldc, (0..m, j..n), len, start, epi);
@@ -448,10 +449,6 @@ mod avx512 {
                             _ => tile::<1>(ak, bk, c, ldc, at, start, epi),
                         };
                     }
-                }
-                p0 += len;
-                if last {
-                    break;
                 }
             }
         }
