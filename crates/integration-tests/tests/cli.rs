@@ -49,6 +49,8 @@ fn train_json_runs_without_any_environment() {
         "libtorch_version",
         "device",
         "data_sources",
+        "processor",
+        "vector_extensions",
     ] {
         assert!(v.get(key).is_some(), "missing {key} in {v}");
     }
@@ -57,6 +59,14 @@ fn train_json_runs_without_any_environment() {
     assert_eq!(v["device"], "cpu");
     assert!(v["libtorch_version"].as_str().unwrap().starts_with("2.11.0"));
     assert_eq!(v["data_sources"].as_array().unwrap().len(), 4);
+    // Where it ran: the processor's name as the kernel gives it, and the extensions that decide
+    // the instruction path.
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap();
+    let name = v["processor"].as_str().unwrap();
+    assert!(name != "unknown" && cpuinfo.lines().any(|l| l.starts_with("model name") && l.ends_with(name)), "{name}");
+    let extensions: Vec<&str> = v["vector_extensions"].as_str().unwrap().split_whitespace().collect();
+    assert_eq!(extensions.contains(&"avx2"), std::arch::is_x86_feature_detected!("avx2"));
+    assert_eq!(extensions.contains(&"avx512f"), std::arch::is_x86_feature_detected!("avx512f"));
 }
 
 #[test]

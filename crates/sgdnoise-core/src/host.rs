@@ -45,6 +45,46 @@ impl Source {
     }
 }
 
+/// The processor's model name as the kernel reports it (`/proc/cpuinfo`), or `unknown`. Recorded
+/// beside each run (never keyed): the perceptron and the CPU's FC step give the same bits on every
+/// x86-64 processor, but runs through libtorch's kernels (MnasNet, float64) may not, and a run
+/// stopped by its wall-clock limit depends on the processor's speed.
+pub fn processor() -> String {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|info| {
+                info.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, name)| name.trim().to_owned())
+            })
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "unknown".to_owned())
+    })
+    .clone()
+}
+
+/// The vector extensions of this processor that decide the CPU step's instruction path (AVX-512F,
+/// AVX2, FMA), space-separated; empty where it has none of them.
+pub fn vector_extensions() -> String {
+    let mut found: Vec<&str> = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            found.push("avx512f");
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            found.push("avx2");
+        }
+        if std::arch::is_x86_feature_detected!("fma") {
+            found.push("fma");
+        }
+    }
+    found.join(" ")
+}
+
 /// Cores available to this process.
 pub fn cores() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)

@@ -81,6 +81,8 @@ pub fn record_of(spec: &RunSpec, run: &ResolvedRun, data: &RunData, record: &Run
     let env = RunEnv {
         device: runtime::device_name(run.config.device),
         libtorch_version: runtime::libtorch_version_full(),
+        processor: sgdnoise_core::host::processor(),
+        vector_extensions: sgdnoise_core::host::vector_extensions(),
         threads: runtime::threads(),
         sgdnoise_version: env!("CARGO_PKG_VERSION"),
         data_sources: data
@@ -98,6 +100,9 @@ pub fn record_of(spec: &RunSpec, run: &ResolvedRun, data: &RunData, record: &Run
 pub struct RunEnv {
     pub device: String,
     pub libtorch_version: String,
+    /// The processor's model name, and its vector extensions that decide the instruction path.
+    pub processor: String,
+    pub vector_extensions: String,
     pub threads: usize,
     pub sgdnoise_version: &'static str,
     pub data_sources: Vec<DataSource>,
